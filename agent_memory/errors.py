@@ -21,6 +21,7 @@ AgentMemoryError
 ├── EmbeddingError
 │   └── DimensionMismatchError
 ├── MissingDependencyError (ImportError)
+├── ProcessingTimeoutError (TimeoutError)     wait_until_processed ran out of time
 └── ClosedError                               the Memory was closed
 ```
 
@@ -49,6 +50,7 @@ __all__ = [
     "MigrationError",
     "MissingDependencyError",
     "NotFoundError",
+    "ProcessingTimeoutError",
     "ProviderError",
     "RateLimitError",
     "StorageError",
@@ -162,3 +164,7 @@ class MissingDependencyError(AgentMemoryError, ImportError):
 
 class ClosedError(AgentMemoryError):
     """The Memory was closed and cannot be used any more."""
+
+
+class ProcessingTimeoutError(AgentMemoryError, TimeoutError):
+    """Episodes were still being processed when the wait ran out."""

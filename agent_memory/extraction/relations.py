@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SINGLE_VALUED", "is_single_valued", "normalize_relation"]
+__all__ = ["SINGLE_VALUED", "is_single_valued", "normalize_relation", "opposite_relation"]
 
 # A subject has at most one current target for these: a new target closes the old fact.
 SINGLE_VALUED: frozenset[str] = frozenset(
@@ -60,3 +60,12 @@ def is_single_valued(relation: str) -> bool:
     """True when a subject can hold only one current value of this relation."""
     rel = normalize_relation(relation)
     return rel in SINGLE_VALUED or rel.startswith(_SINGLE_VALUED_PREFIXES)
+
+
+_OPPOSITES = {"LIKES": "DISLIKES", "LOVES": "HATES", "ENJOYS": "DISLIKES", "PREFERS": "DISLIKES"}
+_OPPOSITES.update({v: k for k, v in list(_OPPOSITES.items()) if v not in _OPPOSITES})
+
+
+def opposite_relation(relation: str) -> str | None:
+    """The relation that contradicts this one for the same target (LIKES <-> DISLIKES), if any."""
+    return _OPPOSITES.get(normalize_relation(relation))

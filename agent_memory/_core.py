@@ -1,0 +1,334 @@
+"""The engine behind Memory and AsyncMemory: builds the parts, validates input, runs the pipeline.
+
+Everything here is synchronous and I/O-bound on SQLite, Chroma and local models; the async
+facade runs the same methods in worker threads, so the logic exists once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._time import parse_ts, utcnow
+from .config import MemoryConfig
+from .context.render import ContextParts, render_context
+from .context.templates import DEFAULT_TEMPLATE, parse_template
+from .embedding.base import Embedder
+from .errors import (
+    AlreadyExistsError,
+    ClosedError,
+    ConfigError,
+    ContentTooLargeError,
+    EmptyContentError,
+    InvalidInputError,
+    InvalidJSONError,
+    TemplateNotFoundError,
+    ThreadNotFoundError,
+    UserNotFoundError,
+)
+from .extraction.base import Extractor
+from .ingest.pipeline import Ingestor, user_entity
+from .ingest.worker import Worker
+from .models import ContextTemplate, Episode, EpisodeSource, Message, Role, Thread, User, UserContext
+from .retrieval.search import Retriever
+from .storage.sqlite import SQLiteStore
+from .storage.vectors import VectorIndex
+
+__all__ = ["Core"]
+
+log = logging.getLogger(__name__)
+
+
+def _default_index(config: MemoryConfig) -> VectorIndex:
+    from .storage.chroma import ChromaIndex
+
+    if config.chroma_host:
+        return ChromaIndex.http(config.chroma_host, config.chroma_port)
+    if config.vector_backend == "exact" or config.chroma_path is None:
+        from .storage.inmemory import ExactIndex
+
+        return ExactIndex()
+    return ChromaIndex.persistent(config.chroma_path)
+
+
+class Core:
+    """Owns the store, vector index, embedder, extractors, pipeline and retriever of one Memory."""
+
+    def __init__(self, config: MemoryConfig, *, store: SQLiteStore | None = None,
+                 vector_index: VectorIndex | None = None, embedder: Embedder | None = None,
+                 extractor: Extractor | None = None, json_extractor: Extractor | None = None) -> None:
+        self.config = config
+        if config.home is not None and store is None:
+            Path(config.home).mkdir(parents=True, exist_ok=True)
+        self.store = store or SQLiteStore(config.db_path)
+        self.index = vector_index or _default_index(config)
+        if embedder is None:
+            from .embedding.minilm import MiniLMEmbedder
+
+            embedder = MiniLMEmbedder()
+        if extractor is None:
+            from .extraction.offline import OfflineExtractor
+
+            extractor = OfflineExtractor()
+        if json_extractor is None:
+            from .extraction.json import JsonExtractor
+
+            json_extractor = JsonExtractor()
+        self.embedder = embedder
+        self._check_embedder()
+        self.ingestor = Ingestor(self.store, self.index, embedder, extractor, json_extractor,
+                                 batch_size=config.ingest_batch_size, merge_threshold=config.entity_merge_threshold)
+        self.retriever = Retriever(self.store, self.index, embedder, pool=config.candidate_pool)
+        self.worker = Worker(self.ingestor) if config.ingest_mode == "background" else None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def _check_embedder(self) -> None:
+        """Vectors from two embedders are not comparable: refuse to mix them in one memory."""
+        key = f"{self.embedder.name}:{self.embedder.dimensions}"
+        known = self.store.get_meta("embedder")
+        if known is None:
+            self.store.set_meta("embedder", key)
+        elif known != key:
+            raise ConfigError(
+                f"this memory was built with embedder {known!r} but {key!r} was given; "
+                "open it with the same embedder or use a new memory home")
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("this Memory is closed; create a new one")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self.worker:
+            self.worker.stop()
+        self.index.close()
+        self.store.close()
+
+    # -- lookups that raise ---------------------------------------------------------------------
+    def user(self, user_id: str) -> User:
+        self.check_open()
+        _check_id(user_id, "user_id")
+        found = self.store.get_user(user_id)
+        if found is None:
+            raise UserNotFoundError(f"user {user_id!r} does not exist; add it with memory.user.add(user_id=...)",
+                                    user_id=user_id)
+        return found
+
+    def thread(self, thread_id: str) -> Thread:
+        self.check_open()
+        _check_id(thread_id, "thread_id")
+        found = self.store.get_thread(thread_id)
+        if found is None:
+            raise ThreadNotFoundError(
+                f"thread {thread_id!r} does not exist; create it with memory.thread.create(thread_id=..., user_id=...)",
+                thread_id=thread_id)
+        return found
+
+    # -- users --------------------------------------------------------------------------------
+    def add_user(self, user: User) -> User:
+        self.check_open()
+        if self.store.get_user(user.user_id) is not None:
+            raise AlreadyExistsError(f"user {user.user_id!r} already exists; use memory.user.update",
+                                     user_id=user.user_id)
+        entity = user_entity(user)
+        user = user.model_copy(update={"entity_uuid": entity.uuid})
+        with self.store.atomic():
+            self.store.add_user(user)
+            self.store.save_entity(entity)
+        from .ingest.observe import update_summary
+
+        return user.model_copy(update={"summary": update_summary(self.store, user)})
+
+    def update_user(self, user_id: str, fields: dict[str, Any]) -> User:
+        current = self.user(user_id)
+        merged = current.model_dump()
+        merged.update({k: v for k, v in fields.items() if v is not None})
+        merged["updated_at"] = utcnow()
+        user = User(**merged)
+        entity = user_entity(user)
+        with self.store.atomic():
+            self.store.update_user(user)
+            self.store.save_entity(entity)
+        return user
+
+    def delete_user(self, user_id: str) -> None:
+        self.user(user_id)
+        if self.worker:
+            self.worker.forget(user_id)
+        self.index.delete_user(user_id)
+        self.store.delete_user(user_id)
+
+    # -- threads and episodes -----------------------------------------------------------------
+    def create_thread(self, thread: Thread) -> Thread:
+        self.user(thread.user_id)
+        if self.store.get_thread(thread.thread_id) is not None:
+            raise AlreadyExistsError(f"thread {thread.thread_id!r} already exists", thread_id=thread.thread_id)
+        self.store.add_thread(thread)
+        return thread
+
+    def _check_content(self, content: Any, what: str) -> str:
+        if not isinstance(content, str):
+            raise InvalidInputError(f"{what} must be a string, got {type(content).__name__}")
+        if not content.strip():
+            raise EmptyContentError(f"{what} is empty; send non-blank text")
+        if len(content) > self.config.max_content_chars:
+            raise ContentTooLargeError(
+                f"{what} has {len(content):,} characters, over the limit of {self.config.max_content_chars:,}; "
+                "split it or raise MemoryConfig.max_content_chars")
+        return content
+
+    def add_messages(self, thread_id: str, messages: Sequence[Message | dict[str, Any]]) -> list[Message]:
+        thread = self.thread(thread_id)
+        if isinstance(messages, (str, bytes, Message, dict)) or not isinstance(messages, Sequence):
+            raise InvalidInputError("messages must be a list of Message (or dicts with role and content)")
+        if not messages:
+            return []
+        if len(messages) > self.config.max_messages_per_call:
+            raise InvalidInputError(f"{len(messages)} messages in one call; the limit is "
+                                    f"{self.config.max_messages_per_call}: send them in smaller batches")
+        now = utcnow()
+        parsed = [m if isinstance(m, Message) else _message(m) for m in messages]
+        episodes = []
+        for i, m in enumerate(parsed):
+            self._check_content(m.content, f"messages[{i}].content")
+            created = m.created_at or now
+            parsed[i] = m = m.model_copy(update={"created_at": created, "thread_id": thread_id})
+            episodes.append(Episode(uuid=m.uuid, user_id=thread.user_id, thread_id=thread_id,
+                                    source=EpisodeSource.message, content=m.content, role=m.role, name=m.name,
+                                    reference_time=created, ingested_at=now, metadata=m.metadata))
+        self.store.add_episodes(episodes)
+        self._ingest(thread.user_id)
+        return parsed
+
+    def add_episode(self, user_id: str, type: str, data: Any, *, created_at: Any = None,
+                    thread_id: str | None = None, name: str | None = None, role: str | None = None,
+                    metadata: dict[str, Any] | None = None) -> Episode:
+        self.user(user_id)
+        if thread_id is not None and self.thread(thread_id).user_id != user_id:
+            raise InvalidInputError(f"thread {thread_id!r} belongs to another user", thread_id=thread_id)
+        try:
+            source = EpisodeSource(type)
+        except ValueError:
+            raise InvalidInputError(f"type must be 'text', 'json' or 'message', got {type!r}") from None
+        if source is EpisodeSource.json:
+            data = _json_text(data)
+        content = self._check_content(data, "data")
+        when = parse_ts(created_at, field="created_at") if created_at is not None else utcnow()
+        episode = Episode(user_id=user_id, thread_id=thread_id, source=source, content=content,
+                          role=Role(role) if role else (Role.user if source is EpisodeSource.message else None),
+                          name=name, reference_time=when, metadata=metadata or {})
+        self.store.add_episodes([episode])
+        self._ingest(user_id)
+        return self.store.get_episodes([episode.uuid])[0]
+
+    def _ingest(self, user_id: str) -> None:
+        if self.worker:
+            self.worker.submit(user_id)
+        else:
+            self.ingestor.process_user(user_id)
+
+    def wait_until_processed(self, user_id: str | None, timeout: float | None) -> None:
+        self.check_open()
+        if self.worker:
+            self.worker.wait(user_id, timeout)
+            return
+        for uid in [user_id] if user_id else self.store.users_with_pending():
+            self.ingestor.process_user(uid)
+
+    def retry_failed(self, user_id: str) -> int:
+        self.user(user_id)
+        failed = self.store.list_episodes(user_id, status="failed", limit=100_000)
+        for ep in failed:
+            self.store.set_episode_status(ep.uuid, ep.status.__class__.pending, None)
+        self._ingest(user_id)
+        return len(failed)
+
+    # -- context ------------------------------------------------------------------------------
+    def template_text(self, template_id: str | None) -> str:
+        if template_id is None:
+            return DEFAULT_TEMPLATE
+        found = self.store.get_template(template_id)
+        if found is None:
+            raise TemplateNotFoundError(f"context template {template_id!r} does not exist; create it with "
+                                        "memory.context.create_context_template", template_id=template_id)
+        return found.template
+
+    def save_template(self, template_id: str, template: str, *, create: bool) -> ContextTemplate:
+        self.check_open()
+        parse_template(template)
+        existing = self.store.get_template(template_id)
+        if create and existing is not None:
+            raise AlreadyExistsError(f"context template {template_id!r} already exists; use update_context_template",
+                                     template_id=template_id)
+        if not create and existing is None:
+            raise TemplateNotFoundError(f"context template {template_id!r} does not exist", template_id=template_id)
+        now = utcnow()
+        record = ContextTemplate(template_id=template_id, template=template,
+                                 version=existing.version + 1 if existing else 1,
+                                 created_at=existing.created_at if existing else now, updated_at=now)
+        self.store.save_template(record)
+        return record
+
+    def build_context(self, user_id: str, query: str, *, template_id: str | None = None,
+                      token_budget: int | None = None, thread_id: str | None = None,
+                      exclude: frozenset[str] = frozenset()) -> UserContext:
+        """Retrieve, rank and render; ``exclude`` drops episodes already in the caller's window."""
+        user = self.user(user_id)
+        template = self.template_text(template_id)
+        budget = token_budget or self.config.token_budget
+        cands = self.retriever.candidates(user_id, query)
+        parts = ContextParts(
+            user_summary=user.summary,
+            facts=[f for f, _ in cands.facts], entities=[e for e, _ in cands.entities],
+            episodes=[e for e, _ in cands.episodes if e.uuid not in exclude], observations=[o for o, _ in cands.observations],
+        )
+        if not query.strip():
+            parts.observations = self.store.list_observations(user_id, limit=20)
+        out = render_context(template, parts, budget)
+        return UserContext(context=out.text, query=query, user_id=user_id, thread_id=thread_id,
+                           template_id=template_id, user_summary=out.user_summary, facts=out.facts,
+                           entities=out.entities, episodes=out.episodes, observations=out.observations,
+                           token_count=out.tokens)
+
+    def thread_query(self, thread_id: str) -> tuple[str, frozenset[str]]:
+        """The latest messages of a thread, newest first, as the query; and their ids."""
+        recent = self.store.thread_messages(thread_id, last=self.config.query_messages)
+        return "\n".join(m.content[:1000] for m in reversed(recent)), frozenset(m.uuid for m in recent)
+
+
+def _check_id(value: Any, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
+
+
+def _message(data: Any) -> Message:
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"each message must be a Message or a dict, got {type(data).__name__}")
+    return Message(**data)
+
+
+def _json_text(data: Any) -> str:
+    """Validate JSON event data and return its text: an object, as a string or a dict."""
+    if isinstance(data, dict):
+        try:
+            return json.dumps(data, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidJSONError(f"data cannot be serialised as JSON: {exc}") from exc
+    if not isinstance(data, str):
+        raise InvalidJSONError(f"json data must be a JSON object as a string or dict, got {type(data).__name__}")
+    try:
+        parsed = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise InvalidJSONError(f"data is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
+    if not isinstance(parsed, dict):
+        raise InvalidJSONError(f"json data must be an object ({{...}}), got {type(parsed).__name__}")
+    return data

@@ -1,0 +1,86 @@
+"""A background worker: processes each user's pending episodes in order, off the caller's thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+from ..errors import AgentMemoryError, ProcessingTimeoutError
+from .pipeline import Ingestor
+
+__all__ = ["Worker"]
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """One daemon thread draining a queue of user ids; ``wait`` blocks until a user is idle."""
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        self.ingestor = ingestor
+        self._queue: deque[str] = deque()
+        self._busy: set[str] = set()
+        self._errors: dict[str, Exception] = {}
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="agent-memory-ingest", daemon=True)
+        self._thread.start()
+
+    def submit(self, user_id: str) -> None:
+        with self._cond:
+            if user_id not in self._queue:
+                self._queue.append(user_id)
+            self._cond.notify_all()
+
+    def forget(self, user_id: str) -> None:
+        with self._cond:
+            while user_id in self._queue:
+                self._queue.remove(user_id)
+            while user_id in self._busy:
+                self._cond.wait(0.1)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if self._stopping and not self._queue:
+                    return
+                user_id = self._queue.popleft()
+                self._busy.add(user_id)
+            try:
+                self.ingestor.process_user(user_id)
+                self._errors.pop(user_id, None)
+            except Exception as exc:  # noqa: BLE001 - surfaced by wait()
+                log.exception("background ingestion failed for user %s", user_id)
+                self._errors[user_id] = exc
+            finally:
+                with self._cond:
+                    self._busy.discard(user_id)
+                    self._cond.notify_all()
+
+    def wait(self, user_id: str | None = None, timeout: float | None = None) -> None:
+        """Block until the user (or everyone) has nothing queued; re-raise a failure of the run."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            def idle() -> bool:
+                if user_id is None:
+                    return not self._queue and not self._busy
+                return user_id not in self._queue and user_id not in self._busy
+
+            while not idle():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise ProcessingTimeoutError(f"episodes still processing after {timeout} s")
+                self._cond.wait(remaining)
+            err = self._errors.get(user_id) if user_id else next(iter(self._errors.values()), None)
+        if err is not None:
+            raise err if isinstance(err, AgentMemoryError) else AgentMemoryError(str(err))
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout=30)

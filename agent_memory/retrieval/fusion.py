@@ -1,0 +1,69 @@
+"""Rank fusion and reranking maths (pure): reciprocal rank fusion, MMR, recency."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Hashable, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+__all__ = ["mmr", "recency_weight", "rrf", "word_set", "jaccard"]
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+
+_WORD = re.compile(r"\w+")
+
+
+def rrf(rankings: Sequence[Sequence[K]], *, k: int = 60, weights: Sequence[float] | None = None) -> dict[K, float]:
+    """Reciprocal rank fusion: each list adds ``weight / (k + rank)`` for every id it ranks (rank from 1)."""
+    scores: dict[K, float] = {}
+    for i, ranking in enumerate(rankings):
+        w = 1.0 if weights is None else weights[i]
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + w / (k + rank)
+    return scores
+
+
+def word_set(text: str) -> frozenset[str]:
+    """Lower-cased word set, for cheap similarity."""
+    return frozenset(_WORD.findall(text.lower()))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """|a & b| / |a | b| (0 for two empty sets)."""
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def mmr(items: Sequence[T], relevance: Sequence[float], similarity: Callable[[T, T], float], *,
+        lambda_: float = 0.7, limit: int | None = None) -> list[T]:
+    """Maximal marginal relevance: pick by relevance, minus similarity to what was already picked.
+
+    ``relevance`` is normalised to [0, 1] by its maximum so both terms are on one scale.
+    """
+    if not items:
+        return []
+    top = max(relevance) or 1.0
+    rel = [r / top for r in relevance]
+    remaining = list(range(len(items)))
+    chosen: list[int] = []
+    limit = len(items) if limit is None else min(limit, len(items))
+    while remaining and len(chosen) < limit:
+        def gain(i: int) -> float:
+            if not chosen:
+                return rel[i]
+            return lambda_ * rel[i] - (1 - lambda_) * max(similarity(items[i], items[j]) for j in chosen)
+
+        best = max(remaining, key=gain)
+        chosen.append(best)
+        remaining.remove(best)
+    return [items[i] for i in chosen]
+
+
+def recency_weight(ts: datetime | None, now: datetime, half_life_days: float = 180.0) -> float:
+    """1.0 for now, halving every ``half_life_days`` into the past; 0.5 when unknown."""
+    if ts is None:
+        return 0.5
+    days = max((now - ts).total_seconds() / 86400.0, 0.0)
+    return math.pow(0.5, days / half_life_days)

@@ -1,0 +1,178 @@
+"""Hybrid retrieval over one user's graph: vector + BM25 + graph neighbourhood, fused and reranked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from .._time import utcnow
+from ..embedding.base import Embedder
+from ..models import Entity, Episode, Fact, Observation, SearchResult, SearchScope
+from ..storage.sqlite import SQLiteStore
+from ..storage.vectors import Kind, VectorIndex
+from .fusion import jaccard, mmr, recency_weight, rrf, word_set
+
+__all__ = ["Candidates", "Retriever", "SearchFilters"]
+
+_WORDS = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+
+
+class SearchFilters(BaseModel):
+    """Narrow ``graph.search`` results. Every field is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    valid_only: bool = False
+    as_of: datetime | None = None
+    relations: list[str] | None = None
+    entity_types: list[str] | None = None
+    thread_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass
+class Candidates:
+    """Ranked records of every kind, best first, with their fused scores."""
+
+    facts: list[tuple[Fact, float]] = field(default_factory=list)
+    entities: list[tuple[Entity, float]] = field(default_factory=list)
+    episodes: list[tuple[Episode, float]] = field(default_factory=list)
+    observations: list[tuple[Observation, float]] = field(default_factory=list)
+
+
+def _ngrams(text: str, n: int = 3, max_words: int = 60) -> list[str]:
+    words = _WORDS.findall(text)[:max_words]
+    return [" ".join(words[i : i + k]) for k in range(1, n + 1) for i in range(len(words) - k + 1)]
+
+
+class Retriever:
+    """Finds what a query needs from the user's graph, within a candidate pool per kind."""
+
+    def __init__(self, store: SQLiteStore, index: VectorIndex, embedder: Embedder, *, pool: int = 40) -> None:
+        self.store, self.index, self.embedder, self.pool = store, index, embedder, pool
+
+    def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
+               extra: Sequence[tuple[Sequence[str], float]] = ()) -> dict[str, float]:
+        dense = [i for i, _ in self.index.query(user_id, kind, qvec, pool)]
+        lexical = [i for i, _ in self.store.search_text(user_id, kind, query, pool)]
+        lists = [dense, lexical, *[list(ids) for ids, _ in extra]]
+        weights = [1.0, 1.0, *[w for _, w in extra]]
+        return rrf(lists, weights=weights)
+
+    def query_entities(self, user_id: str, query: str) -> list[Entity]:
+        """Entities the query names (by name or alias, up to three-word phrases)."""
+        found = self.store.entities_by_names(user_id, _ngrams(query))
+        unique = {e.uuid: e for ents in found.values() for e in ents}
+        return list(unique.values())
+
+    def candidates(self, user_id: str, query: str, *, pool: int | None = None,
+                   kinds: Sequence[str] = ("fact", "entity", "episode", "observation")) -> Candidates:
+        """Fused, reranked candidates of each kind asked for."""
+        pool = pool or self.pool
+        out = Candidates()
+        if not query.strip():
+            return out
+        qvec = self.embedder.embed_batch([query])[0]
+        now = utcnow()
+        named = self.query_entities(user_id, query)
+        named_ids = [e.uuid for e in named]
+
+        episode_scores: dict[str, float] = {}
+        if "episode" in kinds or "fact" in kinds:
+            episode_scores = self._fused(user_id, "episode", query, qvec, pool)
+        top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:pool]
+
+        if "fact" in kinds:
+            bfs = [f.uuid for f in self.store.facts_touching(user_id, named_ids, limit=pool)] if named_ids else []
+            supported = self.store.facts_of_episodes(top_episodes[: pool // 2])
+            via_episodes = [fid for ep in top_episodes[: pool // 2] for fid in supported.get(ep, [])]
+            scores = self._fused(user_id, "fact", query, qvec, pool, [(bfs, 0.5), (via_episodes, 0.7)])
+            facts = self.store.get_facts(list(scores))
+            rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now)) for f in facts]
+            order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:pool]
+            facts, rel = [facts[i] for i in order], [rel[i] for i in order]
+            sets = {f.uuid: word_set(f.fact) for f in facts}
+            ranked = mmr(facts, rel, lambda a, b: jaccard(sets[a.uuid], sets[b.uuid]), lambda_=0.75)
+            by_id = dict(zip((f.uuid for f in facts), rel))
+            out.facts = [(f, by_id[f.uuid]) for f in ranked]
+
+        if "episode" in kinds:
+            boost = [ep for f, _ in out.facts[: pool // 2] for ep in f.episodes[:1]]
+            if boost:
+                episode_scores = rrf([sorted(episode_scores, key=episode_scores.__getitem__, reverse=True), boost],
+                                     weights=[1.0, 0.5])
+            ids = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:pool]
+            out.episodes = [(e, episode_scores[e.uuid]) for e in self.store.get_episodes(ids)]
+
+        if "entity" in kinds:
+            endpoints = [u for f, _ in out.facts[:10] for u in (f.source_uuid, f.target_uuid)]
+            scores = self._fused(user_id, "entity", query, qvec, pool, [(named_ids, 1.0), (endpoints, 0.5)])
+            ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
+            out.entities = [(e, scores[e.uuid]) for e in self.store.get_entities(ids)
+                            if not e.attributes.get("is_user")]
+
+        if "observation" in kinds:
+            scores = self._fused(user_id, "observation", query, qvec, pool)
+            ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
+            out.observations = [(o, scores[o.uuid]) for o in self.store.get_observations(ids)]
+        return out
+
+    def search(self, user_id: str, query: str, scope: SearchScope, limit: int,
+               filters: SearchFilters | None = None) -> list[SearchResult]:
+        """Ranked results of one scope, filters applied after fusion over a widened pool."""
+        filters = filters or SearchFilters()
+        kind = {"edges": "fact", "nodes": "entity", "episodes": "episode", "observations": "observation"}[scope.value]
+        pool = max(self.pool, limit * 4)
+        cands = self.candidates(user_id, query, pool=pool, kinds=(kind,))
+        results: list[SearchResult] = []
+        if kind == "fact":
+            for f, s in cands.facts:
+                if _fact_ok(f, filters, self.store):
+                    results.append(SearchResult(score=s, fact=f))
+        elif kind == "entity":
+            for e, s in cands.entities:
+                if not filters.entity_types or e.type in filters.entity_types:
+                    results.append(SearchResult(score=s, entity=e))
+        elif kind == "episode":
+            for ep, s in cands.episodes:
+                if _episode_ok(ep, filters):
+                    results.append(SearchResult(score=s, episode=ep))
+        else:
+            results = [SearchResult(score=s, observation=o) for o, s in cands.observations]
+        return results[:limit]
+
+
+def _fact_ok(f: Fact, flt: SearchFilters, store: SQLiteStore) -> bool:
+    if flt.valid_only and f.invalid_at is not None:
+        return False
+    if flt.as_of is not None:
+        if (f.valid_at and f.valid_at > flt.as_of) or (f.invalid_at and f.invalid_at <= flt.as_of):
+            return False
+    if flt.relations and f.relation not in flt.relations:
+        return False
+    if flt.since and (f.valid_at is None or f.valid_at < flt.since):
+        return False
+    if flt.until and (f.valid_at is None or f.valid_at >= flt.until):
+        return False
+    if flt.thread_id is not None:
+        eps = store.get_episodes(f.episodes)
+        if not any(e.thread_id == flt.thread_id for e in eps):
+            return False
+    return True
+
+
+def _episode_ok(ep: Episode, flt: SearchFilters) -> bool:
+    if flt.thread_id is not None and ep.thread_id != flt.thread_id:
+        return False
+    if flt.since and ep.reference_time < flt.since:
+        return False
+    if flt.until and ep.reference_time >= flt.until:
+        return False
+    return not (flt.as_of and ep.reference_time > flt.as_of)
+

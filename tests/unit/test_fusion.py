@@ -1,0 +1,34 @@
+"""Rank fusion and MMR behave as documented."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent_memory.retrieval.fusion import jaccard, mmr, rrf, word_set
+
+
+def test_rrf_rewards_agreement() -> None:
+    scores = rrf([["a", "b", "c"], ["b", "a", "d"]])
+    assert max(scores, key=scores.__getitem__) in {"a", "b"} and scores["a"] == scores["b"]
+    assert scores["c"] < scores["a"] and scores["d"] < scores["a"]
+
+
+@given(st.lists(st.lists(st.sampled_from("abcdefgh"), unique=True), min_size=1, max_size=4))
+def test_rrf_scores_every_ranked_id_positively(rankings: list[list[str]]) -> None:
+    scores = rrf(rankings)
+    assert set(scores) == {x for r in rankings for x in r}
+    assert all(s > 0 for s in scores.values())
+
+
+def test_mmr_prefers_diverse_items() -> None:
+    items = ["jane lives in denver", "jane lives in denver now", "jane works at acme"]
+    sets = {t: word_set(t) for t in items}
+    picked = mmr(items, [1.0, 0.99, 0.8], lambda a, b: jaccard(sets[a], sets[b]), lambda_=0.5, limit=2)
+    assert picked == ["jane lives in denver", "jane works at acme"]
+
+
+@given(st.lists(st.floats(0.01, 1.0), min_size=1, max_size=10))
+def test_mmr_returns_a_permutation(rel: list[float]) -> None:
+    items = list(range(len(rel)))
+    assert sorted(mmr(items, rel, lambda a, b: 0.0)) == items

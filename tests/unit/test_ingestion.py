@@ -1,0 +1,121 @@
+"""Ingestion: nothing accepted is lost, failures are kept and retryable, processing resumes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent_memory import EpisodeStatus, Memory, MemoryConfig, Message
+from agent_memory.errors import StorageError
+from agent_memory.storage.inmemory import ExactIndex
+from agent_memory.testing.extractors import TripleExtractor
+from agent_memory.testing.fakes import HashEmbedder
+
+
+def test_failed_episode_keeps_error_and_others_proceed(memory: Memory) -> None:
+    memory.thread.add_messages("t1", messages=[
+        Message(role="user", content="I | LIKES | tea"),
+        Message(role="user", content="FAIL here"),
+        Message(role="user", content="I | LIKES | jazz"),
+    ])
+    failed = memory.graph.episodes(user_id="jane", status="failed")
+    assert [e.content for e in failed] == ["FAIL here"] and "cannot read episode" in (failed[0].error or "")
+    assert {f.target_name for f in memory.graph.facts(user_id="jane")} == {"tea", "jazz"}
+    assert len(memory.thread.get_messages("t1")) == 3  # the raw record is complete
+
+
+def test_retry_failed_reprocesses(memory: Memory) -> None:
+    memory.thread.add_messages("t1", messages=[Message(role="user", content="FAIL once")])
+    assert memory.graph.retry_failed(user_id="jane") == 1
+    assert memory.graph.episodes(user_id="jane", status="failed")[0].content == "FAIL once"  # still failing
+
+
+class FlakyIndex(ExactIndex):
+    """An index that fails while ``broken`` is set, like a Chroma server going away."""
+
+    broken = False
+
+    def upsert(self, user_id, kind, ids, vectors: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+        if self.broken:
+            raise StorageError("vector index unavailable")
+        super().upsert(user_id, kind, ids, vectors)
+
+
+def test_crash_mid_batch_leaves_episodes_pending_then_resumes() -> None:
+    index = FlakyIndex()
+    with Memory.ephemeral(embedder=HashEmbedder(), extractor=TripleExtractor(), vector_index=index) as mem:
+        mem.user.add(user_id="jane", first_name="Jane")
+        mem.thread.create(thread_id="t1", user_id="jane")
+        index.broken = True
+        with pytest.raises(StorageError):
+            mem.thread.add_messages("t1", messages=[Message(role="user", content="I | LIVES_IN | Oslo")])
+        assert [e.status for e in mem.graph.episodes(user_id="jane")] == [EpisodeStatus.pending]
+        assert mem.graph.facts(user_id="jane") == []  # the batch rolled back as a whole
+        index.broken = False
+        mem.wait_until_processed("jane")
+        assert [e.status for e in mem.graph.episodes(user_id="jane")] == [EpisodeStatus.processed]
+        [fact] = mem.graph.facts(user_id="jane")
+        assert fact.target_name == "Oslo"
+        mem.wait_until_processed("jane")  # idempotent: nothing new
+        assert len(mem.graph.facts(user_id="jane")) == 1
+
+
+def test_background_mode_returns_at_once_and_waits() -> None:
+    config = MemoryConfig(home=None, vector_backend="exact", ingest_mode="background")
+    with Memory.ephemeral(config=config, embedder=HashEmbedder(), extractor=TripleExtractor()) as mem:
+        mem.user.add(user_id="jane", first_name="Jane")
+        mem.thread.create(thread_id="t1", user_id="jane")
+        for i in range(5):
+            mem.thread.add_messages("t1", messages=[Message(role="user", content=f"I | VISITED | City{i}")])
+        mem.wait_until_processed("jane", timeout=30)
+        assert len(mem.graph.facts(user_id="jane")) == 5
+        assert all(e.status == EpisodeStatus.processed for e in mem.graph.episodes(user_id="jane"))
+
+
+def test_user_and_thread_lifecycle(memory: Memory) -> None:
+    memory.user.add(user_id="bob", first_name="Bob")
+    assert [u.user_id for u in memory.user.list()] == ["jane", "bob"]
+    updated = memory.user.update("bob", last_name="Stone", metadata={"tier": "pro"})
+    assert updated.display_name == "Bob Stone" and memory.user.get("bob").metadata == {"tier": "pro"}
+    memory.thread.create(thread_id="t2", user_id="jane")
+    assert [t.thread_id for t in memory.thread.list(user_id="jane")] == ["t1", "t2"]
+    memory.thread.add_messages("t2", messages=[Message(role="user", content="I | OWNS | a bike")])
+    memory.thread.delete("t2")
+    assert [t.thread_id for t in memory.thread.list(user_id="jane")] == ["t1"]
+    assert memory.graph.facts(user_id="jane")[0].target_name == "a bike"  # the graph keeps what it learned
+    memory.user.delete("bob")
+    assert [u.user_id for u in memory.user.list()] == ["jane"]
+
+
+def test_get_messages_last_n_and_order(memory: Memory) -> None:
+    memory.thread.add_messages("t1", messages=[Message(role="user", content=f"m{i}") for i in range(5)])
+    assert [m.content for m in memory.thread.get_messages("t1", last=2)] == ["m3", "m4"]
+    assert [m.content for m in memory.thread.get_messages("t1")] == [f"m{i}" for i in range(5)]
+
+
+def test_episode_filters(memory: Memory) -> None:
+    memory.graph.add(user_id="jane", type="text", data="old note", created_at="2023-01-01T00:00:00Z")
+    memory.graph.add(user_id="jane", type="text", data="new note", created_at="2024-06-01T00:00:00Z")
+    memory.thread.add_messages("t1", messages=[Message(role="user", content="hello",
+                                                       created_at="2024-06-02T00:00:00Z")])
+    got = memory.graph.episodes(user_id="jane", source="text", since="2024-01-01T00:00:00Z")
+    assert [e.content for e in got] == ["new note"]
+    assert [e.content for e in memory.graph.episodes(user_id="jane", thread_id="t1")] == ["hello"]
+
+
+def test_closed_memory_refuses_work() -> None:
+    from agent_memory.errors import ClosedError
+
+    mem = Memory.ephemeral(embedder=HashEmbedder(), extractor=TripleExtractor())
+    mem.close()
+    with pytest.raises(ClosedError):
+        mem.user.list()
+
+
+def test_embedder_cannot_change_under_a_memory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from agent_memory.errors import ConfigError
+
+    cfg = MemoryConfig(home=tmp_path, vector_backend="exact")
+    Memory(config=cfg, embedder=HashEmbedder(64), extractor=TripleExtractor()).close()
+    with pytest.raises(ConfigError, match="same embedder"):
+        Memory(config=cfg, embedder=HashEmbedder(32), extractor=TripleExtractor())

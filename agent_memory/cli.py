@@ -155,10 +155,15 @@ def search(
     with _open(home) as memory:
         table = Table("score", "result")
         for hit in memory.graph.search(user_id=user_id, query=query, scope=scope, limit=limit):
-            rec = hit.fact or hit.entity or hit.episode or hit.observation
-            text = getattr(rec, "fact", None) or getattr(rec, "name", None) or getattr(rec, "content", None) \
-                or getattr(rec, "text", "")
-            table.add_row(f"{hit.score:.4f}", str(text))
+            if hit.fact:
+                text = hit.fact.fact
+            elif hit.entity:
+                text = f"{hit.entity.name} ({hit.entity.type})"
+            elif hit.episode:
+                text = f"{hit.episode.name or hit.episode.source.value}: {hit.episode.content}"
+            else:
+                text = hit.observation.text if hit.observation else ""
+            table.add_row(f"{hit.score:.4f}", text)
         console.print(table)
 
 

@@ -53,6 +53,7 @@ class _Batch:
     facts: dict[str, Fact] = field(default_factory=dict)
     entities: dict[str, Entity] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
+    name_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class Ingestor:
@@ -113,6 +114,7 @@ class Ingestor:
     def _process_batch(self, user: User, episodes: list[Episode]) -> set[str]:
         extractions = self._extract(user, episodes)
         batch = _Batch()
+        self._embed_new_names(user, [x for x in extractions.values() if isinstance(x, Extraction)], batch)
         now = utcnow()
         with self.store.atomic():
             for ep in episodes:
@@ -134,6 +136,18 @@ class Ingestor:
             self._index(user, episodes, batch)
         return batch.touched
 
+    def _embed_new_names(self, user: User, extractions: list[Extraction], batch: _Batch) -> None:
+        """One embedding call for every name the graph does not know, for similarity-based merging."""
+        if self.merge_threshold >= 1.0 or not self.index.count(user.user_id, "entity"):
+            return
+        names = {n for x in extractions for n in [*(e.name for e in x.entities),
+                                                   *(f.source for f in x.facts), *(f.target for f in x.facts)]}
+        known = self.store.entities_by_names(user.user_id, sorted(names))
+        unknown = sorted(n for n in names if normalize_name(n) not in known and normalize_name(n))
+        if unknown:
+            vectors = self.embedder.embed_batch(unknown)
+            batch.name_vectors = {normalize_name(n): v for n, v in zip(unknown, vectors)}
+
     def _resolve_entity(self, user: User, ent: ExtractedEntity, batch: _Batch, now: object) -> Entity:
         names = self.store.entities_by_names(user.user_id, [ent.name, *ent.aliases])
         candidates = [e for found in names.values() for e in found]
@@ -143,8 +157,9 @@ class Ingestor:
         new = Entity(uuid=entity_id(user.user_id, ent.name), user_id=user.user_id, name=ent.name.strip(),
                      type=ent.type, aliases=[a for a in ent.aliases if a != ent.name], summary=ent.summary,
                      attributes=ent.attributes)
-        if self.merge_threshold < 1.0 and self.index.count(user.user_id, "entity"):
-            hits = self.index.query(user.user_id, "entity", self.embedder.embed_batch([new.name])[0], 1)
+        vector = batch.name_vectors.get(normalize_name(new.name))
+        if vector is not None:
+            hits = self.index.query(user.user_id, "entity", vector, 1)
             if hits and hits[0][1] >= self.merge_threshold:
                 match = self.store.get_entities([hits[0][0]])
                 if match and match[0].type == new.type:

@@ -6,6 +6,7 @@ facade runs the same methods in worker threads, so the logic exists once.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -26,6 +27,8 @@ from .errors import (
     EmptyContentError,
     InvalidInputError,
     InvalidJSONError,
+    LLMResponseError,
+    ProviderError,
     TemplateNotFoundError,
     ThreadNotFoundError,
     UserNotFoundError,
@@ -33,7 +36,19 @@ from .errors import (
 from .extraction.base import Extractor
 from .ingest.pipeline import Ingestor, user_entity
 from .ingest.worker import Worker
-from .models import ContextTemplate, Episode, EpisodeSource, Message, Role, Thread, User, UserContext
+from .models import (
+    ContextTemplate,
+    Episode,
+    EpisodeSource,
+    Fact,
+    LLMUsage,
+    Message,
+    Observation,
+    Role,
+    Thread,
+    User,
+    UserContext,
+)
 from .retrieval.search import Retriever
 from .storage.sqlite import SQLiteStore
 from .storage.vectors import VectorIndex
@@ -60,7 +75,8 @@ class Core:
 
     def __init__(self, config: MemoryConfig, *, store: SQLiteStore | None = None,
                  vector_index: VectorIndex | None = None, embedder: Embedder | None = None,
-                 extractor: Extractor | None = None, json_extractor: Extractor | None = None) -> None:
+                 extractor: Extractor | None = None, json_extractor: Extractor | None = None,
+                 llm: Any = "auto", ontology: Any = None) -> None:
         self.config = config
         if config.home is not None and store is None:
             Path(config.home).mkdir(parents=True, exist_ok=True)
@@ -70,6 +86,20 @@ class Core:
             from .embedding.minilm import MiniLMEmbedder
 
             embedder = MiniLMEmbedder()
+        self.llm = _resolve_llm(llm)
+        judge = summarizer = None
+        if self.llm is not None:
+            from .ingest.judge import judge_facts
+
+            self.llm.on_call = self._record_call
+            judge = functools.partial(judge_facts, self.llm)
+            summarizer = self._summarize_with_llm
+            if extractor is None:
+                from .extraction.llm import LLMExtractor
+
+                extractor = LLMExtractor(self.llm, ontology=ontology)
+            if "ingest_mode" not in config.model_fields_set:  # a model is slow: do not block add_messages
+                config = self.config = config.model_copy(update={"ingest_mode": "background"})
         if extractor is None:
             from .extraction.offline import OfflineExtractor
 
@@ -81,7 +111,8 @@ class Core:
         self.embedder = embedder
         self._check_embedder()
         self.ingestor = Ingestor(self.store, self.index, embedder, extractor, json_extractor,
-                                 batch_size=config.ingest_batch_size, merge_threshold=config.entity_merge_threshold)
+                                 batch_size=config.ingest_batch_size, merge_threshold=config.entity_merge_threshold,
+                                 judge=judge, summarizer=summarizer)
         self.retriever = Retriever(self.store, self.index, embedder, pool=config.candidate_pool)
         self.worker = Worker(self.ingestor) if config.ingest_mode == "background" else None
         self._closed = False
@@ -97,6 +128,53 @@ class Core:
             raise ConfigError(
                 f"this memory was built with embedder {known!r} but {key!r} was given; "
                 "open it with the same embedder or use a new memory home")
+
+    # -- the model path -------------------------------------------------------------------------
+    def _record_call(self, record: Any) -> None:
+        """Persist one model call's accounting (the LLM client calls this for every attempt)."""
+        if self._closed:
+            return
+        self.store.record_llm_call(purpose=record.purpose, model=record.model, prompt_tokens=record.prompt_tokens,
+                                   completion_tokens=record.completion_tokens, latency_ms=record.latency_ms,
+                                   ok=record.ok, error=record.error, attempt=record.attempt,
+                                   episodes=record.episodes, created_at=utcnow())
+
+    def _summarize_with_llm(self, user: User, new: list[Fact], closed: list[Fact], episodes: list[str]) -> None:
+        """One call updates the summary and the model's observations with what this run changed."""
+        from .ingest.llm_summary import summarize_with_llm
+        from .ingest.observe import update_summary
+
+        current = [o for o in self.store.list_observations(user.user_id, limit=200) if o.key.startswith("llm:")]
+        try:
+            update = summarize_with_llm(
+                self.llm, user_name=user.display_name, current_summary=user.summary,
+                observations=[(o.key.removeprefix("llm:"), o.text) for o in current],
+                new_facts=[f.fact for f in new],
+                closed_facts=[f"{f.fact} (until {f.invalid_at:%Y-%m-%d})" for f in closed if f.invalid_at],
+                episodes=episodes)
+        except (ProviderError, LLMResponseError) as exc:
+            log.warning("summary call failed for %s, using the rule-based summary: %s", user.user_id, exc)
+            update_summary(self.store, user)
+            return
+        self.store.update_user(user.model_copy(update={"summary": update.summary, "updated_at": utcnow()}))
+        now = utcnow()
+        saved = []
+        for obs in update.observations:
+            key = f"llm:{obs.key}"
+            if obs.remove:
+                self.store.delete_observation(user.user_id, key)
+                continue
+            old = next((o for o in current if o.key == key), None)
+            saved.append(self.store.save_observation(Observation(
+                user_id=user.user_id, key=key, text=obs.text, evidence=episodes[-20:],
+                first_seen=old.first_seen if old else now, last_seen=now, count=(old.count + 1) if old else 1)))
+        if saved:
+            self.index.upsert(user.user_id, "observation", [o.uuid for o in saved],
+                              self.embedder.embed_batch([o.text for o in saved]))
+
+    def usage(self, user_id: str, episode_uuid: str | None) -> LLMUsage:
+        self.user(user_id)
+        return LLMUsage(user_id=user_id, episode_uuid=episode_uuid, **self.store.llm_usage(user_id, episode_uuid))
 
     # -- lifecycle ----------------------------------------------------------------------------
     def check_open(self) -> None:
@@ -303,6 +381,24 @@ class Core:
         """The latest messages of a thread, newest first, as the query; and their ids."""
         recent = self.store.thread_messages(thread_id, last=self.config.query_messages)
         return "\n".join(m.content[:1000] for m in reversed(recent)), frozenset(m.uuid for m in recent)
+
+
+def _resolve_llm(llm: Any) -> Any:
+    """``"auto"``: a model when OPENAI_API_KEY / OPENAI_BASE_URL / AZURE_OPENAI_ENDPOINT is set; False/None: none."""
+    if llm is None or llm is False:
+        return None
+    if llm == "auto":
+        import os
+
+        if not any(os.environ.get(k) for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT")):
+            return None
+        from .llm.openai import OpenAILLM
+
+        return OpenAILLM.from_env()
+    if not callable(getattr(llm, "generate_structured", None)):
+        raise ConfigError("llm must have generate_structured(messages, schema, *, name, episodes) "
+                          "(e.g. agent_memory.llm.OpenAILLM), or be 'auto', None or False")
+    return llm
 
 
 def _check_id(value: Any, what: str) -> None:

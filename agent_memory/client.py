@@ -35,6 +35,7 @@ from .models import (
     Entity,
     Episode,
     Fact,
+    LLMUsage,
     Message,
     Observation,
     SearchResult,
@@ -193,6 +194,10 @@ class GraphAPI(_Namespace):
         self._core.user(user_id)
         return self._core.store.list_observations(user_id, limit)
 
+    def usage(self, *, user_id: str, episode_uuid: str | None = None) -> LLMUsage:
+        """Model calls, tokens and latency spent on the user's episodes (or one episode's share)."""
+        return self._core.usage(user_id, episode_uuid)
+
     def retry_failed(self, *, user_id: str) -> int:
         """Queue failed episodes again; returns how many."""
         return self._core.retry_failed(user_id)
@@ -233,19 +238,25 @@ class ContextAPI(_Namespace):
 
 
 class _BaseMemory:
-    """Builds the core from a home directory or config; shared by both facades."""
+    """Builds the core from a home directory or config; shared by both facades.
+
+    ``llm``: ``"auto"`` (default) uses an OpenAI-compatible model when ``OPENAI_API_KEY``,
+    ``OPENAI_BASE_URL`` or ``AZURE_OPENAI_ENDPOINT`` is set, else stays offline; pass an
+    ``agent_memory.llm.OpenAILLM`` to choose, or ``None``/``False`` to stay offline.
+    ``ontology``: custom entity and edge types for the model's extraction.
+    """
 
     def __init__(self, home: str | Path | None = None, *, config: MemoryConfig | None = None,
                  embedder: Embedder | None = None, extractor: Extractor | None = None,
                  store: SQLiteStore | None = None, vector_index: VectorIndex | None = None,
-                 json_extractor: Extractor | None = None) -> None:
+                 json_extractor: Extractor | None = None, llm: Any = "auto", ontology: Any = None) -> None:
         if config is None:
             config = MemoryConfig.from_env(home=Path(home) if home is not None else None)
         elif home is not None:
             config = config.model_copy(update={"home": Path(home)})
         self.config = config
         self._core = Core(config, store=store, vector_index=vector_index, embedder=embedder,
-                          extractor=extractor, json_extractor=json_extractor)
+                          extractor=extractor, json_extractor=json_extractor, llm=llm, ontology=ontology)
 
     @classmethod
     def ephemeral(cls: type[T], **kwargs: Any) -> T:

@@ -25,6 +25,7 @@ __all__ = [
     "EpisodeSource",
     "EpisodeStatus",
     "Fact",
+    "LLMUsage",
     "Message",
     "Observation",
     "Role",
@@ -272,3 +273,15 @@ class UserContext(_Record):
     episodes: list[Episode] = Field(default_factory=list)
     observations: list[Observation] = Field(default_factory=list)
     token_count: int = 0
+
+
+class LLMUsage(_Record):
+    """Model calls and tokens spent on a user's episodes (an episode's share when asked per episode)."""
+
+    user_id: str
+    episode_uuid: str | None = None
+    calls: float = 0
+    failed_calls: float = 0
+    prompt_tokens: float = 0
+    completion_tokens: float = 0
+    latency_ms: float = 0

@@ -6,6 +6,8 @@ import os
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+for _key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT"):  # tests never reach a model
+    os.environ.pop(_key, None)
 
 from collections.abc import Iterator
 

@@ -30,6 +30,7 @@ class ExtractionContext(BaseModel):
     user_name: str
     user_aliases: list[str] = Field(default_factory=list)
     known_entities: list[str] = Field(default_factory=list)
+    known_facts: list[str] = Field(default_factory=list)
 
 
 class ExtractedEntity(BaseModel):
@@ -72,7 +73,11 @@ class Extraction(BaseModel):
 
 @runtime_checkable
 class Extractor(Protocol):
-    """Reads episodes and names the entities and facts in them."""
+    """Reads episodes and names the entities and facts in them.
+
+    An extractor that sets ``wants_context = True`` gets the user's entities and current facts
+    nearest to the batch in ``ExtractionContext.known_entities`` / ``known_facts``.
+    """
 
     name: str
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import uuid as _uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .._time import utcnow
 from ..embedding.base import Embedder
-from ..errors import AgentMemoryError, StorageError, UserNotFoundError
+from ..errors import AgentMemoryError, LLMResponseError, ProviderError, StorageError, UserNotFoundError
 from ..extraction.base import ExtractedEntity, Extraction, ExtractionContext, Extractor
-from ..extraction.relations import normalize_relation, opposite_relation
+from ..extraction.relations import is_single_valued, normalize_relation, opposite_relation
 from ..models import Entity, Episode, EpisodeSource, EpisodeStatus, Fact, User
 from ..storage.sqlite import SQLiteStore, normalize_name
 from ..storage.vectors import VectorIndex
@@ -30,6 +32,8 @@ from .temporal import resolve_fact
 __all__ = ["Ingestor", "user_entity", "entity_id"]
 
 log = logging.getLogger(__name__)
+Judge = Callable[..., Sequence[Any]]  # (new, existing, *, episodes) -> judgements with key/duplicate_of/contradicts
+Summarizer = Callable[[User, list[Fact], list[Fact], list[str]], None]  # (user, new, closed, episodes)
 _NS = _uuid.UUID("6f1c9e2a-4b7d-4c1e-9a55-2d8f0e3b7a10")
 
 
@@ -47,6 +51,19 @@ def user_entity(user: User) -> Entity:
 
 
 @dataclass
+class _Draft:
+    """A candidate fact of one episode, with its resolved endpoints."""
+
+    fact: Fact
+    ends: bool
+    endpoints: list[Entity]
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
 class _Batch:
     """Records a batch changed, to embed and index at its end."""
 
@@ -60,8 +77,10 @@ class Ingestor:
     """Runs the pipeline for one user at a time; safe to call from several threads."""
 
     def __init__(self, store: SQLiteStore, index: VectorIndex, embedder: Embedder, extractor: Extractor,
-                 json_extractor: Extractor, *, batch_size: int = 64, merge_threshold: float = 0.93) -> None:
+                 json_extractor: Extractor, *, batch_size: int = 64, merge_threshold: float = 0.93,
+                 judge: Judge | None = None, summarizer: Summarizer | None = None) -> None:
         self.store, self.index, self.embedder = store, index, embedder
+        self.judge, self.summarizer = judge, summarizer
         self.extractor, self.json_extractor = extractor, json_extractor
         self.batch_size, self.merge_threshold = batch_size, merge_threshold
         self._user_locks: dict[str, threading.Lock] = {}
@@ -77,13 +96,21 @@ class Ingestor:
             user = self.store.get_user(user_id)
             if user is None:
                 raise UserNotFoundError(f"user {user_id!r} does not exist", user_id=user_id)
-            done, touched = 0, set()
-            while batch := self.store.pending_episodes(user_id, limit=self.batch_size):
-                touched |= self._process_batch(user, batch)
-                done += len(batch)
+            done, touched, changed, seen = 0, set(), {}, []
+            while pending := self.store.pending_episodes(user_id, limit=self.batch_size):
+                batch = self._process_batch(user, pending)
+                touched |= batch.touched
+                changed.update(batch.facts)
+                seen += [e.uuid for e in pending]
+                done += len(pending)
             if done:
                 update_observations(self.store, self.index, self.embedder, user, touched)
-                update_summary(self.store, user)
+                if self.summarizer is None:
+                    update_summary(self.store, user)
+                else:
+                    facts = list(changed.values())
+                    self.summarizer(self.store.get_user(user_id) or user, [f for f in facts if f.is_current],
+                                    [f for f in facts if not f.is_current], seen)
             return done
 
     # -- extraction -------------------------------------------------------------------------
@@ -100,41 +127,64 @@ class Ingestor:
         ):
             if not group:
                 continue
+            gctx = self._nearby(user, group, ctx) if getattr(extractor, "wants_context", False) else ctx
             try:
-                out.update({x.episode_uuid: x for x in extractor.extract(group, ctx)})
+                out.update({x.episode_uuid: x for x in extractor.extract(group, gctx)})
+            except (ProviderError, LLMResponseError) as exc:  # a model failed the batch: keep it, retryable
+                out.update({ep.uuid: exc for ep in group})
             except Exception:  # one bad episode must not sink the batch: retry one by one
                 for ep in group:
                     try:
-                        out.update({x.episode_uuid: x for x in extractor.extract([ep], ctx)})
+                        out.update({x.episode_uuid: x for x in extractor.extract([ep], gctx)})
                     except Exception as exc:  # noqa: BLE001 - recorded on the episode
                         out[ep.uuid] = exc
         return out
 
+    def _nearby(self, user: User, episodes: Sequence[Episode], ctx: ExtractionContext) -> ExtractionContext:
+        """The user's entities and current facts closest (BM25) to the batch, for a model to resolve against."""
+        text = " ".join(e.content for e in episodes)[:4000]
+        entity_ids = [u for u, _ in self.store.search_text(user.user_id, "entity", text, 30)]
+        fact_ids = [u for u, _ in self.store.search_text(user.user_id, "fact", text, 60)]
+        entities = [e.name for e in self.store.get_entities(entity_ids)]
+        facts = [f.fact for f in self.store.get_facts(fact_ids) if f.is_current][:30]
+        return ctx.model_copy(update={"known_entities": [user.display_name, *entities], "known_facts": facts})
+
     # -- one batch ----------------------------------------------------------------------------
-    def _process_batch(self, user: User, episodes: list[Episode]) -> set[str]:
+    def _process_batch(self, user: User, episodes: list[Episode]) -> _Batch:
         extractions = self._extract(user, episodes)
         batch = _Batch()
         self._embed_new_names(user, [x for x in extractions.values() if isinstance(x, Extraction)], batch)
         now = utcnow()
         with self.store.atomic():
+            drafted: list[tuple[Episode, list[_Draft]]] = []
             for ep in episodes:
                 result = extractions.get(ep.uuid) or Extraction(episode_uuid=ep.uuid)
                 if isinstance(result, Exception):
                     log.warning("extraction failed for episode %s: %s", ep.uuid, result)
-                    self.store.set_episode_status(ep.uuid, EpisodeStatus.failed,
-                                                  f"{type(result).__name__}: {result}")
+                    self.store.set_episode_status(ep.uuid, EpisodeStatus.failed, _describe(result))
                     continue
-                try:
-                    with self.store.atomic():
-                        self._apply(user, ep, result, batch, now)
-                        self.store.set_episode_status(ep.uuid, EpisodeStatus.processed)
-                except StorageError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - recorded on the episode, retryable
-                    log.exception("processing failed for episode %s", ep.uuid)
-                    self.store.set_episode_status(ep.uuid, EpisodeStatus.failed, f"{type(exc).__name__}: {exc}")
+                with self._episode_guard(ep):
+                    drafted.append((ep, self._draft(user, ep, result, batch)))
+            judgements = self._judge(user, drafted) if self.judge else {}
+            for ep, drafts in drafted:
+                with self._episode_guard(ep):
+                    for draft in drafts:
+                        self._commit(user, ep, draft, batch, now, judgements.get(draft.fact.uuid))
+                    self.store.set_episode_status(ep.uuid, EpisodeStatus.processed)
             self._index(user, episodes, batch)
-        return batch.touched
+        return batch
+
+    @contextmanager
+    def _episode_guard(self, ep: Episode) -> Iterator[None]:
+        """A savepoint per episode: a bug on one marks it failed (retryable) and spares the rest."""
+        try:
+            with self.store.atomic():
+                yield
+        except StorageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded on the episode, retryable
+            log.exception("processing failed for episode %s", ep.uuid)
+            self.store.set_episode_status(ep.uuid, EpisodeStatus.failed, _describe(exc))
 
     def _embed_new_names(self, user: User, extractions: list[Extraction], batch: _Batch) -> None:
         """One embedding call for every name the graph does not know, for similarity-based merging."""
@@ -148,7 +198,7 @@ class Ingestor:
             vectors = self.embedder.embed_batch(unknown)
             batch.name_vectors = {normalize_name(n): v for n, v in zip(unknown, vectors)}
 
-    def _resolve_entity(self, user: User, ent: ExtractedEntity, batch: _Batch, now: object) -> Entity:
+    def _resolve_entity(self, user: User, ent: ExtractedEntity, batch: _Batch) -> Entity:
         names = self.store.entities_by_names(user.user_id, [ent.name, *ent.aliases])
         candidates = [e for found in names.values() for e in found]
         if candidates:
@@ -173,41 +223,83 @@ class Ingestor:
         batch.entities[new.uuid] = new
         return new
 
-    def _apply(self, user: User, ep: Episode, ex: Extraction, batch: _Batch, now: object) -> None:
+    def _draft(self, user: User, ep: Episode, ex: Extraction, batch: _Batch) -> list[_Draft]:
+        """Resolve the episode's entities (writing new ones and mentions) and build its candidate facts."""
         by_name: dict[str, Entity] = {}
         for ent in ex.entities:
-            by_name[normalize_name(ent.name)] = self._resolve_entity(user, ent, batch, now)
+            by_name[normalize_name(ent.name)] = self._resolve_entity(user, ent, batch)
+        drafts = []
         for i, xf in enumerate(ex.facts):
-            ends = {}
-            for role, name, etype in (("source", xf.source, xf.source_type), ("target", xf.target, xf.target_type)):
+            ends = []
+            for name, etype in ((xf.source, xf.source_type), (xf.target, xf.target_type)):
                 key = normalize_name(name)
                 if key not in by_name:
-                    by_name[key] = self._resolve_entity(user, ExtractedEntity(name=name, type=etype), batch, now)
-                ends[role] = by_name[key]
-            relation = normalize_relation(xf.relation)
+                    by_name[key] = self._resolve_entity(user, ExtractedEntity(name=name, type=etype), batch)
+                ends.append(by_name[key])
             fact = Fact(
                 uuid=str(_uuid.uuid5(_NS, f"fact:{ep.uuid}:{i}")), user_id=user.user_id,
-                source_uuid=ends["source"].uuid, target_uuid=ends["target"].uuid,
-                source_name=ends["source"].name, target_name=ends["target"].name, relation=relation,
-                fact=xf.fact.strip(), valid_at=xf.valid_at or (None if xf.ends else ep.reference_time),
-                invalid_at=xf.invalid_at or (ep.reference_time if xf.ends else None), created_at=now,
+                source_uuid=ends[0].uuid, target_uuid=ends[1].uuid, source_name=ends[0].name,
+                target_name=ends[1].name, relation=normalize_relation(xf.relation), fact=xf.fact.strip(),
+                valid_at=xf.valid_at or (None if xf.ends else ep.reference_time),
+                invalid_at=xf.invalid_at or (ep.reference_time if xf.ends else None),
                 episodes=[ep.uuid], attributes=xf.attributes,
             )
-            same = self.store.facts_from(user.user_id, fact.source_uuid, relation)
-            opp_rel = opposite_relation(relation)
-            opposite = self.store.facts_from(user.user_id, fact.source_uuid, opp_rel) if opp_rel else []
-            res = resolve_fact(fact, same, opposite, episode_uuid=ep.uuid, now=now, ends=xf.ends)  # type: ignore[arg-type]
-            for changed in ([res.new] if res.new else []) + res.updated:
-                self.store.save_fact(changed)
-                batch.facts[changed.uuid] = changed
-            for ent in ends.values():
-                if res.new and not ent.summary and not ent.attributes.get("is_user"):
-                    ent.summary = res.new.fact[:200]
-                    self.store.save_entity(ent)
-                    batch.entities[ent.uuid] = ent
+            drafts.append(_Draft(fact, xf.ends, ends))
         pairs = [(e.uuid, ep.uuid) for e in {e.uuid: e for e in by_name.values()}.values()]
         self.store.add_mentions(user.user_id, pairs)
         batch.touched.update(e for e, _ in pairs)
+        return drafts
+
+    def _judge(self, user: User, drafted: list[tuple[Episode, list[_Draft]]]) -> dict[str, Any]:
+        """One model call for the batch: duplicates and contradictions among facts sharing an endpoint."""
+        from .judge import CandidateFact, ExistingFact
+
+        new, existing, episodes = [], {}, []
+        for ep, drafts in drafted:
+            for d in drafts:
+                if d.ends or is_single_valued(d.fact.relation):
+                    continue  # rules settle these without a call
+                near = [f for f in self.store.facts_touching(user.user_id, [d.fact.source_uuid, d.fact.target_uuid],
+                                                             limit=20) if f.is_current]
+                if not near:
+                    continue
+                new.append(CandidateFact(key=d.fact.uuid, source=d.fact.source_name or "", relation=d.fact.relation,
+                                         target=d.fact.target_name or "", fact=d.fact.fact, valid_at=d.fact.valid_at))
+                existing.update({f.uuid: ExistingFact(uuid=f.uuid, source=f.source_name or "", relation=f.relation,
+                                                      target=f.target_name or "", fact=f.fact, valid_at=f.valid_at)
+                                 for f in near})
+                episodes.append(ep.uuid)
+        if not new:
+            return {}
+        return {j.key: j for j in self.judge(new, list(existing.values()), episodes=episodes)}  # type: ignore[misc]
+
+    def _commit(self, user: User, ep: Episode, draft: _Draft, batch: _Batch, now: Any, verdict: Any) -> None:
+        """Write one candidate fact: the model's verdict first (if any), then the temporal rules."""
+        fact = draft.fact.model_copy(update={"created_at": now})
+        if verdict is not None and verdict.duplicate_of:
+            [old] = self.store.get_facts([verdict.duplicate_of]) or [None]
+            if old is not None and old.is_current:
+                merged = old.model_copy(update={"episodes": [*old.episodes, ep.uuid]})
+                self.store.save_fact(merged)
+                batch.facts[merged.uuid] = merged
+                return
+        same = self.store.facts_from(user.user_id, fact.source_uuid, fact.relation)
+        opp_rel = opposite_relation(fact.relation)
+        opposite = self.store.facts_from(user.user_id, fact.source_uuid, opp_rel) if opp_rel else []
+        res = resolve_fact(fact, same, opposite, episode_uuid=ep.uuid, now=now, ends=draft.ends)
+        changed = ([res.new] if res.new else []) + res.updated
+        if verdict is not None and res.new is not None:
+            closing = [f for f in self.store.get_facts(verdict.contradicts) if f.is_current]
+            changed += [f.model_copy(update={"invalid_at": fact.valid_at or now, "expired_at": now,
+                                             "invalidated_by": ep.uuid}) for f in closing]
+        for f in changed:
+            self.store.save_fact(f)
+            batch.facts[f.uuid] = f
+        for ent in draft.endpoints:
+            if res.new and not ent.summary and not ent.attributes.get("is_user"):
+                ent.summary = res.new.fact[:200]
+                self.store.save_entity(ent)
+                batch.entities[ent.uuid] = ent
 
     # -- vectors --------------------------------------------------------------------------------
     def _index(self, user: User, episodes: list[Episode], batch: _Batch) -> None:

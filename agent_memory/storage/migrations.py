@@ -141,6 +141,28 @@ def m001_create_tables(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration(2, "llm_accounting")
+def m002_llm_accounting(conn: sqlite3.Connection) -> None:
+    _run_script(
+        conn,
+        """
+        CREATE TABLE llm_calls (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id TEXT, purpose TEXT NOT NULL, model TEXT NOT NULL,
+            prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+            latency_ms REAL NOT NULL, ok INTEGER NOT NULL, error TEXT, attempt INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX llm_calls_by_user ON llm_calls(user_id, created_at);
+        CREATE TABLE llm_call_episodes (
+            call_id INTEGER NOT NULL, episode_uuid TEXT NOT NULL, share REAL NOT NULL,
+            PRIMARY KEY (call_id, episode_uuid)
+        ) WITHOUT ROWID;
+        CREATE INDEX llm_call_episodes_by_episode ON llm_call_episodes(episode_uuid);
+        """,
+    )
+
+
 SCHEMA_VERSION = max(v for v, _, _ in MIGRATIONS)
 
 

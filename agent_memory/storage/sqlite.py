@@ -192,7 +192,9 @@ class SQLiteStore:
                 "DELETE FROM fact_episodes WHERE fact_uuid IN (SELECT uuid FROM facts WHERE user_id=?)",
                 (user_id,),
             )
-            for table in ("mentions", "facts", "entity_names", "entities", "observations", "episodes"):
+            self._x("DELETE FROM llm_call_episodes WHERE call_id IN (SELECT id FROM llm_calls WHERE user_id=?)",
+                    (user_id,))
+            for table in ("mentions", "facts", "entity_names", "entities", "observations", "episodes", "llm_calls"):
                 self._x(f"DELETE FROM {table} WHERE user_id=?", (user_id,))
             self._x("DELETE FROM threads WHERE user_id=?", (user_id,))
             self._x("DELETE FROM users WHERE user_id=?", (user_id,))
@@ -570,6 +572,13 @@ class SQLiteStore:
                     (rowid, obs.text, _ukey(obs.user_id)))
         return obs.model_copy(update={"uuid": uuid})
 
+    def delete_observation(self, user_id: str, key: str) -> None:
+        with self.atomic():
+            row = self._one("SELECT rowid FROM observations WHERE user_id=? AND key=?", (user_id, key))
+            if row:
+                self._x("DELETE FROM fts_observation WHERE rowid=?", (row[0],))
+                self._x("DELETE FROM observations WHERE rowid=?", (row[0],))
+
     def list_observations(self, user_id: str, limit: int = 100) -> list[Observation]:
         rows = self._all("SELECT * FROM observations WHERE user_id=? ORDER BY count DESC, last_seen DESC LIMIT ?",
                          (user_id, limit))
@@ -599,6 +608,40 @@ class SQLiteStore:
             (f'ukey:"{_ukey(user_id)}" AND body:({match})', limit),
         )
         return [(r[0], float(r[1])) for r in rows]
+
+    # -- model-call accounting ------------------------------------------------------------------
+    def record_llm_call(self, *, purpose: str, model: str, prompt_tokens: int, completion_tokens: int,
+                        latency_ms: float, ok: bool, error: str | None, attempt: int,
+                        episodes: Sequence[str], created_at: datetime) -> None:
+        """Store one model call; its tokens are shared evenly among the episodes it served."""
+        with self.atomic():
+            user = None
+            if episodes:
+                row = self._one("SELECT user_id FROM episodes WHERE uuid=?", (episodes[0],))
+                user = row[0] if row else None
+            cur = self._x(
+                "INSERT INTO llm_calls (user_id, purpose, model, prompt_tokens, completion_tokens, latency_ms, ok,"
+                " error, attempt, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (user, purpose, model, prompt_tokens, completion_tokens, latency_ms, int(ok), error, attempt,
+                 format_ts(created_at)))
+            unique = list(dict.fromkeys(episodes))
+            for ep in unique:
+                self._x("INSERT OR IGNORE INTO llm_call_episodes VALUES (?,?,?)", (cur.lastrowid, ep, 1 / len(unique)))
+
+    def llm_usage(self, user_id: str, episode_uuid: str | None = None) -> dict[str, float]:
+        """Summed calls, tokens and latency of a user's model calls (or an episode's share of them)."""
+        if episode_uuid is None:
+            row = self._one(
+                "SELECT COUNT(*), COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"
+                " COALESCE(SUM(latency_ms),0), COALESCE(SUM(1-ok),0) FROM llm_calls WHERE user_id=?", (user_id,))
+        else:
+            row = self._one(
+                "SELECT COALESCE(SUM(e.share),0), COALESCE(SUM(c.prompt_tokens*e.share),0),"
+                " COALESCE(SUM(c.completion_tokens*e.share),0), COALESCE(SUM(c.latency_ms*e.share),0),"
+                " COALESCE(SUM((1-c.ok)*e.share),0) FROM llm_call_episodes e JOIN llm_calls c ON c.id=e.call_id"
+                " WHERE e.episode_uuid=? AND c.user_id=?", (episode_uuid, user_id))
+        keys = ("calls", "prompt_tokens", "completion_tokens", "latency_ms", "failed_calls")
+        return dict(zip(keys, (float(v) for v in row)))  # type: ignore[arg-type]
 
     # -- templates ----------------------------------------------------------------------------
     @staticmethod

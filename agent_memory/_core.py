@@ -367,7 +367,8 @@ class Core:
         parts = ContextParts(
             user_summary=user.summary,
             facts=[f for f, _ in cands.facts], entities=[e for e, _ in cands.entities],
-            episodes=[e for e, _ in cands.episodes if e.uuid not in exclude], observations=[o for o, _ in cands.observations],
+            episodes=[e for e, _ in cands.episodes if e.uuid not in exclude],
+            observations=[o for o, _ in cands.observations],
         )
         if not query.strip():
             parts.observations = self.store.list_observations(user_id, limit=20)

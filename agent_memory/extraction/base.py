@@ -48,7 +48,9 @@ class ExtractedFact(BaseModel):
 
     ``relation`` is UPPER_SNAKE. ``valid_at`` defaults (in ingest) to the episode's reference time.
     ``invalid_at`` set with ``ends=True`` means the episode says the relation *ended*
-    ("I no longer work at Acme"): ingest closes the matching current fact.
+    ("I no longer work at Acme"): ingest closes the matching current fact. ``occurrence`` marks an
+    event that happened at ``valid_at`` (a payment failed): each occurrence is its own fact, never a
+    duplicate or a contradiction, and its relation name is kept as spelled.
     """
 
     source: str
@@ -60,6 +62,7 @@ class ExtractedFact(BaseModel):
     valid_at: datetime | None = None
     invalid_at: datetime | None = None
     ends: bool = False
+    occurrence: bool = False
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -48,12 +48,15 @@ _SYNONYMS = {
 }
 
 
-def normalize_relation(relation: str) -> str:
-    """'works for' / 'worksFor' / 'WORK_FOR' -> 'WORKS_AT'; anything else to UPPER_SNAKE."""
+def normalize_relation(relation: str, *, synonyms: bool = True) -> str:
+    """'works for' / 'worksFor' / 'WORK_FOR' -> 'WORKS_AT'; anything else to UPPER_SNAKE.
+
+    ``synonyms=False`` only changes the spelling (for event names such as ``joined``).
+    """
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", relation.strip())
     text = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").upper() or "RELATED_TO"
     text = text.replace("FAVOURITE", "FAVORITE")
-    return _SYNONYMS.get(text, text)
+    return _SYNONYMS.get(text, text) if synonyms else text
 
 
 def is_single_valued(relation: str) -> bool:

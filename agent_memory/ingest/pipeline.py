@@ -57,6 +57,7 @@ class _Draft:
     fact: Fact
     ends: bool
     endpoints: list[Entity]
+    occurrence: bool = False
 
 
 def _describe(exc: BaseException) -> str:
@@ -239,12 +240,13 @@ class Ingestor:
             fact = Fact(
                 uuid=str(_uuid.uuid5(_NS, f"fact:{ep.uuid}:{i}")), user_id=user.user_id,
                 source_uuid=ends[0].uuid, target_uuid=ends[1].uuid, source_name=ends[0].name,
-                target_name=ends[1].name, relation=normalize_relation(xf.relation), fact=xf.fact.strip(),
+                target_name=ends[1].name, relation=normalize_relation(xf.relation, synonyms=not xf.occurrence),
+                fact=xf.fact.strip(),
                 valid_at=xf.valid_at or (None if xf.ends else ep.reference_time),
                 invalid_at=xf.invalid_at or (ep.reference_time if xf.ends else None),
                 episodes=[ep.uuid], attributes=xf.attributes,
             )
-            drafts.append(_Draft(fact, xf.ends, ends))
+            drafts.append(_Draft(fact, xf.ends, ends, xf.occurrence))
         pairs = [(e.uuid, ep.uuid) for e in {e.uuid: e for e in by_name.values()}.values()]
         self.store.add_mentions(user.user_id, pairs)
         batch.touched.update(e for e, _ in pairs)
@@ -257,7 +259,7 @@ class Ingestor:
         new, existing, episodes = [], {}, []
         for ep, drafts in drafted:
             for d in drafts:
-                if d.ends or is_single_valued(d.fact.relation):
+                if d.ends or d.occurrence or is_single_valued(d.fact.relation):
                     continue  # rules settle these without a call
                 near = [f for f in self.store.facts_touching(user.user_id, [d.fact.source_uuid, d.fact.target_uuid],
                                                              limit=20) if f.is_current]
@@ -276,6 +278,10 @@ class Ingestor:
     def _commit(self, user: User, ep: Episode, draft: _Draft, batch: _Batch, now: Any, verdict: Any) -> None:
         """Write one candidate fact: the model's verdict first (if any), then the temporal rules."""
         fact = draft.fact.model_copy(update={"created_at": now})
+        if draft.occurrence:  # each time an event happens is its own fact
+            self.store.save_fact(fact)
+            batch.facts[fact.uuid] = fact
+            return
         if verdict is not None and verdict.duplicate_of:
             [old] = self.store.get_facts([verdict.duplicate_of]) or [None]
             if old is not None and old.is_current:

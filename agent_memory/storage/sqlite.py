@@ -39,10 +39,10 @@ Tracer = Callable[[str, Sequence[Any]], None]
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 _STOP = frozenset(
-    "a an and are as at be but by did do does for from had has have he her him his how i if in into is it "
-    "its me my no not of on or our she so than that the their them then there these they this to too was "
-    "we were what when where which who whom why will with would you your yours about can could should "
-    "just also any all been being am some such".split()
+    "a an and are as at be but by did do does for from had has have he her him his how i if in into "
+    "is it its me my no not of on or our she so than that the their them then there these they this "
+    "to too was we were what when where which who whom why will with would you your yours about can "
+    "could should just also any all been being am some such".split()
 )
 
 

@@ -107,7 +107,8 @@ def test_templates_shape_the_block(make_memory) -> None:  # type: ignore[no-unty
     _seed(memory)
     memory.context.create_context_template(
         template_id="customer-support",
-        template="<PROFILE>%{user_summary}</PROFILE>\n<RECENT_FACTS>\n%{edges limit=3 valid_only=true}\n</RECENT_FACTS>")
+        template="<PROFILE>%{user_summary}</PROFILE>\n"
+                 "<RECENT_FACTS>\n%{edges limit=3 valid_only=true}\n</RECENT_FACTS>")
     memory.thread.create(thread_id="q", user_id="jane")
     memory.thread.add_messages("q", messages=[Message(role="user", content="Where do I live now?")])
     ctx = memory.thread.get_user_context("q", template_id="customer-support")

@@ -119,3 +119,24 @@ def test_embedder_cannot_change_under_a_memory(tmp_path) -> None:  # type: ignor
     Memory(config=cfg, embedder=HashEmbedder(64), extractor=TripleExtractor()).close()
     with pytest.raises(ConfigError, match="same embedder"):
         Memory(config=cfg, embedder=HashEmbedder(32), extractor=TripleExtractor())
+
+
+def test_json_events_become_facts_and_each_occurrence_counts() -> None:
+    import json
+
+    from agent_memory.extraction.json import JsonExtractor
+
+    with Memory.ephemeral(embedder=HashEmbedder(), extractor=TripleExtractor(), json_extractor=JsonExtractor()) as mem:
+        mem.user.add(user_id="jane", first_name="Jane", last_name="Smith")
+        for day in ("2024-03-25", "2024-04-25"):
+            mem.graph.add(user_id="jane", type="json", data=json.dumps(
+                {"event_type": "payment_failed", "plan": "Pro", "amount": 49.0, "timestamp": f"{day}T07:45:00Z"}))
+        mem.graph.add(user_id="jane", type="json", data=json.dumps(
+            {"event_type": "plan_changed", "plan": "Business", "timestamp": "2024-05-01T00:00:00Z"}))
+        events = mem.graph.facts(user_id="jane", relation="PAYMENT_FAILED")
+        assert [f"{f.valid_at:%Y-%m-%d}" for f in events] == ["2024-03-25", "2024-04-25"]
+        plans = {f.target_name: f for f in mem.graph.facts(user_id="jane", relation="HAS_PLAN")}
+        assert plans["Business"].invalid_at is None
+        assert f"{plans['Pro'].invalid_at:%Y-%m-%d}" == "2024-05-01"
+        block = mem.context.get(user_id="jane", query="did my payment fail?").context
+        assert "payment_failed" in block

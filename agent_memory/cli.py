@@ -8,7 +8,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,7 +25,7 @@ app = typer.Typer(help="Persistent, per-user memory for AI agents (offline by de
                   no_args_is_help=True, add_completion=False)
 console = Console()
 
-HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="memory directory (default ./.agent_memory "
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="memory directory (default ./.agent_memory "
                                                  "or AGENT_MEMORY_HOME)")]
 
 
@@ -35,7 +35,7 @@ def _open(home: Path | None) -> Memory:
 
 @app.command()
 def demo(
-    home: Annotated[Optional[Path], typer.Option(help="keep the demo memory here (default: a temp dir)")] = None,
+    home: Annotated[Path | None, typer.Option(help="keep the demo memory here (default: a temp dir)")] = None,
 ) -> None:
     """Seed a user's threads over several days, then show a new thread's context block recalling them."""
     from .demo import run_demo
@@ -124,11 +124,11 @@ def _write_batch(memory: Memory, batch: list[dict[str, Any]]) -> None:
 
 @app.command()
 def context(
-    thread_id: Annotated[Optional[str], typer.Option(help="context for this thread's next reply")] = None,
-    user_id: Annotated[Optional[str], typer.Option(help="with --query: context for a free query")] = None,
-    query: Annotated[Optional[str], typer.Option(help="the query (with --user-id)")] = None,
-    template_id: Annotated[Optional[str], typer.Option(help="a stored context template")] = None,
-    budget: Annotated[Optional[int], typer.Option(help="token budget")] = None,
+    thread_id: Annotated[str | None, typer.Option(help="context for this thread's next reply")] = None,
+    user_id: Annotated[str | None, typer.Option(help="with --query: context for a free query")] = None,
+    query: Annotated[str | None, typer.Option(help="the query (with --user-id)")] = None,
+    template_id: Annotated[str | None, typer.Option(help="a stored context template")] = None,
+    budget: Annotated[int | None, typer.Option(help="token budget")] = None,
     home: HomeOpt = None,
 ) -> None:
     """Print the context block for a thread, or for a user and a query."""
@@ -170,7 +170,7 @@ def search(
 @app.command()
 def facts(
     user_id: Annotated[str, typer.Option(help="whose graph")],
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="RFC 3339: what was true then")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="RFC 3339: what was true then")] = None,
     valid_only: Annotated[bool, typer.Option("--valid-only", help="only facts still true")] = False,
     limit: Annotated[int, typer.Option(help="how many")] = 100,
     home: HomeOpt = None,

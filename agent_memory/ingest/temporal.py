@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..extraction.relations import is_single_valued, opposite_relation
+from ..extraction.relations import is_single_valued
 from ..models import Fact
 
 __all__ = ["Resolution", "resolve_fact"]

@@ -1,0 +1,254 @@
+"""LLMExtractor: entities and dated facts for a batch of messages, one model call per chunk.
+
+Messages are chunked (``max_batch_messages``, ``max_batch_chars``); each chunk is one call to
+the ``extract`` prompt with the user's nearby known entities and facts numbered ``E1``/``F1``...
+References are mapped back to names here; a reference to an id that was not offered is dropped
+and counted (see :attr:`LLMExtractor.stats`), never guessed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .._time import parse_ts
+from ..errors import ConfigError, InvalidTimestampError
+from ..llm.base import LLMClient
+from ..models import Episode, Role
+from .base import ExtractedEntity, ExtractedFact, Extraction, ExtractionContext
+from .ontology import Ontology
+from .prompts import extract as prompt
+from .relations import normalize_relation
+
+__all__ = ["ExtractorStats", "LLMExtractor", "chunk_episodes", "parse_model_date"]
+
+log = logging.getLogger(__name__)
+
+_REF = re.compile(r"^\s*\[?([EF])\s*(\d+)\]?(?:\s*[(:\-].*)?\s*$", re.IGNORECASE | re.DOTALL)
+_FIRST_PERSON = frozenset({"i", "me", "my", "myself", "speaker"})
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
+_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+
+
+@dataclass
+class ExtractorStats:
+    """Running counts, for logs and benchmarks."""
+
+    calls: int = 0
+    messages: int = 0
+    dropped_references: int = 0
+    dropped_items: int = 0
+    invalid_dates: int = 0
+
+
+class LLMExtractor:
+    """Extracts with a model through any :class:`~agent_memory.llm.base.LLMClient`.
+
+    Args:
+        llm: the client (e.g. :class:`~agent_memory.llm.openai.OpenAILLM`).
+        ontology: custom entity and relation types, described in the prompt.
+        max_batch_messages: messages per call at most.
+        max_batch_chars: characters of message text per call at most (a longer message goes alone).
+    """
+
+    name = "llm"
+    wants_context = True
+    # A failed chunk should fail its episodes, not be retried message by message (20x the calls).
+    retry_individually = False
+
+    def __init__(self, llm: LLMClient, *, ontology: Ontology | None = None, max_batch_messages: int = 20,
+                 max_batch_chars: int = 12000) -> None:
+        if max_batch_messages < 1 or max_batch_chars < 1:
+            raise ConfigError("max_batch_messages and max_batch_chars must be positive")
+        self.llm, self.ontology = llm, ontology
+        self.max_batch_messages, self.max_batch_chars = max_batch_messages, max_batch_chars
+        self.stats = ExtractorStats()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"LLMExtractor(llm={self.llm!r}, max_batch_messages={self.max_batch_messages})"
+
+    def extract(self, episodes: Sequence[Episode], context: ExtractionContext) -> list[Extraction]:
+        """One Extraction per episode, in order; one model call per chunk.
+
+        Raises:
+            LLMResponseError: the model's output did not validate (after its retry).
+            ProviderError: the endpoint failed or stayed rate limited.
+        """
+        out: list[Extraction] = []
+        for chunk in chunk_episodes(episodes, self.max_batch_messages, self.max_batch_chars):
+            inp = self._input(chunk, context)
+            answer = self.llm.generate_structured(prompt.build_messages(inp), prompt.response_model(inp),
+                                                  name=prompt.NAME, episodes=[e.uuid for e in chunk])
+            out.extend(self._extractions(answer, chunk, context))
+        return out
+
+    def _input(self, chunk: Sequence[Episode], ctx: ExtractionContext) -> prompt.ExtractInput:
+        messages = [prompt.PromptMessage(index=i, speaker=_speaker(ep, ctx), time=_iso(ep.reference_time),
+                                         role=ep.role.value if ep.role else ep.source.value, text=ep.content)
+                    for i, ep in enumerate(chunk)]
+        return prompt.ExtractInput(user_name=ctx.user_name, messages=messages,
+                                   known_entities=list(ctx.known_entities), known_facts=list(ctx.known_facts),
+                                   ontology=self.ontology.spec() if self.ontology else None)
+
+    def _extractions(self, answer: prompt.ExtractOutput, chunk: Sequence[Episode],
+                     ctx: ExtractionContext) -> list[Extraction]:
+        results = [Extraction(episode_uuid=ep.uuid) for ep in chunk]
+        dropped = _Counts()
+        for item in answer.messages:
+            if not 0 <= item.index < len(chunk):
+                dropped.items += len(item.entities) + len(item.facts)
+                continue
+            ep = chunk[item.index]
+            refs = _Refs(ctx, _speaker(ep, ctx), dropped)
+            types = self._entities(item, refs, results[item.index])
+            self._facts(item, refs, types, results[item.index], dropped)
+        with self._lock:
+            self.stats.calls += 1
+            self.stats.messages += len(chunk)
+            self.stats.dropped_references += dropped.references
+            self.stats.dropped_items += dropped.items
+            self.stats.invalid_dates += dropped.dates
+        if dropped.references or dropped.items:
+            log.info("extract: dropped %d unknown references and %d items (%d messages)", dropped.references,
+                     dropped.items, len(chunk))
+        return results
+
+    def _entities(self, item: prompt.MessageItems, refs: _Refs, result: Extraction) -> dict[str, str]:
+        types: dict[str, str] = {refs.speaker.casefold(): "Person", refs.user.casefold(): "Person"}
+        seen: set[str] = set()
+        for ent in item.entities:
+            name = refs.resolve(ent.name)
+            if name is None or name.casefold() in seen:
+                continue
+            seen.add(name.casefold())
+            etype = self._entity_type(ent.type)
+            types[name.casefold()] = etype
+            attrs = getattr(ent, "attributes", [])
+            attributes = self.ontology.entity_attributes(etype, [(a.name, a.value) for a in attrs]) \
+                if self.ontology and attrs else {}
+            summary = ent.summary.strip() if ent.summary and ent.summary.strip() else None
+            result.entities.append(ExtractedEntity(name=name, type=etype, summary=summary, attributes=attributes))
+        return types
+
+    def _facts(self, item: prompt.MessageItems, refs: _Refs, types: dict[str, str], result: Extraction,
+               dropped: _Counts) -> None:
+        for fact in item.facts:
+            source, target = refs.resolve(fact.source), refs.resolve(fact.target)
+            if source is None or target is None or not fact.fact.strip():
+                dropped.items += 1
+                continue
+            relation = normalize_relation(fact.relation)
+            attrs = getattr(fact, "attributes", [])
+            attributes = self.ontology.edge_attributes(relation, [(a.name, a.value) for a in attrs]) \
+                if self.ontology and attrs else {}
+            result.facts.append(ExtractedFact(
+                source=source, source_type=types.get(source.casefold(), "Person"), relation=relation,
+                target=target, target_type=types.get(target.casefold(), "Topic"), fact=fact.fact.strip(),
+                valid_at=dropped.date(fact.valid_at), invalid_at=dropped.date(fact.invalid_at), ends=fact.ends,
+                attributes=attributes))
+
+    def _entity_type(self, raw: str) -> str:
+        text = raw.strip() or "Topic"
+        if self.ontology and (defined := self.ontology.entity_type(text)):
+            return defined
+        general = {t.casefold(): t for t in prompt.GENERAL_TYPES}
+        return general.get(text.casefold(), text[0].upper() + text[1:])
+
+
+class _Counts:
+    """What one chunk dropped."""
+
+    def __init__(self) -> None:
+        self.references = self.items = self.dates = 0
+
+    def date(self, value: str | None) -> datetime | None:
+        parsed = parse_model_date(value)
+        if parsed is None and value and value.strip().lower() not in ("null", "none", "unknown"):
+            self.dates += 1
+        return parsed
+
+
+class _Refs:
+    """Maps the model's names and ``E<n>`` references back to entity names."""
+
+    def __init__(self, ctx: ExtractionContext, speaker: str, counts: _Counts) -> None:
+        self.known, self.speaker, self.user, self.counts = ctx.known_entities, speaker, ctx.user_name, counts
+        self.offered = {"E": bool(ctx.known_entities), "F": bool(ctx.known_facts)}
+
+    def resolve(self, token: str) -> str | None:
+        """The entity name, or None for an empty token or an id that was not offered."""
+        text = token.strip().strip('"').strip()
+        if not text:
+            return None
+        ref = _REF.match(text)
+        if ref and self.offered[ref.group(1).upper()]:  # with nothing numbered, "F1" is a name
+            number = int(ref.group(2))
+            if ref.group(1).upper() == "E" and 1 <= number <= len(self.known):
+                return self.known[number - 1]
+            self.counts.references += 1
+            return None
+        if text.casefold() in _FIRST_PERSON:
+            return self.speaker
+        if text.casefold() in ("user", "the user"):
+            return self.user
+        return text
+
+
+def chunk_episodes(episodes: Sequence[Episode], max_messages: int, max_chars: int) -> list[list[Episode]]:
+    """Consecutive chunks of at most ``max_messages`` and (but for a lone long one) ``max_chars``."""
+    chunks: list[list[Episode]] = []
+    current: list[Episode] = []
+    size = 0
+    for ep in episodes:
+        if current and (len(current) >= max_messages or size + len(ep.content) > max_chars):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(ep)
+        size += len(ep.content)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def parse_model_date(value: str | None) -> datetime | None:
+    """A model's date as aware UTC: RFC 3339, naive ISO (as UTC), YYYY-MM-DD, YYYY-MM or YYYY; else None."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return parse_ts(text)
+    except InvalidTimestampError:
+        pass
+    if _NAIVE.match(text):
+        try:
+            return datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=timezone.utc)
+        except ValueError:
+            return None
+    partial = _PARTIAL_DATE.match(text)
+    if partial:
+        try:
+            year, month, day = int(partial.group(1)), int(partial.group(2) or 1), int(partial.group(3) or 1)
+            return datetime(year, month, day, tzinfo=timezone.utc)
+        except ValueError:
+            return None
+    return None
+
+
+def _speaker(ep: Episode, ctx: ExtractionContext) -> str:
+    """Who "I" is in an episode: its name, else the user for user/text episodes, else the role."""
+    if ep.name and ep.name.strip():
+        name = ep.name.strip()
+        is_user = name.casefold() in {a.casefold() for a in [ctx.user_name, *ctx.user_aliases]}
+        return ctx.user_name if is_user else name
+    if ep.role is None or ep.role == Role.user:
+        return ctx.user_name
+    return str(ep.role.value)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,25 @@
+"""LangChain integration of agent-memory: chat history, retriever and context placement.
+
+- ``AgentMemoryChatMessageHistory`` stores a conversation as a thread (each message becomes an
+  episode of the user's temporal graph).
+- ``AgentMemoryRetriever`` returns facts, entities and episodes of the graph as ``Document``s.
+- ``memory_context`` places the user's context block into a prompt (``placement="tool"`` or
+  ``"system"``), for ``prompt | memory_context(memory) | model``.
+
+All are thin layers over the public ``agent_memory`` API.
+"""
+
+from __future__ import annotations
+
+from .context import memory_context
+from .history import AgentMemoryChatMessageHistory
+from .messages import place_context, tool_pair
+from .retriever import AgentMemoryRetriever
+
+__all__ = [
+    "AgentMemoryChatMessageHistory",
+    "AgentMemoryRetriever",
+    "memory_context",
+    "place_context",
+    "tool_pair",
+]

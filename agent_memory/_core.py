@@ -25,6 +25,7 @@ from .errors import (
     ConfigError,
     ContentTooLargeError,
     EmptyContentError,
+    EpisodeNotFoundError,
     InvalidInputError,
     InvalidJSONError,
     LLMResponseError,
@@ -97,7 +98,7 @@ class Core:
             if extractor is None:
                 from .extraction.llm import LLMExtractor
 
-                extractor = LLMExtractor(self.llm, ontology=ontology)
+                extractor = LLMExtractor(self.llm, ontology=ontology, max_batch_messages=config.llm_batch_messages)
             if "ingest_mode" not in config.model_fields_set:  # a model is slow: do not block add_messages
                 config = self.config = config.model_copy(update={"ingest_mode": "background"})
         if extractor is None:
@@ -114,7 +115,8 @@ class Core:
                                  batch_size=config.ingest_batch_size, merge_threshold=config.entity_merge_threshold,
                                  judge=judge, summarizer=summarizer)
         self.retriever = Retriever(self.store, self.index, embedder, pool=config.candidate_pool)
-        self.worker = Worker(self.ingestor) if config.ingest_mode == "background" else None
+        debounce = config.llm_debounce_seconds if self.llm is not None else 0.0
+        self.worker = Worker(self.ingestor, debounce=debounce) if config.ingest_mode == "background" else None
         self._closed = False
         self._lock = threading.Lock()
 
@@ -244,6 +246,22 @@ class Core:
             self.worker.forget(user_id)
         self.index.delete_user(user_id)
         self.store.delete_user(user_id)
+
+    def delete_thread(self, thread_id: str) -> None:
+        thread = self.thread(thread_id)
+        ids = [e.uuid for e in self.store.thread_messages(thread_id)]
+        self.index.delete(thread.user_id, "episode", ids)
+        self.store.delete_thread(thread_id)
+
+    def delete_episode(self, user_id: str, uuid: str) -> None:
+        self.user(user_id)
+        found = self.store.get_episodes([uuid])
+        if not found or found[0].user_id != user_id:
+            raise EpisodeNotFoundError(f"episode {uuid!r} does not exist for user {user_id!r}",
+                                       user_id=user_id, episode_uuid=uuid)
+        facts = self.store.delete_episode(uuid)
+        self.index.delete(user_id, "episode", [uuid])
+        self.index.delete(user_id, "fact", facts)
 
     # -- threads and episodes -----------------------------------------------------------------
     def create_thread(self, thread: Thread) -> Thread:

@@ -111,8 +111,7 @@ class ThreadAPI(_Namespace):
 
     def delete(self, thread_id: str) -> None:
         """Delete the thread and its messages; what the graph learned from them stays."""
-        self._core.thread(thread_id)
-        self._core.store.delete_thread(thread_id)
+        self._core.delete_thread(thread_id)
 
     def add_messages(self, thread_id: str, *, messages: Sequence[Message | dict[str, Any]]) -> list[Message]:
         """Persist messages as episodes (all or none), then process them. Returns them with ids and times."""
@@ -193,6 +192,10 @@ class GraphAPI(_Namespace):
         """Patterns derived across the user's sessions, strongest first."""
         self._core.user(user_id)
         return self._core.store.list_observations(user_id, limit)
+
+    def delete_episode(self, *, user_id: str, uuid: str) -> None:
+        """Forget one episode: its text, vectors and links, and the facts it alone stated."""
+        self._core.delete_episode(user_id, uuid)
 
     def usage(self, *, user_id: str, episode_uuid: str | None = None) -> LLMUsage:
         """Model calls, tokens and latency spent on the user's episodes (or one episode's share)."""

@@ -8,7 +8,8 @@ AgentMemoryError
 │   ├── InvalidJSONError                      graph.add(type="json") data does not parse
 │   ├── EmptyContentError
 │   ├── ContentTooLargeError
-│   └── TemplateError                         unknown placeholder or bad syntax
+│   ├── TemplateError                         unknown placeholder or bad syntax
+│   └── SequenceOrderError                    a chat sequence breaks OpenAI's tool-message order
 ├── NotFoundError (KeyError)
 │   ├── UserNotFoundError, ThreadNotFoundError, TemplateNotFoundError, EpisodeNotFoundError
 ├── AlreadyExistsError
@@ -53,6 +54,7 @@ __all__ = [
     "ProcessingTimeoutError",
     "ProviderError",
     "RateLimitError",
+    "SequenceOrderError",
     "StorageError",
     "TemplateError",
     "TemplateNotFoundError",
@@ -168,3 +170,7 @@ class ClosedError(AgentMemoryError):
 
 class ProcessingTimeoutError(AgentMemoryError, TimeoutError):
     """Episodes were still being processed when the wait ran out."""
+
+
+class SequenceOrderError(InvalidInputError):
+    """A message sequence that an OpenAI-style chat API would reject (tool messages out of order)."""

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from ..errors import ConfigError, InvalidInputError
+from ..errors import ConfigError, InvalidInputError, SequenceOrderError
 
 __all__ = [
     "PLACEMENTS",
@@ -49,10 +49,6 @@ RECALL_TOOL_NAME = "recall_memory"
 """The name of the synthetic tool call; declare a tool of this name so the ``tools=`` list stays static."""
 
 RECALL_TOOL_DESCRIPTION = "Recall what is known about the user: dated facts, entities and past conversations."
-
-
-class SequenceOrderError(InvalidInputError):
-    """A message sequence that an OpenAI-style chat API would reject (tool messages out of order)."""
 
 
 def check_placement(placement: Any) -> Placement:

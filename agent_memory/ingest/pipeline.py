@@ -60,6 +60,11 @@ class _Draft:
     occurrence: bool = False
 
 
+def _display_name(name: str) -> str:
+    """A name as shown: trimmed, without sentence punctuation trailing it ("Acme Corp." -> "Acme Corp")."""
+    return name.strip().rstrip(".,;:!?") or name.strip()
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -131,14 +136,17 @@ class Ingestor:
             gctx = self._nearby(user, group, ctx) if getattr(extractor, "wants_context", False) else ctx
             try:
                 out.update({x.episode_uuid: x for x in extractor.extract(group, gctx)})
-            except (ProviderError, LLMResponseError) as exc:  # a model failed the batch: keep it, retryable
-                out.update({ep.uuid: exc for ep in group})
-            except Exception:  # one bad episode must not sink the batch: retry one by one
+            except Exception as exc:
+                if isinstance(exc, (ProviderError, LLMResponseError)) or not getattr(
+                        extractor, "retry_individually", True):  # a model failed the batch: keep it, retryable
+                    out.update({ep.uuid: exc for ep in group})
+                    continue
+                # one bad episode must not sink the batch: retry one by one
                 for ep in group:
                     try:
                         out.update({x.episode_uuid: x for x in extractor.extract([ep], gctx)})
-                    except Exception as exc:  # noqa: BLE001 - recorded on the episode
-                        out[ep.uuid] = exc
+                    except Exception as err:  # noqa: BLE001 - recorded on the episode
+                        out[ep.uuid] = err
         return out
 
     def _nearby(self, user: User, episodes: Sequence[Episode], ctx: ExtractionContext) -> ExtractionContext:
@@ -156,8 +164,8 @@ class Ingestor:
         batch = _Batch()
         self._embed_new_names(user, [x for x in extractions.values() if isinstance(x, Extraction)], batch)
         now = utcnow()
-        with self.store.atomic():
-            drafted: list[tuple[Episode, list[_Draft]]] = []
+        drafted: list[tuple[Episode, list[_Draft]]] = []
+        with self.store.atomic():  # entities and mentions: deterministic ids, so a rerun rewrites them
             for ep in episodes:
                 result = extractions.get(ep.uuid) or Extraction(episode_uuid=ep.uuid)
                 if isinstance(result, Exception):
@@ -166,7 +174,8 @@ class Ingestor:
                     continue
                 with self._episode_guard(ep):
                     drafted.append((ep, self._draft(user, ep, result, batch)))
-            judgements = self._judge(user, drafted) if self.judge else {}
+        judgements = self._judge(user, drafted) if self.judge else {}  # a model call: outside any transaction
+        with self.store.atomic():
             for ep, drafts in drafted:
                 with self._episode_guard(ep):
                     for draft in drafts:
@@ -205,7 +214,7 @@ class Ingestor:
         if candidates:
             same_type = [e for e in candidates if e.type == ent.type]
             return (same_type or candidates)[0]
-        new = Entity(uuid=entity_id(user.user_id, ent.name), user_id=user.user_id, name=ent.name.strip(),
+        new = Entity(uuid=entity_id(user.user_id, ent.name), user_id=user.user_id, name=_display_name(ent.name),
                      type=ent.type, aliases=[a for a in ent.aliases if a != ent.name], summary=ent.summary,
                      attributes=ent.attributes)
         vector = batch.name_vectors.get(normalize_name(new.name))
@@ -273,7 +282,12 @@ class Ingestor:
                 episodes.append(ep.uuid)
         if not new:
             return {}
-        return {j.key: j for j in self.judge(new, list(existing.values()), episodes=episodes)}  # type: ignore[misc]
+        try:
+            verdicts = self.judge(new, list(existing.values()), episodes=episodes)  # type: ignore[misc]
+        except (ProviderError, LLMResponseError) as exc:  # the rules still apply; nothing is dropped
+            log.warning("resolution call failed for %s; applying the temporal rules only: %s", user.user_id, exc)
+            return {}
+        return {j.key: j for j in verdicts}
 
     def _commit(self, user: User, ep: Episode, draft: _Draft, batch: _Batch, now: Any, verdict: Any) -> None:
         """Write one candidate fact: the model's verdict first (if any), then the temporal rules."""

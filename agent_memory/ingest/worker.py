@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 class Worker:
     """One daemon thread draining a queue of user ids; ``wait`` blocks until a user is idle."""
 
-    def __init__(self, ingestor: Ingestor) -> None:
+    def __init__(self, ingestor: Ingestor, *, debounce: float = 0.0) -> None:
         self.ingestor = ingestor
+        self.debounce = debounce  # let a chat loop's messages gather into one batch (one model call)
         self._queue: deque[str] = deque()
         self._busy: set[str] = set()
         self._errors: dict[str, Exception] = {}
@@ -50,6 +51,8 @@ class Worker:
                     return
                 user_id = self._queue.popleft()
                 self._busy.add(user_id)
+                if self.debounce and not self._stopping:
+                    self._cond.wait(self.debounce)
             try:
                 self.ingestor.process_user(user_id)
                 self._errors.pop(user_id, None)

@@ -267,6 +267,27 @@ class SQLiteStore:
                 self._x("INSERT INTO fts_episode(rowid, body, ukey) VALUES (?,?,?)",
                         (cur.lastrowid, body, _ukey(ep.user_id)))
 
+    def delete_episode(self, uuid: str) -> list[str]:
+        """Remove an episode, its full text and links, and the facts it alone stated; returns those facts' ids."""
+        with self.atomic():
+            row = self._one("SELECT seq FROM episodes WHERE uuid=?", (uuid,))
+            if row is None:
+                return []
+            orphans = [r[0] for r in self._all(
+                "SELECT fe.fact_uuid FROM fact_episodes fe WHERE fe.episode_uuid=? AND NOT EXISTS"
+                " (SELECT 1 FROM fact_episodes o WHERE o.fact_uuid=fe.fact_uuid AND o.episode_uuid<>?)",
+                (uuid, uuid))]
+            for fact_uuid in orphans:
+                frow = self._one("SELECT rowid FROM facts WHERE uuid=?", (fact_uuid,))
+                if frow:
+                    self._x("DELETE FROM fts_fact WHERE rowid=?", (frow[0],))
+                self._x("DELETE FROM facts WHERE uuid=?", (fact_uuid,))
+            self._x("DELETE FROM fts_episode WHERE rowid=?", (row[0],))
+            self._x("DELETE FROM fact_episodes WHERE episode_uuid=?", (uuid,))
+            self._x("DELETE FROM mentions WHERE episode_uuid=?", (uuid,))
+            self._x("DELETE FROM episodes WHERE uuid=?", (uuid,))
+            return orphans
+
     def get_episodes(self, uuids: Sequence[str]) -> list[Episode]:
         """Episodes by id, in the order asked (missing ids skipped)."""
         if not uuids:

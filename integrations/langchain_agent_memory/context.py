@@ -13,7 +13,7 @@ from agent_memory.context.placement import RECALL_TOOL_NAME, Placement, check_pl
 from agent_memory.errors import ConfigError, ThreadNotFoundError
 from agent_memory.models import Thread, UserContext
 
-from ._bridge import Bridge, Flow, call, ensure_user
+from agent_memory.bridge import Bridge, Flow, call, ensure_user
 from .messages import place_context
 
 __all__ = ["memory_context"]

@@ -13,7 +13,7 @@ from agent_memory.context.placement import RECALL_TOOL_NAME
 from agent_memory.errors import ThreadNotFoundError
 from agent_memory.models import Message
 
-from ._bridge import Bridge, Flow, call, ensure_thread
+from agent_memory.bridge import Bridge, Flow, call, ensure_thread
 from .messages import from_memory_message, to_memory_messages
 
 __all__ = ["AgentMemoryChatMessageHistory"]

@@ -14,7 +14,7 @@ from agent_memory import AsyncMemory, Memory
 from agent_memory.errors import ConfigError
 from agent_memory.models import SearchResult
 
-from ._bridge import Bridge, Flow, call
+from agent_memory.bridge import Bridge, Flow, call
 
 __all__ = ["AgentMemoryRetriever", "result_to_document"]
 

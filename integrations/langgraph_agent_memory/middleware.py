@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from langchain.agents.middleware.types import AgentMiddleware, AgentState, ModelRequest, ModelResponse
-from langchain_agent_memory._bridge import Bridge, Flow, call, ensure_thread, ensure_user
+from agent_memory.bridge import Bridge, Flow, call, ensure_thread, ensure_user
 from langchain_agent_memory.messages import place_context, to_memory_messages
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage, BaseMessage, SystemMessage

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from langchain_agent_memory._bridge import Bridge, Flow, call, ensure_user
+from agent_memory.bridge import Bridge, Flow, call, ensure_user
 from langgraph.store.base import (
     BaseStore,
     GetOp,

@@ -140,3 +140,25 @@ def test_json_events_become_facts_and_each_occurrence_counts() -> None:
         assert f"{plans['Pro'].invalid_at:%Y-%m-%d}" == "2024-05-01"
         block = mem.context.get(user_id="jane", query="did my payment fail?").context
         assert "payment_failed" in block
+
+
+def test_delete_episode_forgets_it_and_what_only_it_said(memory: Memory) -> None:
+    [a, b] = memory.thread.add_messages("t1", messages=[
+        Message(role="user", content="I | OWNS | a kayak"), Message(role="user", content="I | LIKES | rowing")])
+    memory.thread.add_messages("t1", messages=[Message(role="user", content="I | LIKES | rowing")])
+    memory.graph.delete_episode(user_id="jane", uuid=a.uuid)
+    memory.graph.delete_episode(user_id="jane", uuid=b.uuid)
+    assert [f.target_name for f in memory.graph.facts(user_id="jane")] == ["rowing"]  # still stated elsewhere
+    hits = memory.graph.search(user_id="jane", query="kayak", scope="episodes", limit=10)
+    assert all("kayak" not in (h.episode.content if h.episode else "") for h in hits)
+    from agent_memory.errors import EpisodeNotFoundError
+
+    with pytest.raises(EpisodeNotFoundError):
+        memory.graph.delete_episode(user_id="jane", uuid=a.uuid)
+
+
+def test_deleting_a_thread_drops_its_vectors(memory: Memory) -> None:
+    memory.thread.create(thread_id="t2", user_id="jane")
+    memory.thread.add_messages("t2", messages=[Message(role="user", content="kayak kayak kayak")])
+    memory.thread.delete("t2")
+    assert memory.graph.search(user_id="jane", query="kayak", scope="episodes") == []

@@ -16,7 +16,7 @@ from agent_memory.context.placement import RECALL_TOOL_NAME, check_placement, sy
 from agent_memory.errors import ConfigError, ThreadNotFoundError
 from agent_memory.models import Message, UserContext
 
-from ._bridge import Bridge, Flow, call, ensure_thread, ensure_user
+from agent_memory.bridge import Bridge, Flow, call, ensure_thread, ensure_user
 from .messages import from_memory_message, insert_pair, text_of, to_memory_messages, tool_pair
 
 __all__ = ["AgentMemory", "AgentMemoryBlock"]

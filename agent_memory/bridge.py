@@ -6,8 +6,7 @@ blocking calls on a ``Memory``; ``Bridge.arun`` drives the same flow with awaite
 on an ``AsyncMemory`` or in a worker thread for a ``Memory``. This is the sans-I/O pattern of
 httpx's ``Auth.auth_flow``: no logic is duplicated between the sync and async paths.
 
-The file is framework-free; ``llama_index/memory/agent_memory/_bridge.py`` is a byte-identical copy
-(a test keeps them identical) so that each adapter installs and imports on its own.
+It is framework-free and lives in the core so that every adapter package shares one copy.
 """
 
 from __future__ import annotations
@@ -17,9 +16,9 @@ import contextlib
 from collections.abc import Generator
 from typing import Any, NamedTuple, TypeVar
 
-from agent_memory import AsyncMemory, Memory
-from agent_memory.errors import AlreadyExistsError, InvalidInputError, ThreadNotFoundError, UserNotFoundError
-from agent_memory.models import Thread
+from .client import AsyncMemory, Memory
+from .errors import AlreadyExistsError, InvalidInputError, ThreadNotFoundError, UserNotFoundError
+from .models import Thread
 
 __all__ = ["Bridge", "Call", "Flow", "call", "ensure_thread", "ensure_user"]
 

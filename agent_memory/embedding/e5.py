@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from agent_memory.errors import ConfigError, EmbeddingError, InvalidInputError, MissingDependencyError
+from agent_memory.embedding.base import check_texts
+from agent_memory.errors import ConfigError, EmbeddingError, MissingDependencyError
 
 __all__ = ["E5Embedder"]
 
@@ -92,14 +93,9 @@ class E5Embedder:
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` (prefixed) into a (len(texts), 384) float32 array of unit rows."""
-        if isinstance(texts, str):
-            raise InvalidInputError("embed_batch takes a sequence of texts, not a single string")
-        items = list(texts)
+        items = check_texts(texts)
         if not items:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        for item in items:
-            if not isinstance(item, str):
-                raise InvalidInputError(f"Texts must be str, got {type(item).__name__}")
         if self._model is None:
             self._model = _shared_model(self.variant, self.num_threads)
         model, lock = self._model

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from agent_memory.embedding.base import check_texts
 from agent_memory.errors import EmbeddingError, InvalidInputError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -158,14 +159,9 @@ class MiniLMEmbedder:
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` into a (len(texts), 384) float32 array of unit rows, in input order."""
-        if isinstance(texts, str):
-            raise InvalidInputError("embed_batch takes a sequence of texts, not a single string")
-        items = list(texts)
+        items = check_texts(texts)
         if not items:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        for item in items:
-            if not isinstance(item, str):
-                raise InvalidInputError(f"Texts must be str, got {type(item).__name__}")
         self.load()
         assert self._tokenizer is not None and self._session is not None
         try:

@@ -74,11 +74,21 @@ def _default_index(config: MemoryConfig) -> VectorIndex:
 class Core:
     """Owns the store, vector index, embedder, extractors, pipeline and retriever of one Memory."""
 
+    _store_closed: bool  # set once the store is closed: no more accounting writes
+
     def __init__(self, config: MemoryConfig, *, store: SQLiteStore | None = None,
                  vector_index: VectorIndex | None = None, embedder: Embedder | None = None,
                  extractor: Extractor | None = None, json_extractor: Extractor | None = None,
                  llm: Any = "auto", ontology: Any = None) -> None:
         self.config = config
+        self.llm = _resolve_llm(llm)
+        owner = getattr(getattr(self.llm, "on_call", None), "__self__", None)
+        if isinstance(owner, Core) and not owner._store_closed:  # its records would go to the other memory
+            raise ConfigError("this model client already serves another open Memory, whose accounting it reports "
+                              "to; give each Memory its own client (e.g. OpenAILLM.from_env())")
+        if ontology is not None and not callable(getattr(ontology, "spec", None)):
+            raise ConfigError("ontology must be an agent_memory.extraction.ontology.Ontology, e.g. "
+                              f"Ontology(entity_types=[...], edge_types=[...]); got {type(ontology).__name__}")
         if config.home is not None and store is None:
             Path(config.home).mkdir(parents=True, exist_ok=True)
         self.store = store or SQLiteStore(config.db_path)
@@ -87,12 +97,10 @@ class Core:
             from .embedding.minilm import MiniLMEmbedder
 
             embedder = MiniLMEmbedder()
-        self.llm = _resolve_llm(llm)
         judge = summarizer = None
         if self.llm is not None:
             from .ingest.judge import judge_facts
 
-            self.llm.on_call = self._record_call
             judge = functools.partial(judge_facts, self.llm)
             summarizer = self._summarize_with_llm
             if extractor is None:
@@ -101,6 +109,8 @@ class Core:
                 extractor = LLMExtractor(self.llm, ontology=ontology, max_batch_messages=config.llm_batch_messages)
             if "ingest_mode" not in config.model_fields_set:  # a model is slow: do not block add_messages
                 config = self.config = config.model_copy(update={"ingest_mode": "background"})
+        elif ontology is not None:
+            log.warning("ontology= is used by the model's extraction only, and no model is configured: ignored")
         if extractor is None:
             from .extraction.offline import OfflineExtractor
 
@@ -117,8 +127,10 @@ class Core:
         self.retriever = Retriever(self.store, self.index, embedder, pool=config.candidate_pool)
         debounce = config.llm_debounce_seconds if self.llm is not None else 0.0
         self.worker = Worker(self.ingestor, debounce=debounce) if config.ingest_mode == "background" else None
-        self._closed = False
+        self._closed = self._store_closed = False
         self._lock = threading.Lock()
+        if self.llm is not None:  # last: a Memory that failed to build does not claim the client
+            self.llm.on_call = self._record_call
 
     def _check_embedder(self) -> None:
         """Vectors from two embedders are not comparable: refuse to mix them in one memory."""
@@ -133,8 +145,11 @@ class Core:
 
     # -- the model path -------------------------------------------------------------------------
     def _record_call(self, record: Any) -> None:
-        """Persist one model call's accounting (the LLM client calls this for every attempt)."""
-        if self._closed:
+        """Persist one model call's accounting (the LLM client calls this for every attempt).
+
+        Calls made while ``close()`` drains the worker's queue are recorded too; none after the store closed.
+        """
+        if self._store_closed:
             return
         self.store.record_llm_call(purpose=record.purpose, model=record.model, prompt_tokens=record.prompt_tokens,
                                    completion_tokens=record.completion_tokens, latency_ms=record.latency_ms,
@@ -146,7 +161,8 @@ class Core:
         from .ingest.llm_summary import summarize_with_llm
         from .ingest.observe import update_summary
 
-        current = [o for o in self.store.list_observations(user.user_id, limit=200) if o.key.startswith("llm:")]
+        current = sorted((o for o in self.store.list_observations(user.user_id, limit=200) if o.key.startswith("llm:")),
+                         key=lambda o: o.key)  # a stable prompt: not in the order of last_seen ties
         try:
             update = summarize_with_llm(
                 self.llm, user_name=user.display_name, current_summary=user.summary,
@@ -158,7 +174,8 @@ class Core:
             log.warning("summary call failed for %s, using the rule-based summary: %s", user.user_id, exc)
             update_summary(self.store, user)
             return
-        self.store.update_user(user.model_copy(update={"summary": update.summary, "updated_at": utcnow()}))
+        fresh = self.store.get_user(user.user_id) or user  # the user may have been updated during the call
+        self.store.update_user(fresh.model_copy(update={"summary": update.summary, "updated_at": utcnow()}))
         now = utcnow()
         saved = []
         for obs in update.observations:
@@ -191,6 +208,7 @@ class Core:
         if self.worker:
             self.worker.stop()
         self.index.close()
+        self._store_closed = True
         self.store.close()
 
     # -- lookups that raise ---------------------------------------------------------------------

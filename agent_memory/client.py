@@ -257,9 +257,14 @@ class _BaseMemory:
             config = MemoryConfig.from_env(home=Path(home) if home is not None else None)
         elif home is not None:
             config = config.model_copy(update={"home": Path(home)})
-        self.config = config
         self._core = Core(config, store=store, vector_index=vector_index, embedder=embedder,
                           extractor=extractor, json_extractor=json_extractor, llm=llm, ontology=ontology)
+        self.config = self._core.config  # as used: a model switches ingestion to the background
+
+    @property
+    def llm(self) -> Any:
+        """The model client ingestion uses (e.g. an ``OpenAILLM``), or None when offline."""
+        return self._core.llm
 
     @classmethod
     def ephemeral(cls: type[T], **kwargs: Any) -> T:

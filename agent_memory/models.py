@@ -285,3 +285,4 @@ class LLMUsage(_Record):
     prompt_tokens: float = 0
     completion_tokens: float = 0
     latency_ms: float = 0
+    calls_by_purpose: dict[str, float] = Field(default_factory=dict)  # "extract", "resolve", "summarize"

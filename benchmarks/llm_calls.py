@@ -1,169 +1,116 @@
-"""Model calls and tokens per message on the LLM ingestion path, over the first LoCoMo conversation.
+"""Model calls and tokens per message on the wired LLM path, over the first LoCoMo conversation.
 
-    python -m benchmarks.llm_calls                 # live if OPENAI_API_KEY / OPENAI_BASE_URL / AZURE_* is set
-    python -m benchmarks.llm_calls --scripted      # force the scripted local server
-    python -m benchmarks.llm_calls --per-turn      # worst case: every message processed on its own
+    python -m benchmarks.llm_calls                      # live if OPENAI_API_KEY / OPENAI_BASE_URL / AZURE_* is set
+    python -m benchmarks.llm_calls --scripted           # force the scripted local server
+    python -m benchmarks.llm_calls --adds session       # one add_messages call per session only
+    python -m benchmarks.llm_calls --adds message --gap 0.3 --debounce 0.2   # messages slower than the debounce
 
-Each LoCoMo session is one ``add_messages`` batch for the thread (the background worker then
-processes the user's pending episodes together). Per batch the LLM path makes: one ``extract``
-call per 20 messages, at most one ``resolve`` call (only for new facts that share an endpoint with
-a current fact and that no rule settles), and at most one ``summarize`` call. Single-valued
-relations and exact duplicates are settled without a call.
+This drives the real thing: ``Memory(llm=OpenAILLM(...))`` with its background worker and
+debounce. Each LoCoMo session is a thread, and its messages are added either one
+``add_messages`` call per message, as a chat loop would (``--adds message``), or in one call per
+session (``--adds session``); by default both are run, each in a fresh memory. After a session the
+benchmark calls ``wait_until_processed`` (sessions are days apart). The figures come from
+``memory.graph.usage``: every HTTP attempt is a call, failed and retried ones included.
 
-This drives the components directly (``LLMExtractor``, ``judge_facts``, ``summarize_with_llm``)
-over a small in-benchmark graph, because the core wiring of the LLM path is done separately; the
-number of calls is a property of that batching and holds for the wired pipeline if the worker
-batches the same way. With no endpoint configured, requests go to ``scripts/scripted_openai_server``
-with synthetic answers (facts from the offline spaCy extractor, re-serialised as the model's JSON):
-calls and prompt tokens are then exact for our prompts, completion tokens only indicative.
+What a batch costs: one ``extract`` call per 20 messages (``MemoryConfig.llm_batch_messages``),
+at most one ``resolve`` call (only for new facts that share an endpoint with a current fact or
+with a fact of an earlier message of the batch, and that no rule settles), and at most one
+``summarize`` call per worker run (none when nothing was learned or closed). So the calls per
+message depend on how many messages a batch holds: in a chat loop, on how many arrive within
+the debounce window (``--debounce``, default ``MemoryConfig.llm_debounce_seconds``) or while
+the worker is busy. ``--gap`` spaces the per-message adds (seconds); the ratio of gap to debounce
+is what matters, so a scaled-down pair (``--gap 0.3 --debounce 0.2``) shows in a few minutes what
+a human-paced chat with a 1 s debounce does.
+
+With no endpoint configured, requests go to ``scripts/scripted_openai_server`` with synthetic
+answers (the offline spaCy extractor's facts re-serialised as the model's JSON, duplicates for
+same-endpoint facts, summaries strung from the newest facts): calls and prompt tokens are then
+exact for our prompts, completion tokens only indicative, and memory quality is not measured.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
-from collections import Counter
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent_memory.extraction.base import Extraction, ExtractionContext  # noqa: E402
-from agent_memory.extraction.llm import LLMExtractor  # noqa: E402
-from agent_memory.extraction.relations import is_single_valued  # noqa: E402
-from agent_memory.ingest.judge import CandidateFact, ExistingFact, Judgement, judge_facts  # noqa: E402
-from agent_memory.ingest.llm_summary import summarize_with_llm  # noqa: E402
-from agent_memory.llm.base import CallRecord  # noqa: E402
+from agent_memory import Memory, MemoryConfig, Message  # noqa: E402
 from agent_memory.llm.openai import OpenAILLM  # noqa: E402
-from agent_memory.models import Episode, EpisodeSource, Role  # noqa: E402
-from benchmarks.data import default_paths, load_locomo  # noqa: E402
+from benchmarks.data import History, default_paths, load_locomo  # noqa: E402
 
 __all__ = ["main", "run"]
 
 # gpt-4o-mini list prices, USD per million tokens (input, output), for a rough cost line.
 PRICE = (0.15, 0.60)
-_WORD = re.compile(r"[a-z0-9']{3,}")
-_STOP = frozenset("the and for you your with that this was are have has had not but just what about they "
-                  "them she her his him its it's i'm i've from been were will would can could".split())
+USER_ID = "locomo"
 
 
-def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.casefold())) - _STOP
+def run(llm: Any, *, adds: str = "message", gap: float = 0.0, debounce: float | None = None,
+        history: History | None = None, embedder: Any = None) -> dict[str, object]:
+    """Ingest one LoCoMo conversation through ``Memory(llm=llm)``; return the accounting.
 
-
-class MiniGraph:
-    """Just enough of a user's graph for realistic context: entity names, current and closed facts.
-
-    Stands in for the core's store while the LLM path is wired: "nearby" is word overlap with the
-    batch; single-valued relations and ``ends`` close facts by rule; verdicts close or merge.
+    Args:
+        llm: the model client (a fresh one per run: its on_call hook is the memory's).
+        adds: ``"message"`` (one add_messages call per message) or ``"session"`` (one per session).
+        gap: seconds between per-message adds.
+        debounce: the worker's debounce window (default: MemoryConfig's).
+        history: the conversation (default: the first LoCoMo conversation).
+        embedder: the embedder (default: MiniLM).
     """
-
-    def __init__(self, user: str) -> None:
-        self.user = user
-        self.entities: dict[str, str] = {user.casefold(): user}
-        self.current: dict[str, ExistingFact] = {}
-        self.closed_count = 0
-        self._closed: list[str] = []
-        self._seq = 0
-
-    def nearby_entities(self, batch: list[Episode], k: int) -> list[str]:
-        words = _words(" ".join(e.content for e in batch))
-        hits = sorted((n for n in self.entities.values() if n != self.user and _words(n) & words),
-                      key=lambda n: -len(_words(n) & words))
-        return [self.user, *hits[: k - 1]]
-
-    def nearby_facts(self, batch: list[Episode], k: int) -> list[str]:
-        words = _words(" ".join(e.content for e in batch))
-        scored = sorted(((len(_words(f.fact) & words), f.fact) for f in self.current.values()), reverse=True)
-        return [fact for score, fact in scored[:k] if score]
-
-    def stage(self, extractions: list[Extraction]) -> tuple[list[CandidateFact], list[ExistingFact]]:
-        """Candidates from the extractions (``ends`` facts close at once); existing facts sharing an end."""
-        new: list[CandidateFact] = []
-        for x in extractions:
-            for name in [e.name for e in x.entities] + [n for f in x.facts for n in (f.source, f.target)]:
-                self.entities.setdefault(name.casefold(), name)
-            for f in x.facts:
-                if f.ends:
-                    self._close([u for u, old in self.current.items()
-                                 if (old.source, old.relation, old.target) == (f.source, f.relation, f.target)])
-                    continue
-                self._seq += 1
-                new.append(CandidateFact(key=f"c{self._seq}", source=f.source, relation=f.relation,
-                                         target=f.target, fact=f.fact, valid_at=f.valid_at))
-        ends = {n.casefold() for c in new for n in (c.source, c.target)}
-        existing = [f for f in self.current.values() if {f.source.casefold(), f.target.casefold()} & ends]
-        return new, existing
-
-    def commit(self, new: list[CandidateFact], verdicts: list[Judgement]) -> tuple[list[str], list[str]]:
-        """Apply verdicts; returns (facts learned, facts closed) as sentences, for the summary."""
-        learned: list[str] = []
-        for cand, verdict in zip(new, verdicts):
-            if verdict.duplicate_of:
-                continue
-            self._close(verdict.contradicts)
-            if is_single_valued(cand.relation):
-                self._close([u for u, old in self.current.items()
-                             if (old.source, old.relation) == (cand.source, cand.relation)])
-            self.current[cand.key] = ExistingFact(uuid=cand.key, **cand.model_dump(exclude={"key"}))
-            learned.append(cand.fact)
-        closed, self._closed = self._closed, []
-        return learned, closed
-
-    def _close(self, uuids: list[str]) -> None:
-        for uuid in uuids:
-            old = self.current.pop(uuid, None)
-            if old is not None:
-                self.closed_count += 1
-                self._closed.append(old.fact)
-
-
-def run(llm: OpenAILLM, *, per_turn: bool = False, known: int = 30, conversation: int = 0) -> dict[str, object]:
-    """Ingest one LoCoMo conversation through the LLM components; return the accounting."""
-    history = load_locomo(default_paths()["locomo"], limit=conversation + 1)[conversation]
-    records: list[CallRecord] = []
-    llm.on_call = records.append
-    user = history.sessions[0].turns[0].speaker or "user"
-    graph, extractor = MiniGraph(user), LLMExtractor(llm)
-    messages, summary = 0, ""
-    observations: dict[str, str] = {}
-    for session in history.sessions:
-        episodes = [Episode(uuid=t.tid, user_id="u", thread_id=session.sid, source=EpisodeSource.message,
-                            role=Role.user, name=t.speaker, content=t.text, reference_time=session.date)
-                    for t in session.turns]
-        batches = [[e] for e in episodes] if per_turn else [episodes]
-        for batch in batches:
+    if adds not in ("message", "session"):
+        raise ValueError(f"adds must be 'message' or 'session', got {adds!r}")
+    history = history or load_locomo(default_paths()["locomo"], limit=1)[0]
+    speaker = history.sessions[0].turns[0].speaker or "User"
+    config = MemoryConfig(home=None, vector_backend="exact")
+    if debounce is not None:
+        config = config.model_copy(update={"llm_debounce_seconds": debounce})
+    started = time.perf_counter()
+    with Memory.ephemeral(llm=llm, embedder=embedder, config=config) as memory:
+        memory.user.add(user_id=USER_ID, first_name=speaker)
+        messages = 0
+        for session in history.sessions:
+            thread_id = f"{history.hid}-{session.sid}"
+            memory.thread.create(thread_id=thread_id, user_id=USER_ID)
+            batch = [Message(role="user", name=t.speaker, content=t.text,
+                             created_at=session.date + timedelta(seconds=i)) for i, t in enumerate(session.turns)]
+            if adds == "session":
+                memory.thread.add_messages(thread_id, messages=batch)
+            else:
+                for i, message in enumerate(batch):
+                    if i and gap:
+                        time.sleep(gap)
+                    memory.thread.add_messages(thread_id, messages=[message])
             messages += len(batch)
-            ctx = ExtractionContext(user_id="u", user_name=user, known_entities=graph.nearby_entities(batch, known),
-                                    known_facts=graph.nearby_facts(batch, known))
-            extractions = extractor.extract(batch, ctx)
-            new, existing = graph.stage(extractions)
-            verdicts = judge_facts(llm, new, existing, episodes=[e.uuid for e in batch])
-            learned, closed = graph.commit(new, verdicts)
-            update = summarize_with_llm(llm, user_name=user, current_summary=summary or None,
-                                        observations=sorted(observations.items()), new_facts=learned,
-                                        closed_facts=closed, episodes=[e.uuid for e in batch])
-            summary = update.summary
-            for o in update.observations:
-                if o.remove:
-                    observations.pop(o.key, None)
-                else:
-                    observations[o.key] = o.text
-    return _report(records, messages, graph, extractor)
+            memory.wait_until_processed(USER_ID)
+        return _report(memory, messages, time.perf_counter() - started)
 
 
-def _report(records: list[CallRecord], messages: int, graph: MiniGraph, extractor: LLMExtractor) -> dict[str, object]:
-    calls = Counter(r.purpose for r in records)
-    prompt = sum(r.prompt_tokens for r in records)
-    completion = sum(r.completion_tokens for r in records)
-    return {"messages": messages, "calls": len(records), "failed_attempts": sum(not r.ok for r in records),
-            "calls_by_purpose": dict(calls), "calls_per_message": len(records) / messages,
-            "prompt_tokens_per_message": prompt / messages, "completion_tokens_per_message": completion / messages,
-            "usd_per_1k_messages": 1000 * (prompt * PRICE[0] + completion * PRICE[1]) / 1e6 / messages,
-            "facts_current": len(graph.current), "facts_closed": graph.closed_count,
-            "entities": len(graph.entities), "dropped_references": extractor.stats.dropped_references}
+def _report(memory: Memory, messages: int, elapsed: float) -> dict[str, object]:
+    usage = memory.graph.usage(user_id=USER_ID)
+    facts = memory.graph.facts(user_id=USER_ID, limit=100_000)
+    return {
+        "messages": messages,
+        "calls": int(usage.calls),
+        "failed_calls": int(usage.failed_calls),
+        "calls_by_purpose": {k: int(v) for k, v in usage.calls_by_purpose.items()},
+        "calls_per_message": usage.calls / messages,
+        "prompt_tokens_per_message": usage.prompt_tokens / messages,
+        "completion_tokens_per_message": usage.completion_tokens / messages,
+        "usd_per_1k_messages": 1000 * (usage.prompt_tokens * PRICE[0] + usage.completion_tokens * PRICE[1]) / 1e6
+        / messages,
+        "mean_call_latency_ms": usage.latency_ms / max(usage.calls, 1),
+        "episodes_failed": len(memory.graph.episodes(user_id=USER_ID, status="failed", limit=100_000)),
+        "facts_current": sum(f.invalid_at is None and f.expired_at is None for f in facts),
+        "facts_closed": sum(f.invalid_at is not None or f.expired_at is not None for f in facts),
+        "entities": len(memory.graph.entities(user_id=USER_ID, limit=100_000)),
+        "elapsed_s": elapsed,
+    }
 
 
 def _scripted_server():  # type: ignore[no-untyped-def]
@@ -176,32 +123,44 @@ def _scripted_server():  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scripted", action="store_true", help="use the scripted server even if an endpoint is set")
-    parser.add_argument("--per-turn", action="store_true", help="process every message alone (worst case)")
-    parser.add_argument("--known", type=int, default=30, help="known entities and facts offered per call")
+    parser.add_argument("--adds", choices=["message", "session", "both"], default="both",
+                        help="one add_messages call per message, per session, or both runs (default)")
+    parser.add_argument("--gap", type=float, default=0.0, help="seconds between per-message adds (default 0)")
+    parser.add_argument("--debounce", type=float, default=None,
+                        help="the worker's debounce window in seconds (default: MemoryConfig's, 1.0)")
     args = parser.parse_args(argv)
-    llm = None if args.scripted else OpenAILLM.from_env()
+    live = None if args.scripted else OpenAILLM.from_env()
     server = None
-    if llm is None:
+    if live is None:
         server = _scripted_server()
         server.start()
-        llm = OpenAILLM("gpt-4o-mini", base_url=server.url, api_key="sk-scripted")
         source = "scripted local server (synthetic answers; NOT a model: completion tokens indicative only)"
     else:
-        source = f"live endpoint {llm.client.base_url} model {llm.model}"
-    started = time.perf_counter()
+        source = f"live endpoint {live.client.base_url} model {live.model}"
+    from agent_memory.embedding.minilm import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder()
+    history = load_locomo(default_paths()["locomo"], limit=1)[0]
+    print(f"source: {source}")
+    print(f"conversation: {history.hid}, {len(history.sessions)} sessions, "
+          f"{sum(len(s.turns) for s in history.sessions)} messages, each session a thread")
     try:
-        result = run(llm, per_turn=args.per_turn, known=args.known)
+        for adds in (["message", "session"] if args.adds == "both" else [args.adds]):
+            llm = (OpenAILLM("gpt-4o-mini", base_url=server.url, api_key="sk-scripted") if server is not None
+                   else OpenAILLM.from_env())
+            result = run(llm, adds=adds, gap=args.gap, debounce=args.debounce, history=history, embedder=embedder)
+            llm.client.close()
+            how = ("one add_messages call per message" + (f", {args.gap} s apart" if args.gap else ", back to back")
+                   if adds == "message" else "one add_messages call per session")
+            debounce = args.debounce if args.debounce is not None else MemoryConfig().llm_debounce_seconds
+            print(f"\n== {how}; debounce {debounce} s; wait_until_processed after each session")
+            for key, value in result.items():
+                print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
     finally:
         if server is not None:
             server.stop()
-    print(f"source: {source}")
-    print(f"batching: {'one message per batch (worst case)' if args.per_turn else 'one batch per session'}")
-    for key, value in result.items():
-        print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
-    print(f"elapsed_s: {time.perf_counter() - started:.1f}")
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
-

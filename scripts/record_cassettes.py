@@ -137,6 +137,69 @@ SUMMARY = {"summary": ("Jane Smith is a product designer at Acme Corp who works 
                              "working through Octavia Butler's novels.", "remove": False}]}
 
 
+# -- Memory(llm=...) end to end (tests/llm/test_memory_llm.py): what the wired path sends ----------
+# The seed tutorial as one background batch (8 messages: 2 threads, Jane and the assistant); Jane
+# is the only known entity (E1). "love hiking" and "really enjoy hiking" come back as different
+# relations, so only the resolution call can tell they say the same thing.
+WIRED_SEED = {"messages": [
+    {"index": 0, "entities": [_ent("Boston", "Place", "city where Jane Smith lives"),
+                              _ent("Acme Corp", "Organization",
+                                   "company where Jane Smith works as a product designer")],
+     "facts": [_fact("E1", "LIVES_IN", "Boston", "Jane Smith lives in Boston."),
+               _fact("E1", "WORKS_AT", "Acme Corp", "Jane Smith works at Acme Corp."),
+               _fact("E1", "JOB_TITLE", "product designer", "Jane Smith is a product designer at Acme Corp.")]},
+    {"index": 2, "entities": [_ent("Octavia Butler", "Person", "Jane Smith's favorite author"),
+                              _ent("hiking", "Activity", "Jane Smith loves hiking on weekends")],
+     "facts": [_fact("E1", "FAVORITE_AUTHOR", "Octavia Butler", "Jane Smith's favorite author is Octavia Butler."),
+               _fact("E1", "LOVES", "hiking", "Jane Smith loves hiking on weekends.")]},
+    {"index": 4, "entities": [_ent("Denver", "Place", "city Jane Smith moved to in March 2024")],
+     "facts": [_fact("E1", "LIVES_IN", "Denver", "Jane Smith lives in Denver.", "2024-03-13")]},
+    {"index": 6, "entities": [_ent("hiking", "Activity", "Jane Smith enjoys hiking in the mountains")],
+     "facts": [_fact("E1", "ENJOYS", "hiking", "Jane Smith enjoys hiking in the mountains.")]},
+]}
+# N1 "loves hiking" is compared with the day-1 facts before it, N2 "enjoys hiking" with the batch's
+# earlier facts, "loves hiking" (X4) first.
+WIRED_VERDICTS = {"verdicts": [{"new": "N1", "duplicate_of": None, "contradicts": []},
+                               {"new": "N2", "duplicate_of": "X4", "contradicts": []}]}
+WIRED_SUMMARY = {"summary": ("Jane Smith is a product designer at Acme Corp. She moved from Boston to Denver in March "
+                             "2024. Her favorite author is Octavia Butler, and she loves hiking on weekends. She is on "
+                             "the Pro plan; her latest payment of 49.0 for it failed."),
+                 "observations": [{"key": "weekend_hiking", "text": "Goes hiking on weekends.", "remove": False},
+                                  {"key": "favorite_author", "text": "Her favorite author is Octavia Butler.",
+                                   "remove": False}]}
+WIRED_QUESTION = {"messages": []}  # a question and a request: nothing to remember
+
+# A small local model in json_object mode: prose, then renamed keys (both fail), then, on retry_failed, a good answer.
+SHELTER_PROSE = ("Sure! Here is what I found:\n- Jane Smith volunteers at the Denver Animal Shelter.\n"
+                 "- She goes there on Sundays.")
+SHELTER_BAD = {"messages": [{"index": 0, "entities": [{"name": "Denver Animal Shelter", "type": "Organization"}],
+                             "facts": [{"subject": "Jane Smith", "predicate": "VOLUNTEERS_AT",
+                                        "object": "Denver Animal Shelter"}]}]}
+SHELTER_GOOD = {"messages": [{"index": 0, "entities": [
+    _ent("Denver Animal Shelter", "Organization", "animal shelter where Jane Smith volunteers on Sundays")],
+    "facts": [_fact("Jane Smith", "VOLUNTEERS_AT", "Denver Animal Shelter",
+                    "Jane Smith volunteers at the Denver Animal Shelter on Sundays.", "2024-04-07")]}]}
+SHELTER_SUMMARY = {"summary": "Jane Smith volunteers at the Denver Animal Shelter on Sundays.",
+                   "observations": [{"key": "volunteering", "text": "Volunteers with animals every Sunday.",
+                                     "remove": False}]}
+
+BISCUIT = {"messages": [{"index": 0,
+                         "entities": [_ent("Biscuit", "Animal", "Jane Smith's puppy, adopted in April 2024")],
+                         "facts": [_fact("E1", "HAS_PET", "Biscuit", "Jane Smith has a puppy named Biscuit.",
+                                         "2024-04-06")]}]}
+BISCUIT_SUMMARY = {"summary": "Jane Smith has a puppy named Biscuit, adopted in April 2024.",
+                   "observations": [{"key": "pet_owner", "text": "Has a puppy named Biscuit.", "remove": False}]}
+
+ROAD_BIKE = {"messages": [{"index": 0, "entities": [
+    _ent("road bike", "Product", "bike Jane Smith bought in April 2024"),
+    _ent("century ride", "Event", "100-mile ride in June 2024 Jane Smith is training for")],
+    "facts": [_fact("Jane Smith", "OWNS", "road bike", "Jane Smith owns a road bike."),
+              _fact("Jane Smith", "TRAINING_FOR", "century ride",
+                    "Jane Smith is training for a century ride in June.")]}]}
+ROAD_BIKE_SUMMARY = {"summary": "Jane Smith owns a road bike and is training for a century ride in June.",
+                     "observations": [{"key": "cycling", "text": "Trains seriously on her road bike.",
+                                       "remove": False}]}
+
 def _rate_limited() -> Scripted:
     return Scripted(status=429, headers={"retry-after": "1", "x-ratelimit-limit-requests": "3",
                                          "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s"},
@@ -150,6 +213,20 @@ def rules() -> list[Rule]:
     """The scripted answers, keyed by a phrase only that scenario's requests contain."""
     ok = lambda data, fmt=_compact: Scripted(content=fmt(data))  # noqa: E731
     return [
+        # Memory(llm=...) end to end: first, since the seed batch also says "I work at Acme Corp as a product designer"
+        Rule("I really enjoy hiking in the mountains.", [ok(WIRED_SEED)]),
+        Rule("N2 Jane Smith ENJOYS hiking (at 2024-03-20)", [ok(WIRED_VERDICTS)]),
+        Rule("Jane Smith lives in Boston. (until 2024-03-13)", [ok(WIRED_SUMMARY)]),
+        Rule("Any book recommendations for my flight?", [ok(WIRED_QUESTION)]),
+        Rule("I started volunteering at the Denver Animal Shelter",
+             [Scripted(content=SHELTER_PROSE), ok(SHELTER_BAD, _spaced), ok(SHELTER_GOOD, _spaced)]),
+        Rule("Jane Smith volunteers at the Denver Animal Shelter on Sundays.", [ok(SHELTER_SUMMARY, _spaced)]),
+        Rule("I adopted a puppy named Biscuit", [_rate_limited(), ok(BISCUIT)]),
+        Rule("Jane Smith has a puppy named Biscuit.", [ok(BISCUIT_SUMMARY)]),
+        Rule("I bought a road bike and", [ok(ROAD_BIKE, _spaced)], rejects_json_schema=True),
+        Rule("Jane Smith is training for a century ride in June.", [ok(ROAD_BIKE_SUMMARY, _spaced)],
+             rejects_json_schema=True),
+        # the component tests
         Rule("I work at Acme Corp as a product designer", [ok(SEED)]),
         Rule("I moved to Denver last week", [ok(LATER)]),
         Rule("My sister Priya visited me", [ok(INVENTED_ID)]),

@@ -190,6 +190,15 @@ _NEW = re.compile(r"^N(\d+) (.+?) ([A-Z][A-Z0-9_]*) (.+?)(?: \(at [^)]*\))?: ")
 _EXISTING = re.compile(r"^X(\d+) (.+?) ([A-Z][A-Z0-9_]*) (.+?)(?: \(since [^)]*\))?: ")
 
 
+def _task(prompt: str) -> str:
+    """Which of our prompts a user message belongs to, by its first line."""
+    if prompt.startswith("User: "):
+        return "extract"
+    if prompt.startswith("New facts:"):
+        return "resolve"
+    return "summarize" if prompt.startswith("Current summary:") else ""
+
+
 class SyntheticResponder:
     """Answers our extract / resolve / summarize prompts without a model, for call and token counts.
 
@@ -202,11 +211,13 @@ class SyntheticResponder:
     def __init__(self) -> None:
         self._extractor: Any = None
 
-    def __call__(self, body: dict[str, Any]) -> Scripted:
+    def __call__(self, body: dict[str, Any]) -> Scripted | None:
         fmt = body.get("response_format") or {}
-        name = (fmt.get("json_schema") or {}).get("name", "")
         user = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
-        handler = {"extract": self._extract, "resolve": self._resolve, "summarize": self._summarize}[name]
+        name = (fmt.get("json_schema") or {}).get("name") or _task(user)  # json_object mode names no schema
+        handler = {"extract": self._extract, "resolve": self._resolve, "summarize": self._summarize}.get(name)
+        if handler is None:
+            return None  # not one of our prompts: the server answers 500
         return Scripted(content=json.dumps(handler(user), separators=(",", ":"), ensure_ascii=False))
 
     def _extract(self, text: str) -> dict[str, Any]:

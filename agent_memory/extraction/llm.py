@@ -72,6 +72,11 @@ class LLMExtractor:
     def __repr__(self) -> str:
         return f"LLMExtractor(llm={self.llm!r}, max_batch_messages={self.max_batch_messages})"
 
+    def chunks(self, episodes: Sequence[Episode]) -> list[list[Episode]]:
+        """How :meth:`extract` splits ``episodes`` into calls; the pipeline extracts chunk by chunk,
+        each with its own nearby context, so a failed call fails only its chunk."""
+        return chunk_episodes(episodes, self.max_batch_messages, self.max_batch_chars)
+
     def extract(self, episodes: Sequence[Episode], context: ExtractionContext) -> list[Extraction]:
         """One Extraction per episode, in order; one model call per chunk.
 
@@ -80,7 +85,7 @@ class LLMExtractor:
             ProviderError: the endpoint failed or stayed rate limited.
         """
         out: list[Extraction] = []
-        for chunk in chunk_episodes(episodes, self.max_batch_messages, self.max_batch_chars):
+        for chunk in self.chunks(episodes):
             inp = self._input(chunk, context)
             answer = self.llm.generate_structured(prompt.build_messages(inp), prompt.response_model(inp),
                                                   name=prompt.NAME, episodes=[e.uuid for e in chunk])

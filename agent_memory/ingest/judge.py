@@ -29,7 +29,11 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 class CandidateFact(BaseModel):
-    """A fact just extracted; ``key`` is the caller's handle for it."""
+    """A fact just extracted; ``key`` is the caller's handle for it.
+
+    ``among``: the uuids of the existing facts it may be compared with (e.g. only facts stated
+    before it); None allows any existing fact that shares an endpoint.
+    """
 
     key: str
     source: str
@@ -37,6 +41,7 @@ class CandidateFact(BaseModel):
     target: str
     fact: str
     valid_at: datetime | None = None
+    among: list[str] | None = None
 
 
 class ExistingFact(BaseModel):
@@ -86,8 +91,11 @@ def candidates(cand: CandidateFact, existing: Sequence[ExistingFact], limit: int
     """Indices of existing facts sharing an endpoint with ``cand``, most comparable first."""
     ends = {_norm(cand.source), _norm(cand.target)}
     words = set(_WORD.findall(cand.fact.casefold()))
+    allowed = None if cand.among is None else set(cand.among)
     scored = []
     for i, old in enumerate(existing):
+        if allowed is not None and old.uuid not in allowed:
+            continue
         shared = ends & {_norm(old.source), _norm(old.target)}
         if not shared:
             continue

@@ -65,6 +65,12 @@ def _display_name(name: str) -> str:
     return name.strip().rstrip(".,;:!?") or name.strip()
 
 
+def _stable_order(fact: Fact) -> tuple[Any, ...]:
+    """Newest first, then by wording: the same graph gives the same prompt whatever the row order."""
+    return (fact.valid_at is None, -(fact.valid_at.timestamp() if fact.valid_at else 0.0), fact.relation,
+            fact.target_name or "", fact.fact, fact.uuid)
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -103,7 +109,11 @@ class Ingestor:
             if user is None:
                 raise UserNotFoundError(f"user {user_id!r} does not exist", user_id=user_id)
             done, touched, changed, seen = 0, set(), {}, []
-            while pending := self.store.pending_episodes(user_id, limit=self.batch_size):
+            # only what was pending when the run started: episodes arriving meanwhile wait for the next
+            # run (and its debounce window) instead of being chased here one tiny batch at a time
+            started = utcnow()
+            while pending := [e for e in self.store.pending_episodes(user_id, limit=self.batch_size)
+                              if e.ingested_at <= started]:
                 batch = self._process_batch(user, pending)
                 touched |= batch.touched
                 changed.update(batch.facts)
@@ -113,9 +123,10 @@ class Ingestor:
                 update_observations(self.store, self.index, self.embedder, user, touched)
                 if self.summarizer is None:
                     update_summary(self.store, user)
-                else:
-                    facts = list(changed.values())
-                    self.summarizer(self.store.get_user(user_id) or user, [f for f in facts if f.is_current],
+                else:  # learned: current facts first stated in this run (not old ones merged with a repeat)
+                    facts, run = list(changed.values()), set(seen)
+                    learned = [f for f in facts if f.is_current and (not f.episodes or f.episodes[0] in run)]
+                    self.summarizer(self.store.get_user(user_id) or user, learned,
                                     [f for f in facts if not f.is_current], seen)
             return done
 
@@ -131,22 +142,24 @@ class Ingestor:
             (self.json_extractor, [e for e in episodes if e.source == EpisodeSource.json]),
             (self.extractor, [e for e in episodes if e.source != EpisodeSource.json]),
         ):
-            if not group:
-                continue
-            gctx = self._nearby(user, group, ctx) if getattr(extractor, "wants_context", False) else ctx
-            try:
-                out.update({x.episode_uuid: x for x in extractor.extract(group, gctx)})
-            except Exception as exc:
-                if isinstance(exc, (ProviderError, LLMResponseError)) or not getattr(
-                        extractor, "retry_individually", True):  # a model failed the batch: keep it, retryable
-                    out.update({ep.uuid: exc for ep in group})
-                    continue
-                # one bad episode must not sink the batch: retry one by one
-                for ep in group:
-                    try:
-                        out.update({x.episode_uuid: x for x in extractor.extract([ep], gctx)})
-                    except Exception as err:  # noqa: BLE001 - recorded on the episode
-                        out[ep.uuid] = err
+            # an extractor that calls a model per chunk gets each chunk's own nearby context, and a
+            # failed chunk fails only its episodes (the other chunks' answers are paid for: keep them)
+            chunker = getattr(extractor, "chunks", None)
+            for part in (chunker(group) if callable(chunker) else [group]):
+                gctx = self._nearby(user, part, ctx) if getattr(extractor, "wants_context", False) else ctx
+                try:
+                    out.update({x.episode_uuid: x for x in extractor.extract(part, gctx)})
+                except Exception as exc:
+                    if isinstance(exc, (ProviderError, LLMResponseError)) or not getattr(
+                            extractor, "retry_individually", True):  # a model failed the chunk: keep it, retryable
+                        out.update({ep.uuid: exc for ep in part})
+                        continue
+                    # one bad episode must not sink the batch: retry one by one
+                    for ep in part:
+                        try:
+                            out.update({x.episode_uuid: x for x in extractor.extract([ep], gctx)})
+                        except Exception as err:  # noqa: BLE001 - recorded on the episode
+                            out[ep.uuid] = err
         return out
 
     def _nearby(self, user: User, episodes: Sequence[Episode], ctx: ExtractionContext) -> ExtractionContext:
@@ -154,9 +167,11 @@ class Ingestor:
         text = " ".join(e.content for e in episodes)[:4000]
         entity_ids = [u for u, _ in self.store.search_text(user.user_id, "entity", text, 30)]
         fact_ids = [u for u, _ in self.store.search_text(user.user_id, "fact", text, 60)]
-        entities = [e.name for e in self.store.get_entities(entity_ids)]
-        facts = [f.fact for f in self.store.get_facts(fact_ids) if f.is_current][:30]
-        return ctx.model_copy(update={"known_entities": [user.display_name, *entities], "known_facts": facts})
+        names = {user.display_name.casefold(): user.display_name}  # the user's own entity matches too: once
+        for ent in self.store.get_entities(entity_ids):
+            names.setdefault(ent.name.casefold(), ent.name)
+        facts = list(dict.fromkeys(f.fact for f in self.store.get_facts(fact_ids) if f.is_current))[:30]
+        return ctx.model_copy(update={"known_entities": list(names.values()), "known_facts": facts})
 
     # -- one batch ----------------------------------------------------------------------------
     def _process_batch(self, user: User, episodes: list[Episode]) -> _Batch:
@@ -262,24 +277,33 @@ class Ingestor:
         return drafts
 
     def _judge(self, user: User, drafted: list[tuple[Episode, list[_Draft]]]) -> dict[str, Any]:
-        """One model call for the batch: duplicates and contradictions among facts sharing an endpoint."""
+        """One model call for the batch: duplicates and contradictions among facts sharing an endpoint.
+
+        A candidate is compared with the user's current facts and with the facts of the batch's
+        earlier episodes (a debounced batch often holds several messages saying the same thing).
+        """
         from .judge import CandidateFact, ExistingFact
 
         new, existing, episodes = [], {}, []
+        earlier: list[Fact] = []  # facts drafted from the batch's earlier episodes
         for ep, drafts in drafted:
             for d in drafts:
                 if d.ends or d.occurrence or is_single_valued(d.fact.relation):
                     continue  # rules settle these without a call
-                near = [f for f in self.store.facts_touching(user.user_id, [d.fact.source_uuid, d.fact.target_uuid],
-                                                             limit=20) if f.is_current]
+                ends = {d.fact.source_uuid, d.fact.target_uuid}
+                stored = self.store.facts_touching(user.user_id, sorted(ends), limit=20)
+                near = sorted((f for f in stored if f.is_current), key=_stable_order)
+                near += [f for f in earlier if ends & {f.source_uuid, f.target_uuid}]
                 if not near:
                     continue
                 new.append(CandidateFact(key=d.fact.uuid, source=d.fact.source_name or "", relation=d.fact.relation,
-                                         target=d.fact.target_name or "", fact=d.fact.fact, valid_at=d.fact.valid_at))
+                                         target=d.fact.target_name or "", fact=d.fact.fact, valid_at=d.fact.valid_at,
+                                         among=[f.uuid for f in near]))
                 existing.update({f.uuid: ExistingFact(uuid=f.uuid, source=f.source_name or "", relation=f.relation,
                                                       target=f.target_name or "", fact=f.fact, valid_at=f.valid_at)
                                  for f in near})
                 episodes.append(ep.uuid)
+            earlier += [d.fact for d in drafts if not (d.ends or d.occurrence)]
         if not new:
             return {}
         try:
@@ -287,7 +311,13 @@ class Ingestor:
         except (ProviderError, LLMResponseError) as exc:  # the rules still apply; nothing is dropped
             log.warning("resolution call failed for %s; applying the temporal rules only: %s", user.user_id, exc)
             return {}
-        return {j.key: j for j in verdicts}
+        out = {j.key: j for j in verdicts}
+        for j in out.values():  # a duplicate of an earlier draft that is itself a duplicate: merge into the first
+            seen = {j.key}
+            while j.duplicate_of in out and j.duplicate_of not in seen and out[j.duplicate_of].duplicate_of:
+                seen.add(j.duplicate_of)
+                j.duplicate_of = out[j.duplicate_of].duplicate_of
+        return out
 
     def _commit(self, user: User, ep: Episode, draft: _Draft, batch: _Batch, now: Any, verdict: Any) -> None:
         """Write one candidate fact: the model's verdict first (if any), then the temporal rules."""
@@ -297,9 +327,10 @@ class Ingestor:
             batch.facts[fact.uuid] = fact
             return
         if verdict is not None and verdict.duplicate_of:
-            [old] = self.store.get_facts([verdict.duplicate_of]) or [None]
+            found = self.store.get_facts([verdict.duplicate_of])
+            old = found[0] if found else None
             if old is not None and old.is_current:
-                merged = old.model_copy(update={"episodes": [*old.episodes, ep.uuid]})
+                merged = old.model_copy(update={"episodes": list(dict.fromkeys([*old.episodes, ep.uuid]))})
                 self.store.save_fact(merged)
                 batch.facts[merged.uuid] = merged
                 return

@@ -16,7 +16,13 @@ log = logging.getLogger(__name__)
 
 
 class Worker:
-    """One daemon thread draining a queue of user ids; ``wait`` blocks until a user is idle."""
+    """One daemon thread draining a queue of user ids; ``wait`` blocks until a user is idle.
+
+    With ``debounce`` > 0 a user's new episodes gather for that long after the first of them was
+    submitted, so the messages of a chat loop become one batch (one extraction call). A caller
+    blocked in :meth:`wait` (``wait_until_processed``) cuts the window short: nothing is gained by
+    making it wait.
+    """
 
     def __init__(self, ingestor: Ingestor, *, debounce: float = 0.0) -> None:
         self.ingestor = ingestor
@@ -24,6 +30,8 @@ class Worker:
         self._queue: deque[str] = deque()
         self._busy: set[str] = set()
         self._errors: dict[str, Exception] = {}
+        self._ready: dict[str, float] = {}  # when each queued user's debounce window closes
+        self._waiters: dict[str | None, int] = {}  # callers blocked in wait(), per user (None: everyone)
         self._cond = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="agent-memory-ingest", daemon=True)
@@ -33,26 +41,47 @@ class Worker:
         with self._cond:
             if user_id not in self._queue:
                 self._queue.append(user_id)
+                self._ready[user_id] = time.monotonic() + self.debounce  # the window opens at the first submit
             self._cond.notify_all()
 
     def forget(self, user_id: str) -> None:
         with self._cond:
             while user_id in self._queue:
                 self._queue.remove(user_id)
+            self._ready.pop(user_id, None)
             while user_id in self._busy:
                 self._cond.wait(0.1)
+
+    def _hurried(self, user_id: str) -> bool:
+        return bool(self._waiters.get(user_id) or self._waiters.get(None))
+
+    def _next(self) -> str | None:
+        """(Holding the lock) the next user whose window is over, waiting as needed; None to stop.
+
+        Windows open at submit time, so one user's window never delays another user's run; a user
+        someone is waiting for goes first.
+        """
+        while True:
+            if not self._queue:
+                if self._stopping:
+                    return None
+                self._cond.wait()
+                continue
+            user_id = next((u for u in self._queue if self._hurried(u)), self._queue[0])
+            remaining = self._ready.get(user_id, 0.0) - time.monotonic()
+            if remaining <= 0 or self._stopping or self._hurried(user_id):
+                self._queue.remove(user_id)
+                self._ready.pop(user_id, None)
+                return user_id
+            self._cond.wait(remaining)  # every submit notifies: loop until the window is really over
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
-                    self._cond.wait()
-                if self._stopping and not self._queue:
+                user_id = self._next()
+                if user_id is None:
                     return
-                user_id = self._queue.popleft()
                 self._busy.add(user_id)
-                if self.debounce and not self._stopping:
-                    self._cond.wait(self.debounce)
             try:
                 self.ingestor.process_user(user_id)
                 self._errors.pop(user_id, None)
@@ -73,11 +102,18 @@ class Worker:
                     return not self._queue and not self._busy
                 return user_id not in self._queue and user_id not in self._busy
 
-            while not idle():
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise ProcessingTimeoutError(f"episodes still processing after {timeout} s")
-                self._cond.wait(remaining)
+            self._waiters[user_id] = self._waiters.get(user_id, 0) + 1
+            self._cond.notify_all()  # a debouncing run starts now
+            try:
+                while not idle():
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise ProcessingTimeoutError(f"episodes still processing after {timeout} s")
+                    self._cond.wait(remaining)
+            finally:
+                self._waiters[user_id] -= 1
+                if not self._waiters[user_id]:
+                    del self._waiters[user_id]
             err = self._errors.get(user_id) if user_id else next(iter(self._errors.values()), None)
         if err is not None:
             raise err if isinstance(err, AgentMemoryError) else AgentMemoryError(str(err))

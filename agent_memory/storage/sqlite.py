@@ -649,20 +649,30 @@ class SQLiteStore:
             for ep in unique:
                 self._x("INSERT OR IGNORE INTO llm_call_episodes VALUES (?,?,?)", (cur.lastrowid, ep, 1 / len(unique)))
 
-    def llm_usage(self, user_id: str, episode_uuid: str | None = None) -> dict[str, float]:
-        """Summed calls, tokens and latency of a user's model calls (or an episode's share of them)."""
+    def llm_usage(self, user_id: str, episode_uuid: str | None = None) -> dict[str, Any]:
+        """Summed calls, tokens and latency of a user's model calls (or an episode's share of them).
+
+        Every HTTP attempt counts as a call, failed and retried ones included; ``calls_by_purpose``
+        splits the calls by task (extract, resolve, summarize).
+        """
+        params: tuple[str, ...]
         if episode_uuid is None:
-            row = self._one(
-                "SELECT COUNT(*), COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"
-                " COALESCE(SUM(latency_ms),0), COALESCE(SUM(1-ok),0) FROM llm_calls WHERE user_id=?", (user_id,))
+            source, share, params = "llm_calls c", "1", (user_id,)
+            where = "c.user_id=?"
         else:
-            row = self._one(
-                "SELECT COALESCE(SUM(e.share),0), COALESCE(SUM(c.prompt_tokens*e.share),0),"
-                " COALESCE(SUM(c.completion_tokens*e.share),0), COALESCE(SUM(c.latency_ms*e.share),0),"
-                " COALESCE(SUM((1-c.ok)*e.share),0) FROM llm_call_episodes e JOIN llm_calls c ON c.id=e.call_id"
-                " WHERE e.episode_uuid=? AND c.user_id=?", (episode_uuid, user_id))
+            source = "llm_call_episodes e JOIN llm_calls c ON c.id=e.call_id"
+            share, params, where = "e.share", (episode_uuid, user_id), "e.episode_uuid=? AND c.user_id=?"
+        row = self._one(
+            f"SELECT COALESCE(SUM({share}),0), COALESCE(SUM(c.prompt_tokens*{share}),0),"
+            f" COALESCE(SUM(c.completion_tokens*{share}),0), COALESCE(SUM(c.latency_ms*{share}),0),"
+            f" COALESCE(SUM((1-c.ok)*{share}),0) FROM {source} WHERE {where}", params)
         keys = ("calls", "prompt_tokens", "completion_tokens", "latency_ms", "failed_calls")
-        return dict(zip(keys, (float(v) for v in row)))  # type: ignore[arg-type]
+        assert row is not None  # an aggregate always returns a row
+        out: dict[str, Any] = dict(zip(keys, (float(v) for v in row)))
+        rows = self._all(f"SELECT c.purpose, SUM({share}) FROM {source} WHERE {where} GROUP BY c.purpose"
+                         " ORDER BY c.purpose", params)
+        out["calls_by_purpose"] = {r[0]: float(r[1]) for r in rows}
+        return out
 
     # -- templates ----------------------------------------------------------------------------
     @staticmethod

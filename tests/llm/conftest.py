@@ -23,12 +23,9 @@ import yaml
 from agent_memory.llm.base import CallRecord
 from agent_memory.llm.openai import OpenAILLM
 from agent_memory.models import Episode, EpisodeSource, Role
+from agent_memory.testing.llm import ScriptedLLM
 
 FILTERED_HEADERS = ["authorization", "api-key", "x-api-key", "openai-organization"]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "scripted(model=None): needs the scripted server (errors on purpose)")
 
 
 @pytest.fixture(scope="module")
@@ -115,25 +112,6 @@ def make_episodes(user_id: str, start: str, turns: list[tuple[str | None, str]],
 @pytest.fixture(name="make_episodes")
 def make_episodes_fixture() -> Callable[..., list[Episode]]:
     return make_episodes
-
-
-class ScriptedLLM:
-    """An in-process LLMClient double: answers from a queue, remembers what it was asked."""
-
-    def __init__(self, answers: list[Any] | None = None) -> None:
-        self.model = "scripted"
-        self.on_call: Callable[[CallRecord], None] | None = None
-        self.answers = list(answers or [])
-        self.asked: list[tuple[list[dict[str, str]], type, str, list[str]]] = []
-
-    def generate_structured(self, messages, schema, *, name, episodes=()):  # type: ignore[no-untyped-def]
-        self.asked.append((messages, schema, name, list(episodes)))
-        if not self.answers:
-            raise AssertionError(f"unexpected model call: {name}")
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer if isinstance(answer, schema) else schema.model_validate(answer)
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ class Core:
             from .ingest.judge import judge_facts
 
             judge = functools.partial(judge_facts, self.llm)
-            summarizer = self._summarize_with_llm
+            summarizer = self._queue_summary
             if extractor is None:
                 from .extraction.llm import LLMExtractor
 
@@ -126,7 +126,9 @@ class Core:
                                  judge=judge, summarizer=summarizer)
         self.retriever = Retriever(self.store, self.index, embedder, pool=config.candidate_pool)
         debounce = config.llm_debounce_seconds if self.llm is not None else 0.0
-        self.worker = Worker(self.ingestor, debounce=debounce) if config.ingest_mode == "background" else None
+        self.worker = (Worker(self.ingestor, debounce=debounce, min_batch=config.llm_min_batch if self.llm else 1)
+                       if config.ingest_mode == "background" else None)
+        self._summary_backlog: dict[str, tuple[dict[str, Fact], list[str]]] = {}
         self._closed = self._store_closed = False
         self._lock = threading.Lock()
         if self.llm is not None:  # last: a Memory that failed to build does not claim the client
@@ -155,6 +157,29 @@ class Core:
                                    completion_tokens=record.completion_tokens, latency_ms=record.latency_ms,
                                    ok=record.ok, error=record.error, attempt=record.attempt,
                                    episodes=record.episodes, created_at=utcnow())
+
+    def _queue_summary(self, user: User, new: list[Fact], closed: list[Fact], episodes: list[str]) -> None:
+        """Gather what runs changed; rewrite the summary once enough has (or on wait/close): fewer calls."""
+        with self._lock:
+            facts, seen = self._summary_backlog.setdefault(user.user_id, ({}, []))
+            facts.update({f.uuid: f for f in [*new, *closed]})
+            seen += episodes
+            due = len(facts) >= self.config.llm_summary_min_facts
+        if due:
+            self._flush_summary(user.user_id)
+
+    def _flush_summary(self, user_id: str | None) -> None:
+        """Run the summary call for what is gathered (for one user, or all)."""
+        with self._lock:
+            users = [user_id] if user_id else list(self._summary_backlog)
+            work = {u: self._summary_backlog.pop(u) for u in users if u in self._summary_backlog}
+        for uid, (facts, seen) in work.items():
+            user = self.store.get_user(uid)
+            if user is None or not facts:
+                continue
+            changed = list(facts.values())
+            self._summarize_with_llm(user, [f for f in changed if f.is_current],
+                                     [f for f in changed if not f.is_current], seen)
 
     def _summarize_with_llm(self, user: User, new: list[Fact], closed: list[Fact], episodes: list[str]) -> None:
         """One call updates the summary and the model's observations with what this run changed."""
@@ -207,6 +232,11 @@ class Core:
             self._closed = True
         if self.worker:
             self.worker.stop()
+        if self.llm is not None:
+            try:
+                self._flush_summary(None)
+            except Exception:  # noqa: BLE001 - closing must not fail on a summary; facts are stored
+                log.exception("final summary call failed")
         self.index.close()
         self._store_closed = True
         self.store.close()
@@ -320,7 +350,7 @@ class Core:
                                     source=EpisodeSource.message, content=m.content, role=m.role, name=m.name,
                                     reference_time=created, ingested_at=now, metadata=m.metadata))
         self.store.add_episodes(episodes)
-        self._ingest(thread.user_id)
+        self._ingest(thread.user_id, len(episodes))
         return parsed
 
     def add_episode(self, user_id: str, type: str, data: Any, *, created_at: Any = None,
@@ -344,9 +374,9 @@ class Core:
         self._ingest(user_id)
         return self.store.get_episodes([episode.uuid])[0]
 
-    def _ingest(self, user_id: str) -> None:
+    def _ingest(self, user_id: str, count: int = 1) -> None:
         if self.worker:
-            self.worker.submit(user_id)
+            self.worker.submit(user_id, count)
         else:
             self.ingestor.process_user(user_id)
 
@@ -354,9 +384,13 @@ class Core:
         self.check_open()
         if self.worker:
             self.worker.wait(user_id, timeout)
+            if self.llm is not None:
+                self._flush_summary(user_id)
             return
         for uid in [user_id] if user_id else self.store.users_with_pending():
             self.ingestor.process_user(uid)
+        if self.llm is not None:
+            self._flush_summary(user_id)
 
     def retry_failed(self, user_id: str) -> int:
         self.user(user_id)

@@ -32,8 +32,12 @@ class MemoryConfig(BaseModel):
     entity_merge_threshold: float = Field(default=0.93, ge=0.0, le=1.0)
     candidate_pool: int = Field(default=40, ge=5, le=1000)
     llm_batch_messages: int = Field(default=20, ge=1, le=200, description="messages per extraction call")
-    llm_debounce_seconds: float = Field(default=1.0, ge=0.0, le=60.0,
-                                        description="background worker waits this long to batch new messages")
+    llm_debounce_seconds: float = Field(default=30.0, ge=0.0, le=3600.0,
+                                        description="with a model: the longest a new message waits to be batched")
+    llm_min_batch: int = Field(default=10, ge=1, le=1000,
+                               description="with a model: process as soon as this many messages are pending")
+    llm_summary_min_facts: int = Field(default=8, ge=1, le=10_000,
+                                       description="with a model: facts changed before the summary is rewritten")
 
     @property
     def db_path(self) -> str:

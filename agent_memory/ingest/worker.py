@@ -19,14 +19,16 @@ class Worker:
     """One daemon thread draining a queue of user ids; ``wait`` blocks until a user is idle.
 
     With ``debounce`` > 0 a user's new episodes gather for that long after the first of them was
-    submitted, so the messages of a chat loop become one batch (one extraction call). A caller
-    blocked in :meth:`wait` (``wait_until_processed``) cuts the window short: nothing is gained by
-    making it wait.
+    submitted, or until ``min_batch`` of them are pending, so the messages of a chat loop become one
+    batch (one extraction call). A caller blocked in :meth:`wait` (``wait_until_processed``) cuts
+    the window short: nothing is gained by making it wait.
     """
 
-    def __init__(self, ingestor: Ingestor, *, debounce: float = 0.0) -> None:
+    def __init__(self, ingestor: Ingestor, *, debounce: float = 0.0, min_batch: int = 1) -> None:
         self.ingestor = ingestor
         self.debounce = debounce  # let a chat loop's messages gather into one batch (one model call)
+        self.min_batch = min_batch
+        self._pending: dict[str, int] = {}  # episodes submitted per queued user
         self._queue: deque[str] = deque()
         self._busy: set[str] = set()
         self._errors: dict[str, Exception] = {}
@@ -37,8 +39,9 @@ class Worker:
         self._thread = threading.Thread(target=self._run, name="agent-memory-ingest", daemon=True)
         self._thread.start()
 
-    def submit(self, user_id: str) -> None:
+    def submit(self, user_id: str, count: int = 1) -> None:
         with self._cond:
+            self._pending[user_id] = self._pending.get(user_id, 0) + count
             if user_id not in self._queue:
                 self._queue.append(user_id)
                 self._ready[user_id] = time.monotonic() + self.debounce  # the window opens at the first submit
@@ -49,6 +52,7 @@ class Worker:
             while user_id in self._queue:
                 self._queue.remove(user_id)
             self._ready.pop(user_id, None)
+            self._pending.pop(user_id, None)
             while user_id in self._busy:
                 self._cond.wait(0.1)
 
@@ -56,10 +60,10 @@ class Worker:
         return bool(self._waiters.get(user_id) or self._waiters.get(None))
 
     def _next(self) -> str | None:
-        """(Holding the lock) the next user whose window is over, waiting as needed; None to stop.
+        """(Holding the lock) the next user ready to run, waiting as needed; None to stop.
 
-        Windows open at submit time, so one user's window never delays another user's run; a user
-        someone is waiting for goes first.
+        A user is ready when someone waits for them, when ``min_batch`` episodes are pending, or
+        when their window (opened at their first submit) is over; one user never delays another.
         """
         while True:
             if not self._queue:
@@ -67,13 +71,16 @@ class Worker:
                     return None
                 self._cond.wait()
                 continue
-            user_id = next((u for u in self._queue if self._hurried(u)), self._queue[0])
-            remaining = self._ready.get(user_id, 0.0) - time.monotonic()
-            if remaining <= 0 or self._stopping or self._hurried(user_id):
+            now = time.monotonic()
+            ready = [u for u in self._queue if self._stopping or self._hurried(u)
+                     or self._pending.get(u, 0) >= self.min_batch or self._ready.get(u, 0.0) <= now]
+            if ready:
+                user_id = next((u for u in ready if self._hurried(u)), ready[0])
                 self._queue.remove(user_id)
                 self._ready.pop(user_id, None)
+                self._pending.pop(user_id, None)
                 return user_id
-            self._cond.wait(remaining)  # every submit notifies: loop until the window is really over
+            self._cond.wait(min(self._ready.get(u, now) for u in self._queue) - now)
 
     def _run(self) -> None:
         while True:

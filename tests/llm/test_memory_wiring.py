@@ -214,11 +214,41 @@ def test_messages_arriving_during_a_run_wait_for_the_next_run(make: Any, llm: Sc
         memory.thread.add_messages("jane-t", messages=[said("I also work at Acme Corp.")])
         return lives_in("Denver")
 
-    llm.answers += [extract_and_meanwhile_a_message_arrives, summary(),
+    llm.answers += [extract_and_meanwhile_a_message_arrives,
                     {"messages": [{"index": 0, "facts": [fact("E1", "WORKS_AT", "Acme Corp", "Jane works at Acme.")]}]},
                     summary()]
     memory.thread.add_messages("jane-t", messages=[said("I live in Denver.")])
     memory.wait_until_processed("jane")
-    assert llm.names == ["extract", "summarize", "extract", "summarize"]  # two runs, not one chasing the other
+    # two runs, not one chasing the other; one summary for both, when the caller waits
+    assert llm.names == ["extract", "extract", "summarize"]
     assert messages_in(llm) == [1, 1]
     assert not memory.graph.episodes(user_id="jane", status="pending")
+
+
+def test_a_full_batch_runs_without_waiting_for_the_window(llm: ScriptedLLM) -> None:
+    """A human-paced chat: the window is long, but min_batch messages start a run at once."""
+    config = MemoryConfig(home=None, vector_backend="exact", llm_debounce_seconds=3600, llm_min_batch=4)
+    with Memory.ephemeral(llm=llm, embedder=HashEmbedder(), config=config) as memory:
+        memory.user.add(user_id="jane", first_name="Jane", last_name="Smith")
+        memory.thread.create(thread_id="t", user_id="jane")
+        llm.answers += [NOTHING]
+        for i in range(2):
+            memory.thread.add_messages("t", messages=[said(f"question {i}"), Message(role="assistant", content="ok")])
+        deadline = time.monotonic() + 10
+        while memory.graph.episodes(user_id="jane", status="pending") and time.monotonic() < deadline:
+            time.sleep(0.05)  # nobody waits: the fourth message itself triggers the run
+        assert messages_in(llm) == [4]
+
+
+def test_the_summary_waits_for_enough_change_or_a_wait(llm: ScriptedLLM) -> None:
+    config = MemoryConfig(home=None, vector_backend="exact", ingest_mode="inline", llm_summary_min_facts=2)
+    with Memory.ephemeral(llm=llm, embedder=HashEmbedder(), config=config) as memory:
+        memory.user.add(user_id="jane", first_name="Jane", last_name="Smith")
+        memory.thread.create(thread_id="t", user_id="jane")
+        llm.answers += [lives_in("Boston")]
+        memory.thread.add_messages("t", messages=[said("I live in Boston.")])
+        assert llm.names == ["extract"]  # one changed fact: the summary can wait
+        llm.answers += [lives_in("Denver"), summary("Jane Smith lives in Denver.")]
+        memory.thread.add_messages("t", messages=[said("I moved to Denver.", DAY2)])
+        assert llm.names == ["extract", "extract", "summarize"]  # Boston closed + Denver new: rewrite it
+        assert memory.user.get("jane").summary == "Jane Smith lives in Denver."

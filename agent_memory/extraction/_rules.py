@@ -209,17 +209,18 @@ def _work(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
 def _work_at(c: Clause, m: dict[int, Mention]) -> list[Draft]:
     if c.negated and not c.ended:
         return []
+    drafts: list[Draft] = []
     title = prep(c.verb, "as")
     if title is not None and not c.ended:
         phrase = noun_phrase(title.obj)
         job = Target(canonical_name(phrase), "JobTitle", _ids(phrase), False)
-        return [Draft("JOB_TITLE", job, title.ids)]
-    where = prep(c.verb, "at", "for")
+        drafts.append(Draft("JOB_TITLE", job, title.ids))
+    where = prep(c.verb, "at", "for") or (prep(title.obj, "at", "for") if title is not None else None)
     target = named_target(where.obj, m, "Organization") if where else None
-    if target is None or where is None:
-        return []
-    relation = "WORKED_AT" if c.past and not c.ended else "WORKS_AT"  # a past job is not the current one
-    return [Draft(relation, target, where.ids, ends=c.ended)]
+    if target is not None and where is not None:  # "I work at Acme as a designer": both facts
+        relation = "WORKED_AT" if c.past and not c.ended else "WORKS_AT"  # a past job is not the current one
+        drafts.append(Draft(relation, target, where.ids, ends=c.ended))
+    return drafts
 
 
 def _job_end(c: Clause, obj: Token | None, m: dict[int, Mention]) -> list[Draft]:

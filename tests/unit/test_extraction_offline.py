@@ -286,3 +286,17 @@ def test_batch_keeps_order_and_handles_json(ex: OfflineExtractor) -> None:
 def test_it_is_an_extractor_named_offline_spacy(ex: OfflineExtractor) -> None:
     assert isinstance(ex, Extractor) and ex.name == "offline-spacy"
     assert ex.extract([], CTX) == []
+
+
+@pytest.mark.slow
+def test_work_at_with_a_title_gives_both_facts() -> None:
+    from agent_memory.extraction.base import ExtractionContext
+    from agent_memory.extraction.offline import OfflineExtractor
+    from agent_memory.models import Episode
+
+    ep = Episode(user_id="jane", source="message", role="user", name="Jane Smith",
+                 content="I live in Boston and I work at Acme Corp as a product designer.",
+                 reference_time="2024-03-01T09:00:00Z")
+    [result] = OfflineExtractor().extract([ep], ExtractionContext(user_id="jane", user_name="Jane Smith"))
+    got = {(f.relation, f.target) for f in result.facts}
+    assert {("LIVES_IN", "Boston"), ("WORKS_AT", "Acme Corp"), ("JOB_TITLE", "product designer")} <= got

@@ -237,6 +237,7 @@ class Core:
                 self._flush_summary(None)
             except Exception:  # noqa: BLE001 - closing must not fail on a summary; facts are stored
                 log.exception("final summary call failed")
+        self.ingestor.close()
         self.index.close()
         self._store_closed = True
         self.store.close()

@@ -12,6 +12,7 @@ import logging
 import threading
 import uuid as _uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,8 +96,13 @@ class Ingestor:
         self.judge, self.summarizer = judge, summarizer
         self.extractor, self.json_extractor = extractor, json_extractor
         self.batch_size, self.merge_threshold = batch_size, merge_threshold
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-memory-embed")
         self._user_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the embedding thread."""
+        self._pool.shutdown(wait=True)
 
     def _lock_for(self, user_id: str) -> threading.Lock:
         with self._locks_guard:
@@ -175,6 +181,8 @@ class Ingestor:
 
     # -- one batch ----------------------------------------------------------------------------
     def _process_batch(self, user: User, episodes: list[Episode]) -> _Batch:
+        # Episode vectors need no extraction: compute them on the second core while the extractor runs.
+        episode_vectors = self._pool.submit(self._embed, [episode_text(e) for e in episodes])
         extractions = self._extract(user, episodes)
         batch = _Batch()
         self._embed_new_names(user, [x for x in extractions.values() if isinstance(x, Extraction)], batch)
@@ -196,7 +204,7 @@ class Ingestor:
                     for draft in drafts:
                         self._commit(user, ep, draft, batch, now, judgements.get(draft.fact.uuid))
                     self.store.set_episode_status(ep.uuid, EpisodeStatus.processed)
-            self._index(user, episodes, batch)
+            self._index(user, episodes, batch, episode_vectors.result())
         return batch
 
     @contextmanager
@@ -353,22 +361,26 @@ class Ingestor:
                 batch.entities[ent.uuid] = ent
 
     # -- vectors --------------------------------------------------------------------------------
-    def _index(self, user: User, episodes: list[Episode], batch: _Batch) -> None:
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        try:
+            return np.asarray(self.embedder.embed_batch(texts), dtype=np.float32)
+        except AgentMemoryError:
+            raise
+        except Exception as exc:
+            raise StorageError(f"embedding failed; the episodes stay pending: {exc}") from exc
+
+    def _index(self, user: User, episodes: list[Episode], batch: _Batch, episode_vectors: np.ndarray) -> None:
         """Embed and upsert what the batch wrote; runs inside the batch transaction."""
+        if episodes:
+            self.index.upsert(user.user_id, "episode", [e.uuid for e in episodes], episode_vectors)
         groups: list[tuple[str, list[str], list[str]]] = [
-            ("episode", [e.uuid for e in episodes], [episode_text(e) for e in episodes]),
             ("fact", list(batch.facts), [f.fact for f in batch.facts.values()]),
             ("entity", list(batch.entities), [entity_text(e) for e in batch.entities.values()]),
         ]
         texts = [t for _, _, ts in groups for t in ts]
         if not texts:
             return
-        try:
-            vectors = np.asarray(self.embedder.embed_batch(texts), dtype=np.float32)
-        except AgentMemoryError:
-            raise
-        except Exception as exc:
-            raise StorageError(f"embedding failed; the episodes stay pending: {exc}") from exc
+        vectors = self._embed(texts)
         start = 0
         for kind, ids, ts in groups:
             if ids:

@@ -1,4 +1,10 @@
-"""Render the context block from ranked parts, a template and a token budget (pure, no I/O)."""
+"""Render the context block from ranked parts, a template and a token budget (pure, no I/O).
+
+Items are chosen best first while they fit the budget (one that does not fit is skipped: a
+shorter one further down may still fit). Episodes are chosen by relevance but shown in time
+order, under one date line per day instead of a timestamp on every line: a date costs ~12
+tokens, about a third of a typical chat message, so the budget carries more of what was said.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,16 @@ from ..models import Entity, Episode, Fact, Observation
 from .templates import Placeholder, parse_template
 from .tokens import count_tokens
 
-__all__ = ["ContextParts", "Rendered", "escape", "render_context", "fact_line", "episode_line"]
+__all__ = [
+    "ContextParts",
+    "Rendered",
+    "day_line",
+    "episode_body",
+    "episode_line",
+    "escape",
+    "fact_line",
+    "render_context",
+]
 
 
 def escape(text: str) -> str:
@@ -33,10 +48,22 @@ def entity_line(entity: Entity) -> str:
     return f"- {escape(entity.name)} ({escape(entity.type)}){summary}"
 
 
-def episode_line(episode: Episode, max_chars: int = 1200) -> str:
+def episode_body(episode: Episode, max_chars: int = 1200) -> str:
+    """``- <speaker>: <content>``, long content cut at ``max_chars``; no date (see ``day_line``)."""
     who = f"{escape(episode.name)}: " if episode.name else (f"{episode.role.value}: " if episode.role else "")
     text = episode.content if len(episode.content) <= max_chars else episode.content[:max_chars] + "..."
-    return f"- [{episode.reference_time.strftime('%Y-%m-%d %H:%M')}] {who}{escape(text)}"
+    return f"- {who}{escape(text)}"
+
+
+def day_line(ts: datetime) -> str:
+    """The line that dates the episodes under it: ``2024-03-02 (Sat)``."""
+    return ts.strftime("%Y-%m-%d (%a)")
+
+
+def episode_line(episode: Episode, max_chars: int = 1200) -> str:
+    """One episode on its own line with its timestamp: ``- [2024-03-02 10:00] Jane: ...``."""
+    body = episode_body(episode, max_chars)
+    return f"- [{episode.reference_time.strftime('%Y-%m-%d %H:%M')}] {body[2:]}"
 
 
 def observation_line(obs: Observation) -> str:
@@ -87,9 +114,52 @@ def _pick(ph: Placeholder, items: Sequence[object], kind: str) -> list[object]:
 _LINES: dict[str, tuple[str, Callable[[object], str]]] = {
     "edges": ("facts", fact_line),  # type: ignore[dict-item]
     "entities": ("entities", entity_line),  # type: ignore[dict-item]
-    "episodes": ("episodes", episode_line),  # type: ignore[dict-item]
+    "episodes": ("episodes", episode_body),  # type: ignore[dict-item]
     "observations": ("observations", observation_line),  # type: ignore[dict-item]
 }
+
+
+def _key(item: object) -> str:
+    return getattr(item, "uuid", None) or str(id(item))
+
+
+def _episode_fill(episodes: Sequence[Episode], lines: Sequence[str]) -> str:
+    """Episodes in time order, a date line before each new day."""
+    order = sorted(range(len(episodes)), key=lambda i: episodes[i].reference_time)
+    out: list[str] = []
+    day = None
+    for i in order:
+        d = _day(episodes[i].reference_time)
+        if d != day:
+            out.append(day_line(episodes[i].reference_time))
+            day = d
+        out.append(lines[i])
+    return "\n".join(out)
+
+
+@dataclass
+class _Slot:
+    """What one placeholder holds: its items and their lines, in the order they were chosen."""
+
+    ph: Placeholder
+    kind: str
+    items: list[object] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    def fill(self) -> str:
+        if self.kind == "episodes":
+            return _episode_fill(self.items, self.lines)  # type: ignore[arg-type]
+        return "\n".join(self.lines)
+
+
+def _assemble(template: str, placeholders: list[Placeholder], fills: list[str]) -> str:
+    out, pos = [], 0
+    for ph, fill in zip(placeholders, fills):
+        out.append(template[pos : ph.start])
+        out.append(fill)
+        pos = ph.end
+    out.append(template[pos:])
+    return "".join(out)
 
 
 def render_context(template: str, parts: ContextParts, token_budget: int) -> Rendered:
@@ -99,8 +169,8 @@ def render_context(template: str, parts: ContextParts, token_budget: int) -> Ren
     for ph in reversed(placeholders):
         static = static[: ph.start] + static[ph.end :]
     used = count_tokens(static)
-    fills: list[str] = []
-    kept: dict[str, list[object]] = {"facts": [], "entities": [], "episodes": [], "observations": []}
+    slots: list[_Slot | str] = []
+    seen: dict[str, set[str]] = {"facts": set(), "entities": set(), "episodes": set(), "observations": set()}
     summary_used: str | None = None
     for ph in placeholders:
         if ph.name == "user_summary":
@@ -109,32 +179,47 @@ def render_context(template: str, parts: ContextParts, token_budget: int) -> Ren
             if text and used + cost <= token_budget:
                 used += cost
                 summary_used = parts.user_summary
-                fills.append(text)
+                slots.append(text)
             else:
-                fills.append("")
+                slots.append("")
             continue
         kind, line = _LINES[ph.name]
-        lines: list[str] = []
+        slot = _Slot(ph, kind)
+        days: set[str] = set()
         for item in _pick(ph, getattr(parts, kind), kind):
-            if item in kept[kind]:
+            key = _key(item)
+            if key in seen[kind]:
                 continue
             text = line(item)
             cost = count_tokens(text) + 1
+            day = None
+            if kind == "episodes":
+                day = _day(item.reference_time)  # type: ignore[attr-defined]
+                if day not in days:
+                    cost += count_tokens(day_line(item.reference_time)) + 1  # type: ignore[attr-defined]
             if used + cost > token_budget:
-                continue  # a shorter item further down may still fit
+                continue
             used += cost
-            lines.append(text)
-            kept[kind].append(item)
-        if kind == "episodes":  # chosen by relevance, shown in time order
-            order = sorted(range(len(lines)), key=lambda i: kept[kind][-len(lines) + i].reference_time)  # type: ignore[attr-defined]
-            lines = [lines[i] for i in order]
-        fills.append("\n".join(lines))
-    out, pos = [], 0
-    for ph, fill in zip(placeholders, fills):
-        out.append(template[pos : ph.start])
-        out.append(fill)
-        pos = ph.end
-    out.append(template[pos:])
-    text = "".join(out)
-    return Rendered(text, count_tokens(text), kept["facts"], kept["entities"], kept["episodes"],  # type: ignore[arg-type]
-                    kept["observations"], summary_used)  # type: ignore[arg-type]
+            seen[kind].add(key)
+            if day is not None:
+                days.add(day)
+            slot.items.append(item)
+            slot.lines.append(text)
+        slots.append(slot)
+    while True:  # joining lines can merge tokens differently from counting them apart: check the whole
+        fills = [s if isinstance(s, str) else s.fill() for s in slots]
+        text = _assemble(template, placeholders, fills)
+        tokens = count_tokens(text)
+        if tokens <= token_budget:
+            break
+        fullest = [s for s in slots if isinstance(s, _Slot) and s.items]
+        if not fullest:
+            break
+        fullest[-1].items.pop()  # the last item chosen for the last section: the least relevant
+        fullest[-1].lines.pop()
+    kept: dict[str, list[object]] = {"facts": [], "entities": [], "episodes": [], "observations": []}
+    for s in slots:
+        if isinstance(s, _Slot):
+            kept[s.kind] += s.items
+    return Rendered(text, tokens, kept["facts"], kept["entities"], kept["episodes"],  # type: ignore[arg-type]
+                    kept["observations"], summary_used)

@@ -23,12 +23,12 @@ DEFAULT_TEMPLATE = """<USER_SUMMARY>
 <FACTS>
 %{edges limit=20}
 </FACTS>
-<ENTITIES>
-%{entities limit=8}
-</ENTITIES>
 <EPISODES>
-%{episodes limit=8}
-</EPISODES>"""
+%{episodes limit=200}
+</EPISODES>
+<ENTITIES>
+%{entities limit=5}
+</ENTITIES>"""
 
 _TOKEN = re.compile(r"%\{([^{}]*)\}")
 _ARG = re.compile(r"^([a-z_]+)=([A-Za-z0-9_,.\-]+)$")

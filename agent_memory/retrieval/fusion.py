@@ -49,15 +49,17 @@ def mmr(items: Sequence[T], relevance: Sequence[float], similarity: Callable[[T,
     remaining = list(range(len(items)))
     chosen: list[int] = []
     limit = len(items) if limit is None else min(limit, len(items))
+    # Each item's highest similarity to what was picked, updated with every pick: O(n^2) calls in all.
+    closest = [0.0] * len(items)
     while remaining and len(chosen) < limit:
-        def gain(i: int) -> float:
-            if not chosen:
-                return rel[i]
-            return lambda_ * rel[i] - (1 - lambda_) * max(similarity(items[i], items[j]) for j in chosen)
-
-        best = max(remaining, key=gain)
+        if chosen:
+            best = max(remaining, key=lambda i: lambda_ * rel[i] - (1 - lambda_) * closest[i])
+        else:
+            best = max(remaining, key=rel.__getitem__)
         chosen.append(best)
         remaining.remove(best)
+        for i in remaining:
+            closest[i] = max(closest[i], similarity(items[i], items[best]))
     return [items[i] for i in chosen]
 
 

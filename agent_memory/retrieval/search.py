@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -13,13 +13,31 @@ from pydantic import BaseModel, ConfigDict
 from .._time import utcnow
 from ..embedding.base import Embedder
 from ..models import Entity, Episode, Fact, Observation, SearchResult, SearchScope
-from ..storage.sqlite import SQLiteStore
+from ..storage.sqlite import SQLiteStore, normalize_name
 from ..storage.vectors import Kind, VectorIndex
 from .fusion import jaccard, mmr, recency_weight, rrf, word_set
 
 __all__ = ["Candidates", "Retriever", "SearchFilters"]
 
 _WORDS = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+
+# Episode reranking. A turn next to a strong hit is often what the hit answers or is answered by
+# ("What did you paint?" / "A lake sunrise"): the turns just before and after each of the
+# strongest NEIGHBOUR_SOURCES hits gain NEIGHBOUR_WEIGHT of its score. Turns spoken by someone
+# the query names gain SPEAKER_BOOST of their own score.
+NEIGHBOUR_SOURCES = 20
+NEIGHBOUR_WEIGHT = 0.25
+SPEAKER_BOOST = 0.5
+# Weights of the vector and the BM25 ranking of episodes in their reciprocal rank fusion.
+EPISODE_WEIGHTS = (1.0, 1.0)
+EPISODE_RRF_K = 20
+# For a context block (not for search), a long episode must earn its tokens: its score is scaled by
+# (LENGTH_REF / length) ** LENGTH_ALPHA above LENGTH_REF characters.
+LENGTH_REF = 400
+LENGTH_ALPHA = 0.5
+# Facts are distilled statements that often match a question better than the raw turn: the
+# source episodes of the facts that match the query (by vector and BM25) join the episode fusion.
+FACT_SOURCE_WEIGHT = 0.0
 
 
 class SearchFilters(BaseModel):
@@ -54,16 +72,20 @@ def _ngrams(text: str, n: int = 3, max_words: int = 60) -> list[str]:
 class Retriever:
     """Finds what a query needs from the user's graph, within a candidate pool per kind."""
 
-    def __init__(self, store: SQLiteStore, index: VectorIndex, embedder: Embedder, *, pool: int = 40) -> None:
+    def __init__(self, store: SQLiteStore, index: VectorIndex, embedder: Embedder, *, pool: int = 40,
+                 episode_pool: int | None = None) -> None:
         self.store, self.index, self.embedder, self.pool = store, index, embedder, pool
+        # Episodes are the bulk of a block (a 4k-token block holds ~100 chat turns): rank more of them.
+        self.episode_pool = episode_pool or 4 * pool
 
     def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
-               extra: Sequence[tuple[Sequence[str], float]] = ()) -> dict[str, float]:
+               extra: Sequence[tuple[Sequence[str], float]] = (),
+               weights: tuple[float, float] = (1.0, 1.0), k: int = 60) -> dict[str, float]:
         dense = [i for i, _ in self.index.query(user_id, kind, qvec, pool)]
         lexical = [i for i, _ in self.store.search_text(user_id, kind, query, pool)]
         lists = [dense, lexical, *[list(ids) for ids, _ in extra]]
-        weights = [1.0, 1.0, *[w for _, w in extra]]
-        return rrf(lists, weights=weights)
+        weights = [*weights, *[w for _, w in extra]]
+        return rrf(lists, weights=weights, k=k)
 
     def query_entities(self, user_id: str, query: str) -> list[Entity]:
         """Entities the query names (by name or alias, up to three-word phrases)."""
@@ -71,9 +93,54 @@ class Retriever:
         unique = {e.uuid: e for ents in found.values() for e in ents}
         return list(unique.values())
 
+    def _adjacent(self, user_id: str, ep: Episode) -> list[Episode]:
+        """The episodes just before and just after ``ep`` in its thread (by time)."""
+        if ep.thread_id is None:
+            return []
+        before = self.store.list_episodes(user_id, thread_id=ep.thread_id, until=ep.reference_time,
+                                          limit=1, newest_first=True)
+        after = self.store.list_episodes(user_id, thread_id=ep.thread_id,
+                                         since=ep.reference_time + timedelta(microseconds=1), limit=1)
+        return before + after
+
+    def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
+                       rescore: bool = True) -> tuple[dict[str, float], dict[str, Episode]]:
+        """Fused episode scores (vector + BM25), with neighbour and speaker rescoring; and the episodes read."""
+        extra: list[tuple[list[str], float]] = []
+        if FACT_SOURCE_WEIGHT:
+            facts = self._fused(user_id, "fact", query, qvec, self.pool)
+            top = sorted(facts, key=facts.__getitem__, reverse=True)
+            sources = [ep for f in self.store.get_facts(top) for ep in f.episodes[:1]]
+            extra.append((list(dict.fromkeys(sources)), FACT_SOURCE_WEIGHT))
+        fused = self._fused(user_id, "episode", query, qvec, pool, extra, weights=EPISODE_WEIGHTS, k=EPISODE_RRF_K)
+        scores = dict(fused)
+        if not rescore:
+            return scores, {}
+        ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+        episodes = {e.uuid: e for e in self.store.get_episodes(ranked[:pool])}
+        if NEIGHBOUR_WEIGHT and NEIGHBOUR_SOURCES:
+            for uid in ranked[:NEIGHBOUR_SOURCES]:
+                ep = episodes.get(uid)
+                if ep is None:
+                    continue
+                for nb in self._adjacent(user_id, ep):
+                    scores[nb.uuid] = scores.get(nb.uuid, 0.0) + NEIGHBOUR_WEIGHT * fused[uid]
+                    episodes.setdefault(nb.uuid, nb)
+        if SPEAKER_BOOST:
+            named = {" ".join(g.casefold().split()) for g in _ngrams(query, n=3)}
+            for uid, ep in episodes.items():
+                if ep.name and uid in scores and normalize_name(ep.name) in named:
+                    scores[uid] *= 1.0 + SPEAKER_BOOST
+        return scores, episodes
+
     def candidates(self, user_id: str, query: str, *, pool: int | None = None,
-                   kinds: Sequence[str] = ("fact", "entity", "episode", "observation")) -> Candidates:
-        """Fused, reranked candidates of each kind asked for."""
+                   kinds: Sequence[str] = ("fact", "entity", "episode", "observation"),
+                   budgeted: bool = True) -> Candidates:
+        """Fused, reranked candidates of each kind asked for.
+
+        ``budgeted``: the candidates fill a token budget (a context block), so episodes are ranked
+        by relevance per length; ``search`` ranks by relevance alone.
+        """
         pool = pool or self.pool
         out = Candidates()
         if not query.strip():
@@ -84,9 +151,15 @@ class Retriever:
         named_ids = [e.uuid for e in named]
 
         episode_scores: dict[str, float] = {}
+        episodes: dict[str, Episode] = {}
+        epool = max(pool, self.episode_pool)
         if "episode" in kinds or "fact" in kinds:
-            episode_scores = self._fused(user_id, "episode", query, qvec, pool)
-        top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:pool]
+            episode_scores, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds)
+            if budgeted and LENGTH_ALPHA and episodes:
+                for uid, ep in episodes.items():
+                    if uid in episode_scores and len(ep.content) > LENGTH_REF:
+                        episode_scores[uid] *= (LENGTH_REF / len(ep.content)) ** LENGTH_ALPHA
+        top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
 
         if "fact" in kinds:
             bfs = [f.uuid for f in self.store.facts_touching(user_id, named_ids, limit=pool)] if named_ids else []
@@ -103,12 +176,9 @@ class Retriever:
             out.facts = [(f, by_id[f.uuid]) for f in ranked]
 
         if "episode" in kinds:
-            boost = [ep for f, _ in out.facts[: pool // 2] for ep in f.episodes[:1]]
-            if boost:
-                episode_scores = rrf([sorted(episode_scores, key=episode_scores.__getitem__, reverse=True), boost],
-                                     weights=[1.0, 0.5])
-            ids = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:pool]
-            out.episodes = [(e, episode_scores[e.uuid]) for e in self.store.get_episodes(ids)]
+            missing = [i for i in top_episodes if i not in episodes]
+            episodes.update((e.uuid, e) for e in self.store.get_episodes(missing))
+            out.episodes = [(episodes[i], episode_scores[i]) for i in top_episodes if i in episodes]
 
         if "entity" in kinds:
             endpoints = [u for f, _ in out.facts[:10] for u in (f.source_uuid, f.target_uuid)]
@@ -129,7 +199,7 @@ class Retriever:
         filters = filters or SearchFilters()
         kind = {"edges": "fact", "nodes": "entity", "episodes": "episode", "observations": "observation"}[scope.value]
         pool = max(self.pool, limit * 4)
-        cands = self.candidates(user_id, query, pool=pool, kinds=(kind,))
+        cands = self.candidates(user_id, query, pool=pool, kinds=(kind,), budgeted=False)
         results: list[SearchResult] = []
         if kind == "fact":
             for f, s in cands.facts:

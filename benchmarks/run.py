@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             setattr(args, name, None)
 
     started = time.perf_counter()
-    out: dict[str, Any] = {"machine": machine(), "command": " ".join(["python -m benchmarks.run", *(argv or sys.argv[1:])])}
+    command = " ".join(["python -m benchmarks.run", *(argv or sys.argv[1:])])
+    out: dict[str, Any] = {"machine": machine(), "command": command}
     _log(f"machine: {out['machine']['cpu']}, {out['machine']['cores']} cores, {out['machine']['memory_gb']} GB")
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     _quality(args, out)

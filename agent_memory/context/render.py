@@ -1,13 +1,17 @@
 """Render the context block from ranked parts, a template and a token budget (pure, no I/O).
 
 Items are chosen best first while they fit the budget (one that does not fit is skipped: a
-shorter one further down may still fit). Episodes are chosen by relevance but shown in time
-order, under one date line per day instead of a timestamp on every line: a date costs ~12
-tokens, about a third of a typical chat message, so the budget carries more of what was said.
+shorter one further down may still fit). The summary, facts, entities and observations may each
+take at most a share of the budget (``SHARES``) when the template has episodes, so that a small
+budget still carries what was said about the question: the summary is then cut at a sentence.
+Episodes are chosen by relevance but shown in time order, under one date line per day instead of a
+timestamp on every line: a date costs ~12 tokens, about a third of a typical chat message, so the
+budget carries more of what was said.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,8 +60,8 @@ def episode_body(episode: Episode, max_chars: int = 1200) -> str:
 
 
 def day_line(ts: datetime) -> str:
-    """The line that dates the episodes under it: ``2024-03-02 (Sat)``."""
-    return ts.strftime("%Y-%m-%d (%a)")
+    """The line that dates the episodes under it: ``2024-03-02 Sat``."""
+    return ts.strftime("%Y-%m-%d %a")
 
 
 def episode_line(episode: Episode, max_chars: int = 1200) -> str:
@@ -119,6 +123,29 @@ _LINES: dict[str, tuple[str, Callable[[object], str]]] = {
 }
 
 
+# The most of the token budget each section but the episodes may take (the episodes may take all).
+SHARES = {"user_summary": 0.15, "facts": 0.15, "entities": 0.1, "observations": 0.1}
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _cut_summary(text: str, limit: int) -> str:
+    """The longest run of whole sentences of ``text`` that costs at most ``limit`` tokens."""
+    if count_tokens(text) <= limit:
+        return text
+    kept = ""
+    for sentence in _SENTENCE_END.split(text):
+        longer = f"{kept} {sentence}" if kept else sentence
+        if count_tokens(longer) > limit:
+            break
+        kept = longer
+    return kept
+
+
+# Text averages about 4 characters a cl100k token; a line longer than 8 characters per token of the
+# remaining budget is skipped without counting (only pathological text packs more per token).
+_MAX_CHARS_PER_TOKEN = 8
+
+
 def _key(item: object) -> str:
     return getattr(item, "uuid", None) or str(id(item))
 
@@ -172,13 +199,16 @@ def render_context(template: str, parts: ContextParts, token_budget: int) -> Ren
     slots: list[_Slot | str] = []
     seen: dict[str, set[str]] = {"facts": set(), "entities": set(), "episodes": set(), "observations": set()}
     summary_used: str | None = None
+    # the shares keep room for the episodes: a template without them lets every section fill up
+    shares = SHARES if any(ph.name == "episodes" for ph in placeholders) else {}
     for ph in placeholders:
         if ph.name == "user_summary":
-            text = escape(parts.user_summary or "")
+            summary = _cut_summary(parts.user_summary or "", int(shares.get("user_summary", 1.0) * token_budget))
+            text = escape(summary)
             cost = count_tokens(text)
             if text and used + cost <= token_budget:
                 used += cost
-                summary_used = parts.user_summary
+                summary_used = summary
                 slots.append(text)
             else:
                 slots.append("")
@@ -186,18 +216,22 @@ def render_context(template: str, parts: ContextParts, token_budget: int) -> Ren
         kind, line = _LINES[ph.name]
         slot = _Slot(ph, kind)
         days: set[str] = set()
+        share = shares.get(kind)
+        section_budget = token_budget if share is None else min(token_budget, used + int(share * token_budget))
         for item in _pick(ph, getattr(parts, kind), kind):
             key = _key(item)
             if key in seen[kind]:
                 continue
             text = line(item)
+            if len(text) > _MAX_CHARS_PER_TOKEN * (section_budget - used):
+                continue  # cannot fit: skip it without paying for an exact count
             cost = count_tokens(text) + 1
             day = None
             if kind == "episodes":
                 day = _day(item.reference_time)  # type: ignore[attr-defined]
                 if day not in days:
                     cost += count_tokens(day_line(item.reference_time)) + 1  # type: ignore[attr-defined]
-            if used + cost > token_budget:
+            if used + cost > section_budget:
                 continue
             used += cost
             seen[kind].add(key)

@@ -30,7 +30,7 @@ from ..storage.vectors import VectorIndex
 from .observe import update_observations, update_summary
 from .temporal import resolve_fact
 
-__all__ = ["Ingestor", "user_entity", "entity_id"]
+__all__ = ["Ingestor", "entity_id", "episode_context", "episode_text", "user_entity"]
 
 log = logging.getLogger(__name__)
 Judge = Callable[..., Sequence[Any]]  # (new, existing, *, episodes) -> judgements with key/duplicate_of/contradicts
@@ -83,7 +83,7 @@ class _Batch:
     facts: dict[str, Fact] = field(default_factory=dict)
     entities: dict[str, Entity] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
-    name_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    nearest_entity: dict[str, tuple[str, float]] = field(default_factory=dict)  # unknown name -> best (id, cos)
 
 
 class Ingestor:
@@ -182,7 +182,8 @@ class Ingestor:
     # -- one batch ----------------------------------------------------------------------------
     def _process_batch(self, user: User, episodes: list[Episode]) -> _Batch:
         # Episode vectors need no extraction: compute them on the second core while the extractor runs.
-        episode_vectors = self._pool.submit(self._embed, [episode_text(e) for e in episodes])
+        # (what each message answers is read here: the store is not for the pool's thread)
+        episode_vectors = self._pool.submit(self._episode_vectors, episodes, episode_context(self.store, episodes))
         extractions = self._extract(user, episodes)
         batch = _Batch()
         self._embed_new_names(user, [x for x in extractions.values() if isinstance(x, Extraction)], batch)
@@ -220,7 +221,8 @@ class Ingestor:
             self.store.set_episode_status(ep.uuid, EpisodeStatus.failed, _describe(exc))
 
     def _embed_new_names(self, user: User, extractions: list[Extraction], batch: _Batch) -> None:
-        """One embedding call for every name the graph does not know, for similarity-based merging."""
+        """The nearest known entity of every name the graph does not know (one embedding call, one
+        query), for similarity-based merging."""
         if self.merge_threshold >= 1.0 or not self.index.count(user.user_id, "entity"):
             return
         names = {n for x in extractions for n in [*(e.name for e in x.entities),
@@ -228,8 +230,8 @@ class Ingestor:
         known = self.store.entities_by_names(user.user_id, sorted(names))
         unknown = sorted(n for n in names if normalize_name(n) not in known and normalize_name(n))
         if unknown:
-            vectors = self.embedder.embed_batch(unknown)
-            batch.name_vectors = {normalize_name(n): v for n, v in zip(unknown, vectors)}
+            hits = self.index.query_many(user.user_id, "entity", self.embedder.embed_batch(unknown), 1)
+            batch.nearest_entity = {normalize_name(n): h[0] for n, h in zip(unknown, hits) if h}
 
     def _resolve_entity(self, user: User, ent: ExtractedEntity, batch: _Batch) -> Entity:
         names = self.store.entities_by_names(user.user_id, [ent.name, *ent.aliases])
@@ -240,16 +242,14 @@ class Ingestor:
         new = Entity(uuid=entity_id(user.user_id, ent.name), user_id=user.user_id, name=_display_name(ent.name),
                      type=ent.type, aliases=[a for a in ent.aliases if a != ent.name], summary=ent.summary,
                      attributes=ent.attributes)
-        vector = batch.name_vectors.get(normalize_name(new.name))
-        if vector is not None:
-            hits = self.index.query(user.user_id, "entity", vector, 1)
-            if hits and hits[0][1] >= self.merge_threshold:
-                match = self.store.get_entities([hits[0][0]])
-                if match and match[0].type == new.type:
-                    merged = match[0].model_copy(update={"aliases": sorted({*match[0].aliases, new.name})})
-                    self.store.save_entity(merged)
-                    batch.entities[merged.uuid] = merged
-                    return merged
+        nearest = batch.nearest_entity.get(normalize_name(new.name))
+        if nearest is not None and nearest[1] >= self.merge_threshold:
+            match = self.store.get_entities([nearest[0]])
+            if match and match[0].type == new.type:
+                merged = match[0].model_copy(update={"aliases": sorted({*match[0].aliases, new.name})})
+                self.store.save_entity(merged)
+                batch.entities[merged.uuid] = merged
+                return merged
         if new.type == "Person" and " " in new.name:
             new.aliases = sorted({*new.aliases, new.name.split()[0]})
         self.store.save_entity(new)
@@ -369,6 +369,26 @@ class Ingestor:
         except Exception as exc:
             raise StorageError(f"embedding failed; the episodes stay pending: {exc}") from exc
 
+    def _episode_vectors(self, episodes: list[Episode], previous: dict[str, Episode | None]) -> np.ndarray:
+        """Each episode's vector, leaning towards the message it answers (see ``episode_context``).
+
+        A reply often only makes sense with what it answers ("Yes, last year!" after "Did you paint
+        this?"). Embedding the two texts together costs twice the model time; adding
+        ``CONTEXT_WEIGHT`` times the previous message's own vector did as well on LoCoMo (evidence
+        coverage within 1,000 tokens 0.863 against 0.862 for the joint text, 0.841 without context).
+        """
+        mine = {ep.uuid for ep in episodes}
+        extra = list({p.uuid: p for p in previous.values() if p is not None and p.uuid not in mine}.values())
+        own = self._embed([episode_text(ep) for ep in [*episodes, *extra]])
+        row = {ep.uuid: i for i, ep in enumerate([*episodes, *extra])}
+        out = own[: len(episodes)].copy()
+        for i, ep in enumerate(episodes):
+            before = previous.get(ep.uuid)
+            if before is not None and CONTEXT_WEIGHT:
+                out[i] += CONTEXT_WEIGHT * own[row[before.uuid]]
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
     def _index(self, user: User, episodes: list[Episode], batch: _Batch, episode_vectors: np.ndarray) -> None:
         """Embed and upsert what the batch wrote; runs inside the batch transaction."""
         if episodes:
@@ -391,6 +411,31 @@ class Ingestor:
 def episode_text(ep: Episode) -> str:
     """What an episode is embedded as: the speaker's name and the content."""
     return f"{ep.name}: {ep.content}" if ep.name else ep.content
+
+
+CONTEXT_WEIGHT = 0.3  # of the previous message's vector in a message's vector
+
+
+def episode_context(store: SQLiteStore, episodes: Sequence[Episode]) -> dict[str, Episode | None]:
+    """For each message of a batch (in reference-time order), the message before it in its thread.
+
+    The previous message is the batch's own when it holds one of the same thread, else the latest
+    earlier message of the thread in the store (messages that share a timestamp across batches may
+    then pair with an earlier one: harmless, only the context of the text changes).
+    """
+    last: dict[str, Episode] = {}
+    out: dict[str, Episode | None] = {}
+    for ep in episodes:
+        previous = None
+        if ep.source == EpisodeSource.message and ep.thread_id is not None:
+            previous = last.get(ep.thread_id)
+            if previous is None:
+                found = store.list_episodes(ep.user_id, thread_id=ep.thread_id, source="message",
+                                            until=ep.reference_time, limit=1, newest_first=True)
+                previous = found[0] if found else None
+            last[ep.thread_id] = ep
+        out[ep.uuid] = previous
+    return out
 
 
 def entity_text(ent: Entity) -> str:

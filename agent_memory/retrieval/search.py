@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -28,9 +28,23 @@ _WORDS = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 NEIGHBOUR_SOURCES = 20
 NEIGHBOUR_WEIGHT = 0.25
 SPEAKER_BOOST = 0.5
+# A query that names a calendar date ("on 3 June, 2023", "2023-06-03", "in June 2023") is about that
+# time: the episodes of that day (or month) gain DATE_BOOST on the fused scale (~0-1.7).
+DATE_BOOST = 0.6
+_MONTH_NAMES = ("january february march april may june july august september october november december").split()
+_MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_NAMES)} | {m[:3]: i + 1 for i, m in enumerate(_MONTH_NAMES)}
+_MON = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MON})\.?,?\s+(\d{{4}})\b", re.I)
+_MONTH_DAY_YEAR = re.compile(rf"\b({_MON})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
+_ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_MONTH_YEAR = re.compile(rf"\b({_MON})\.?,?\s+(\d{{4}})\b", re.I)
+# Episodes that mention an entity the query names (other than its speaker) gain MENTION_BOOST of
+# their score per such entity (at most two).
+MENTION_BOOST = 0.0
 # Weights of the vector and the BM25 ranking of episodes in their reciprocal rank fusion.
-EPISODE_WEIGHTS = (1.0, 1.0)
+EPISODE_WEIGHTS = (0.7, 1.0)
 EPISODE_RRF_K = 20
+EPISODE_FUSION = "score"
 # For a context block (not for search), a long episode must earn its tokens: its score is scaled by
 # (LENGTH_REF / length) ** LENGTH_ALPHA above LENGTH_REF characters.
 LENGTH_REF = 400
@@ -38,6 +52,36 @@ LENGTH_ALPHA = 0.5
 # Facts are distilled statements that often match a question better than the raw turn: the
 # source episodes of the facts that match the query (by vector and BM25) join the episode fusion.
 FACT_SOURCE_WEIGHT = 0.0
+# Facts: vector + BM25, plus the facts touching entities the query names (graph neighbourhood) and
+# the facts drawn from the best episodes, with these weights in the fusion.
+FACT_GRAPH_WEIGHT = 0.5
+FACT_EPISODE_WEIGHT = 0.7
+
+
+def query_dates(text: str) -> list[tuple[datetime, datetime]]:
+    """UTC [start, end) windows of the calendar dates a text names: a day (padded by a day each side,
+    for time zones) or a month. Relative phrases ("last week") are not read: a query has no date."""
+    out: list[tuple[datetime, datetime]] = []
+    days: list[tuple[int, int, int]] = []
+    for m in _DAY_MONTH_YEAR.finditer(text):
+        days.append((int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1))))
+    for m in _MONTH_DAY_YEAR.finditer(text):
+        days.append((int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2))))
+    for m in _ISO_DAY.finditer(text):
+        days.append((int(m.group(1)), int(m.group(2)), int(m.group(3))))
+    for y, mo, d in days:
+        try:
+            day = datetime(y, mo, d, tzinfo=timezone.utc)
+        except ValueError:
+            continue
+        out.append((day - timedelta(days=1), day + timedelta(days=2)))
+    if not out:
+        for m in _MONTH_YEAR.finditer(text):
+            y, mo = int(m.group(2)), _MONTHS[m.group(1).lower()]
+            if 1 <= y <= 9999:
+                end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=timezone.utc)
+                out.append((datetime(y, mo, 1, tzinfo=timezone.utc), end))
+    return out
 
 
 class SearchFilters(BaseModel):
@@ -103,8 +147,8 @@ class Retriever:
                                          since=ep.reference_time + timedelta(microseconds=1), limit=1)
         return before + after
 
-    def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
-                       rescore: bool = True) -> tuple[dict[str, float], dict[str, Episode]]:
+    def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int, rescore: bool = True,
+                       named: Sequence[Entity] = ()) -> tuple[dict[str, float], dict[str, Episode]]:
         """Fused episode scores (vector + BM25), with neighbour and speaker rescoring; and the episodes read."""
         extra: list[tuple[list[str], float]] = []
         if FACT_SOURCE_WEIGHT:
@@ -112,7 +156,18 @@ class Retriever:
             top = sorted(facts, key=facts.__getitem__, reverse=True)
             sources = [ep for f in self.store.get_facts(top) for ep in f.episodes[:1]]
             extra.append((list(dict.fromkeys(sources)), FACT_SOURCE_WEIGHT))
-        fused = self._fused(user_id, "episode", query, qvec, pool, extra, weights=EPISODE_WEIGHTS, k=EPISODE_RRF_K)
+        if EPISODE_FUSION == "score":
+            dense = dict(self.index.query(user_id, "episode", qvec, pool))
+            lexical = dict(self.store.search_text(user_id, "episode", query, pool))
+            fused: dict[str, float] = {}
+            for w, sc in zip(EPISODE_WEIGHTS, (dense, lexical)):
+                if not sc:
+                    continue
+                lo, hi = min(sc.values()), max(sc.values())
+                for i, v in sc.items():
+                    fused[i] = fused.get(i, 0.0) + w * ((v - lo) / (hi - lo) if hi > lo else 1.0)
+        else:
+            fused = self._fused(user_id, "episode", query, qvec, pool, extra, weights=EPISODE_WEIGHTS, k=EPISODE_RRF_K)
         scores = dict(fused)
         if not rescore:
             return scores, {}
@@ -126,11 +181,23 @@ class Retriever:
                 for nb in self._adjacent(user_id, ep):
                     scores[nb.uuid] = scores.get(nb.uuid, 0.0) + NEIGHBOUR_WEIGHT * fused[uid]
                     episodes.setdefault(nb.uuid, nb)
+        if DATE_BOOST:
+            for start, end in query_dates(query)[:3]:
+                for ep in self.store.list_episodes(user_id, since=start, until=end, limit=pool):
+                    episodes.setdefault(ep.uuid, ep)
+                    scores[ep.uuid] = scores.get(ep.uuid, 0.0) + DATE_BOOST
         if SPEAKER_BOOST:
-            named = {" ".join(g.casefold().split()) for g in _ngrams(query, n=3)}
+            grams = {" ".join(g.casefold().split()) for g in _ngrams(query, n=3)}
             for uid, ep in episodes.items():
-                if ep.name and uid in scores and normalize_name(ep.name) in named:
+                if ep.name and uid in scores and normalize_name(ep.name) in grams:
                     scores[uid] *= 1.0 + SPEAKER_BOOST
+        if MENTION_BOOST and named:
+            wanted = {e.uuid: {normalize_name(n) for n in (e.name, *e.aliases)} for e in named}
+            for uid, ents in self.store.mentions_of_episodes([u for u in episodes if u in scores]).items():
+                speaker = normalize_name(episodes[uid].name or "")
+                hits = sum(1 for e in set(ents) if e in wanted and speaker not in wanted[e])
+                if hits:
+                    scores[uid] *= 1.0 + MENTION_BOOST * min(hits, 2)
         return scores, episodes
 
     def candidates(self, user_id: str, query: str, *, pool: int | None = None,
@@ -154,7 +221,7 @@ class Retriever:
         episodes: dict[str, Episode] = {}
         epool = max(pool, self.episode_pool)
         if "episode" in kinds or "fact" in kinds:
-            episode_scores, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds)
+            episode_scores, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds, named)
             if budgeted and LENGTH_ALPHA and episodes:
                 for uid, ep in episodes.items():
                     if uid in episode_scores and len(ep.content) > LENGTH_REF:
@@ -165,7 +232,8 @@ class Retriever:
             bfs = [f.uuid for f in self.store.facts_touching(user_id, named_ids, limit=pool)] if named_ids else []
             supported = self.store.facts_of_episodes(top_episodes[: pool // 2])
             via_episodes = [fid for ep in top_episodes[: pool // 2] for fid in supported.get(ep, [])]
-            scores = self._fused(user_id, "fact", query, qvec, pool, [(bfs, 0.5), (via_episodes, 0.7)])
+            scores = self._fused(user_id, "fact", query, qvec, pool,
+                                 [(bfs, FACT_GRAPH_WEIGHT), (via_episodes, FACT_EPISODE_WEIGHT)])
             facts = self.store.get_facts(list(scores))
             rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now)) for f in facts]
             order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:pool]
@@ -221,9 +289,9 @@ class Retriever:
 def _fact_ok(f: Fact, flt: SearchFilters, store: SQLiteStore) -> bool:
     if flt.valid_only and f.invalid_at is not None:
         return False
-    if flt.as_of is not None:
-        if (f.valid_at and f.valid_at > flt.as_of) or (f.invalid_at and f.invalid_at <= flt.as_of):
-            return False
+    if flt.as_of is not None and ((f.valid_at and f.valid_at > flt.as_of)
+                                  or (f.invalid_at and f.invalid_at <= flt.as_of)):
+        return False
     if flt.relations and f.relation not in flt.relations:
         return False
     if flt.since and (f.valid_at is None or f.valid_at < flt.since):

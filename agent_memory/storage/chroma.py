@@ -39,6 +39,7 @@ from agent_memory.storage.inmemory import (
     check_kind,
     dimension_error,
     prepare_ids,
+    prepare_queries,
     prepare_query,
     prepare_upsert,
 )
@@ -253,15 +254,28 @@ class ChromaIndex:
         self._expect(collection_name(user_id, kind, self.prefix), query.shape[0])
 
         def run(name: str, handle: Any) -> list[tuple[str, float]]:
-            n = handle.count()
-            if n == 0 or k <= 0:
+            if k <= 0:
                 return []
-            found = handle.query(
-                query_embeddings=query[None, :], n_results=min(int(k), n), include=["distances"]
-            )
+            # Chroma returns fewer than n_results (none for an empty collection) without complaint.
+            found = handle.query(query_embeddings=query[None, :], n_results=int(k), include=["distances"])
             return [(i, 1.0 - float(d)) for i, d in zip(found["ids"][0], found["distances"][0], strict=True)]
 
         return self._existing(user_id, kind, "query", [], run)  # type: ignore[no-any-return]
+
+    def query_many(self, user_id: str, kind: Kind, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """``query`` for each row of ``vectors`` in one round trip, in row order."""
+        queries = prepare_queries(vectors)
+        self._expect(collection_name(user_id, kind, self.prefix), queries.shape[1])
+        empty: list[list[tuple[str, float]]] = [[] for _ in queries]
+        if k <= 0 or not len(queries):
+            return empty
+
+        def run(name: str, handle: Any) -> list[list[tuple[str, float]]]:
+            found = handle.query(query_embeddings=queries, n_results=int(k), include=["distances"])
+            return [[(i, 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]
+                    for ids, dists in zip(found["ids"], found["distances"], strict=True)]
+
+        return self._existing(user_id, kind, "query", empty, run)  # type: ignore[no-any-return]
 
     def delete(self, user_id: str, kind: Kind, ids: Sequence[str]) -> None:
         """Remove these ids (missing ones are ignored)."""

@@ -64,6 +64,16 @@ def prepare_query(vector: np.ndarray) -> np.ndarray:
     return query
 
 
+def prepare_queries(vectors: np.ndarray) -> np.ndarray:
+    """Validate query vectors; accepts shape (n, d). Returns a float32 (n, d) array."""
+    queries = np.asarray(vectors, dtype=np.float32)
+    if queries.ndim != 2 or queries.shape[1] == 0:
+        raise InvalidInputError(f"Expected a matrix of query vectors, got shape {queries.shape}")
+    if not np.isfinite(queries).all():
+        raise InvalidInputError("Query vectors contain NaN or infinity")
+    return queries
+
+
 def dimension_error(expected: int, got: int, where: str) -> DimensionMismatchError:
     """A DimensionMismatchError naming both dimensions."""
     return DimensionMismatchError(
@@ -174,6 +184,17 @@ class ExactIndex:
             if part is None or k <= 0:
                 return []
             return part.query(query, int(k))
+
+    def query_many(self, user_id: str, kind: Kind, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """``query`` for each row of ``vectors``, in row order."""
+        check_kind(kind)
+        queries = prepare_queries(vectors)
+        with self._lock:
+            part = self._parts.get((user_id, kind))
+            self._expect(part, queries.shape[1])
+            if part is None or k <= 0:
+                return [[] for _ in queries]
+            return [part.query(q, int(k)) for q in queries]
 
     def delete(self, user_id: str, kind: Kind, ids: Sequence[str]) -> None:
         """Remove these ids (missing ones are ignored)."""

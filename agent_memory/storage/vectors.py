@@ -36,6 +36,10 @@ class VectorIndex(Protocol):
         """The ``k`` nearest ids with cosine similarity, best first; [] when there is nothing."""
         ...
 
+    def query_many(self, user_id: str, kind: Kind, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """``query`` for each row of ``vectors`` in one call, in row order."""
+        ...
+
     def delete(self, user_id: str, kind: Kind, ids: Sequence[str]) -> None:
         """Remove these ids (missing ones are ignored)."""
         ...

@@ -145,7 +145,8 @@ def test_loaders_read_both_formats(tmp_path: Path) -> None:
 
     lme = [{"question_id": "q1", "question_type": "single-session-user", "question": "Where?",
             "question_date": "2023/05/30 (Tue) 10:00", "answer": "Paris", "answer_session_ids": ["s2"],
-            "haystack_session_ids": ["s1", "s2"], "haystack_dates": ["2023/05/01 (Mon) 09:00", "2023/05/02 (Tue) 09:00"],
+            "haystack_session_ids": ["s1", "s2"],
+            "haystack_dates": ["2023/05/01 (Mon) 09:00", "2023/05/02 (Tue) 09:00"],
             "haystack_sessions": [[{"role": "user", "content": "hi"}],
                                   [{"role": "user", "content": "I moved to Paris", "has_answer": True},
                                    {"role": "assistant", "content": "Nice!"}]]},

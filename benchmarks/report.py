@@ -10,7 +10,8 @@ from typing import Any
 
 from .metrics import BUDGETS, KS
 
-__all__ = ["machine", "plot_coverage", "plot_scale", "quality_table", "scale_table", "category_table"]
+__all__ = ["category_table", "machine", "markdown_report", "plot_coverage", "plot_scale", "quality_table",
+           "scale_table"]
 
 METRICS = [f"recall@{k}" for k in KS] + [f"coverage@{b}" for b in BUDGETS]
 
@@ -76,6 +77,30 @@ def scale_table(results: Sequence[dict[str, Any]], markdown: bool = False) -> st
              _f(r["get_user_context_ms"]["p50"], 1), _f(r["get_user_context_ms"]["p95"], 1),
              _f(r["peak_rss_mb"], 0), _f(r["disk_mb"], 1), _f(r["disk_mb_per_10k_episodes"], 1)] for r in results]
     return _table(header, rows, markdown)
+
+
+def markdown_report(out: dict[str, Any]) -> str:
+    """Every table of a run (the ``--out`` JSON) in Markdown: what docs/BENCHMARKS.md quotes."""
+    m = out.get("machine", {})
+    parts = [f"Command: `{out.get('command', '')}`; machine: {m.get('cpu')}, {m.get('cores')} cores, "
+             f"{m.get('memory_gb')} GB, Python {m.get('python')}; wall time {out.get('wall_seconds')} s."]
+    for name in ("locomo", "longmemeval"):
+        summary = out.get(name)
+        if not summary:
+            continue
+        heading = "categories 1-4, adversarial excluded" if summary.get("headline_categories") != "all" else "all"
+        lat = summary["get_user_context_ms"]
+        parts += [f"### {name}: {summary['histories']} histories, {summary['questions']} questions ({heading})",
+                  quality_table(summary, markdown=True),
+                  f"Coverage within 1,000 tokens by {'category' if heading != 'all' else 'question type'}:",
+                  category_table(summary, markdown=True),
+                  f"agent_memory: {summary['facts_extracted']} facts extracted from {summary['ingest']['messages']} "
+                  f"messages ({summary['ingest']['messages_per_s']} msg/s, embeddings shared with the baselines); "
+                  f"get_user_context p50 {lat['p50']} ms, p95 {lat['p95']} ms over {lat['n']} calls; "
+                  f"blocks over budget: {summary['blocks_over_budget']}."]
+    if out.get("scale"):
+        parts += ["### Speed and scale", scale_table(out["scale"], markdown=True)]
+    return "\n\n".join(parts) + "\n"
 
 
 def _plt() -> Any:

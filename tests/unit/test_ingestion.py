@@ -162,3 +162,19 @@ def test_deleting_a_thread_drops_its_vectors(memory: Memory) -> None:
     memory.thread.add_messages("t2", messages=[Message(role="user", content="kayak kayak kayak")])
     memory.thread.delete("t2")
     assert memory.graph.search(user_id="jane", query="kayak", scope="episodes") == []
+
+
+def test_a_reply_is_embedded_leaning_towards_the_message_it_answers() -> None:
+    embedder, index = HashEmbedder(), ExactIndex()
+    with Memory.ephemeral(embedder=embedder, extractor=TripleExtractor(), vector_index=index) as mem:
+        mem.user.add(user_id="jane", first_name="Jane")
+        mem.thread.create(thread_id="t1", user_id="jane")
+        [question] = mem.thread.add_messages("t1", messages=[
+            Message(role="assistant", content="Did you paint the lighthouse?", created_at="2024-03-01T09:00:00Z")])
+        [reply] = mem.thread.add_messages("t1", messages=[  # a later call: the question is read from the store
+            Message(role="user", content="Yes, last summer!", created_at="2024-03-01T09:01:00Z")])
+        asked = embedder.embed_batch(["Did you paint the lighthouse?"])[0]  # no name: embedded as its content
+        hits = dict(index.query("jane", "episode", asked, 5))
+        own = float(embedder.embed_batch(["Yes, last summer!"])[0] @ asked)
+        assert hits[reply.uuid] > own + 0.2  # the reply is found by what it answers
+        assert hits[question.uuid] == pytest.approx(1.0, abs=1e-5)  # the first message is itself alone

@@ -109,6 +109,13 @@ def test_k_larger_than_count_returns_everything(index: VectorIndex) -> None:
     assert index.query("alice", "fact", basis(0), k=0) == []
 
 
+def test_query_many_answers_each_row_like_query(index: VectorIndex) -> None:
+    index.upsert("alice", "entity", ["x", "y", "z"], np.stack([basis(0), unit(1, 1), basis(1)]))
+    queries = np.stack([basis(0), basis(1), basis(2)])
+    assert index.query_many("alice", "entity", queries, 2) == [index.query("alice", "entity", q, 2) for q in queries]
+    assert index.query_many("bob", "entity", queries, 2) == [[], [], []]  # nothing of alice's, no error
+
+
 def test_dimension_mismatch_names_both_dimensions(index: VectorIndex) -> None:
     index.upsert("alice", "fact", ["x"], basis(0).reshape(1, -1))
     with pytest.raises(DimensionMismatchError, match=rf"(?=.*\b{DIM}\b)(?=.*\b5\b)"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..models import Entity, Episode, Fact, Observation
@@ -190,7 +190,29 @@ def _assemble(template: str, placeholders: list[Placeholder], fills: list[str]) 
 
 
 def render_context(template: str, parts: ContextParts, token_budget: int) -> Rendered:
-    """Fill each placeholder in template order with as many items as the remaining budget allows."""
+    """Fill each placeholder in template order with as many items as the remaining budget allows.
+
+    When the budget cannot hold every candidate episode, a current fact drawn only from episodes
+    the block shows says nothing they do not: it is left out and its tokens go to the next fact or
+    episode (closed facts stay: they date a change).
+    """
+    first = _render(template, parts, token_budget)
+    if not first.facts or len(first.episodes) == len(parts.episodes):
+        return first
+    shown = {e.uuid for e in first.episodes}
+    kept = [f for f in parts.facts if not _said(f, shown)]
+    if len(kept) == len(parts.facts):
+        return first
+    second = _render(template, replace(parts, facts=kept), token_budget)
+    # more room usually adds episodes; if it ever dropped one that a left-out fact stood for, keep the first
+    return second if shown <= {e.uuid for e in second.episodes} else first
+
+
+def _said(fact: Fact, shown: set[str]) -> bool:
+    return fact.invalid_at is None and bool(fact.episodes) and set(fact.episodes) <= shown
+
+
+def _render(template: str, parts: ContextParts, token_budget: int) -> Rendered:
     placeholders = parse_template(template)
     static = template
     for ph in reversed(placeholders):

@@ -27,7 +27,7 @@ _WORDS = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 # the query names gain SPEAKER_BOOST of their own score.
 NEIGHBOUR_SOURCES = 20
 NEIGHBOUR_WEIGHT = 0.25
-SPEAKER_BOOST = 0.5
+SPEAKER_BOOST = 0.7
 # A query that names a calendar date ("on 3 June, 2023", "2023-06-03", "in June 2023") is about that
 # time: the episodes of that day (or month) gain DATE_BOOST on the fused scale (~0-1.7).
 DATE_BOOST = 0.6

@@ -92,3 +92,19 @@ def test_a_template_without_episodes_lets_facts_take_the_budget() -> None:
     facts = [_fact(f"fact number {i} " + "word " * 10) for i in range(30)]
     out = render_context("<F>\n%{edges limit=30}\n</F>", ContextParts(facts=facts), 300)
     assert out.tokens > 0.8 * 300
+
+
+def test_under_pressure_a_fact_that_repeats_a_shown_episode_gives_way_but_a_closed_one_stays() -> None:
+    episodes = [_episode(f"episode {i} " + "talk " * 30, i) for i in range(30)]
+    said = _fact("Jane lives in Denver")
+    said.episodes = [episodes[0].uuid]
+    closed = _fact("Jane lived in Boston", closed=True)
+    closed.episodes = [episodes[0].uuid]
+    elsewhere = _fact("Jane works at Acme")
+    elsewhere.episodes = [episodes[29].uuid]
+    parts = ContextParts(facts=[said, closed, elsewhere], episodes=episodes)
+    tight = render_context(DEFAULT_TEMPLATE, parts, 400)
+    assert episodes[0] in tight.episodes and episodes[29] not in tight.episodes
+    assert {f.uuid for f in tight.facts} == {closed.uuid, elsewhere.uuid}
+    roomy = render_context(DEFAULT_TEMPLATE, parts, 8000)  # every episode fits: facts are all kept
+    assert {f.uuid for f in roomy.facts} == {said.uuid, closed.uuid, elsewhere.uuid}

@@ -11,6 +11,7 @@ budget carries more of what was said.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -146,6 +147,10 @@ def _cut_summary(text: str, limit: int) -> str:
 _MAX_CHARS_PER_TOKEN = 8
 
 
+# The same episodes and facts come back query after query (and twice in one render): count each line once.
+_line_tokens = functools.lru_cache(maxsize=4096)(count_tokens)
+
+
 def _key(item: object) -> str:
     return getattr(item, "uuid", None) or str(id(item))
 
@@ -247,12 +252,12 @@ def _render(template: str, parts: ContextParts, token_budget: int) -> Rendered:
             text = line(item)
             if len(text) > _MAX_CHARS_PER_TOKEN * (section_budget - used):
                 continue  # cannot fit: skip it without paying for an exact count
-            cost = count_tokens(text) + 1
+            cost = _line_tokens(text) + 1
             day = None
             if kind == "episodes":
                 day = _day(item.reference_time)  # type: ignore[attr-defined]
                 if day not in days:
-                    cost += count_tokens(day_line(item.reference_time)) + 1  # type: ignore[attr-defined]
+                    cost += _line_tokens(day_line(item.reference_time)) + 1  # type: ignore[attr-defined]
             if used + cost > section_budget:
                 continue
             used += cost

@@ -176,14 +176,7 @@ class ExactIndex:
 
     def query(self, user_id: str, kind: Kind, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The ``k`` nearest ids with cosine similarity, best first; [] when there is nothing."""
-        check_kind(kind)
-        query = prepare_query(vector)
-        with self._lock:
-            part = self._parts.get((user_id, kind))
-            self._expect(part, query.shape[0])
-            if part is None or k <= 0:
-                return []
-            return part.query(query, int(k))
+        return self.query_many(user_id, kind, prepare_query(vector)[None, :], k)[0]
 
     def query_many(self, user_id: str, kind: Kind, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """``query`` for each row of ``vectors``, in row order."""

@@ -38,20 +38,13 @@ _DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MON
 _MONTH_DAY_YEAR = re.compile(rf"\b({_MON})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
 _ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _MONTH_YEAR = re.compile(rf"\b({_MON})\.?,?\s+(\d{{4}})\b", re.I)
-# Episodes that mention an entity the query names (other than its speaker) gain MENTION_BOOST of
-# their score per such entity (at most two).
-MENTION_BOOST = 0.0
-# Weights of the vector and the BM25 ranking of episodes in their reciprocal rank fusion.
+# Episodes: the vector and the BM25 scores, each min-max normalised over its own hits, weighted and
+# summed (on LoCoMo this beat a reciprocal rank fusion of the two lists).
 EPISODE_WEIGHTS = (0.7, 1.0)
-EPISODE_RRF_K = 20
-EPISODE_FUSION = "score"
 # For a context block (not for search), a long episode must earn its tokens: its score is scaled by
 # (LENGTH_REF / length) ** LENGTH_ALPHA above LENGTH_REF characters.
 LENGTH_REF = 400
 LENGTH_ALPHA = 0.5
-# Facts are distilled statements that often match a question better than the raw turn: the
-# source episodes of the facts that match the query (by vector and BM25) join the episode fusion.
-FACT_SOURCE_WEIGHT = 0.0
 # Facts: vector + BM25, plus the facts touching entities the query names (graph neighbourhood) and
 # the facts drawn from the best episodes, with these weights in the fusion.
 FACT_GRAPH_WEIGHT = 0.5
@@ -147,27 +140,18 @@ class Retriever:
                                          since=ep.reference_time + timedelta(microseconds=1), limit=1)
         return before + after
 
-    def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int, rescore: bool = True,
-                       named: Sequence[Entity] = ()) -> tuple[dict[str, float], dict[str, Episode]]:
+    def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
+                       rescore: bool = True) -> tuple[dict[str, float], dict[str, Episode]]:
         """Fused episode scores (vector + BM25), with neighbour and speaker rescoring; and the episodes read."""
-        extra: list[tuple[list[str], float]] = []
-        if FACT_SOURCE_WEIGHT:
-            facts = self._fused(user_id, "fact", query, qvec, self.pool)
-            top = sorted(facts, key=facts.__getitem__, reverse=True)
-            sources = [ep for f in self.store.get_facts(top) for ep in f.episodes[:1]]
-            extra.append((list(dict.fromkeys(sources)), FACT_SOURCE_WEIGHT))
-        if EPISODE_FUSION == "score":
-            dense = dict(self.index.query(user_id, "episode", qvec, pool))
-            lexical = dict(self.store.search_text(user_id, "episode", query, pool))
-            fused: dict[str, float] = {}
-            for w, sc in zip(EPISODE_WEIGHTS, (dense, lexical)):
-                if not sc:
-                    continue
-                lo, hi = min(sc.values()), max(sc.values())
-                for i, v in sc.items():
-                    fused[i] = fused.get(i, 0.0) + w * ((v - lo) / (hi - lo) if hi > lo else 1.0)
-        else:
-            fused = self._fused(user_id, "episode", query, qvec, pool, extra, weights=EPISODE_WEIGHTS, k=EPISODE_RRF_K)
+        dense = dict(self.index.query(user_id, "episode", qvec, pool))
+        lexical = dict(self.store.search_text(user_id, "episode", query, pool))
+        fused: dict[str, float] = {}
+        for w, sc in zip(EPISODE_WEIGHTS, (dense, lexical)):
+            if not sc:
+                continue
+            lo, hi = min(sc.values()), max(sc.values())
+            for i, v in sc.items():
+                fused[i] = fused.get(i, 0.0) + w * ((v - lo) / (hi - lo) if hi > lo else 1.0)
         scores = dict(fused)
         if not rescore:
             return scores, {}
@@ -191,13 +175,6 @@ class Retriever:
             for uid, ep in episodes.items():
                 if ep.name and uid in scores and normalize_name(ep.name) in grams:
                     scores[uid] *= 1.0 + SPEAKER_BOOST
-        if MENTION_BOOST and named:
-            wanted = {e.uuid: {normalize_name(n) for n in (e.name, *e.aliases)} for e in named}
-            for uid, ents in self.store.mentions_of_episodes([u for u in episodes if u in scores]).items():
-                speaker = normalize_name(episodes[uid].name or "")
-                hits = sum(1 for e in set(ents) if e in wanted and speaker not in wanted[e])
-                if hits:
-                    scores[uid] *= 1.0 + MENTION_BOOST * min(hits, 2)
         return scores, episodes
 
     def candidates(self, user_id: str, query: str, *, pool: int | None = None,
@@ -221,7 +198,7 @@ class Retriever:
         episodes: dict[str, Episode] = {}
         epool = max(pool, self.episode_pool)
         if "episode" in kinds or "fact" in kinds:
-            episode_scores, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds, named)
+            episode_scores, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds)
             if budgeted and LENGTH_ALPHA and episodes:
                 for uid, ep in episodes.items():
                     if uid in episode_scores and len(ep.content) > LENGTH_REF:

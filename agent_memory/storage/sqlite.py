@@ -423,17 +423,6 @@ class SQLiteStore:
             for entity_uuid, episode_uuid in pairs:
                 self._x("INSERT OR IGNORE INTO mentions VALUES (?,?,?)", (entity_uuid, episode_uuid, user_id))
 
-    def mentions_of_episodes(self, episode_uuids: Sequence[str]) -> dict[str, list[str]]:
-        """Entity ids mentioned by each episode."""
-        if not episode_uuids:
-            return {}
-        marks = ",".join("?" * len(episode_uuids))
-        out: dict[str, list[str]] = {}
-        for r in self._all(f"SELECT episode_uuid, entity_uuid FROM mentions WHERE episode_uuid IN ({marks})",
-                           list(episode_uuids)):
-            out.setdefault(r[0], []).append(r[1])
-        return out
-
     def mention_stats(self, user_id: str, min_threads: int = 2, limit: int = 50) -> list[sqlite3.Row]:
         """Per entity: episodes and distinct threads mentioning it, first and last time seen."""
         return self._all(

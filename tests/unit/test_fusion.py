@@ -32,3 +32,19 @@ def test_mmr_prefers_diverse_items() -> None:
 def test_mmr_returns_a_permutation(rel: list[float]) -> None:
     items = list(range(len(rel)))
     assert sorted(mmr(items, rel, lambda a, b: 0.0)) == items
+
+
+def test_a_question_naming_a_calendar_date_reads_that_day_or_month() -> None:
+    from datetime import datetime, timezone
+
+    from agent_memory.retrieval.search import query_dates
+
+    day = datetime(2023, 6, 3, tzinfo=timezone.utc)
+    for text in ("What did Jane do on 3 June, 2023?", "What happened on June 3rd, 2023?", "Notes from 2023-06-03"):
+        [(start, end)] = query_dates(text)
+        assert start < day < end and (end - start).days == 3  # the day, padded a day each side for time zones
+    [(start, end)] = query_dates("Where was she in June 2023?")
+    assert (start, end) == (datetime(2023, 6, 1, tzinfo=timezone.utc), datetime(2023, 7, 1, tzinfo=timezone.utc))
+    assert query_dates("What did she do last week?") == []
+    [(start, _)] = query_dates("31 February 2023")  # no such day: the month is still meant
+    assert start == datetime(2023, 2, 1, tzinfo=timezone.utc)

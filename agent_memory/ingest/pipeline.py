@@ -374,8 +374,8 @@ class Ingestor:
 
         A reply often only makes sense with what it answers ("Yes, last year!" after "Did you paint
         this?"). Embedding the two texts together costs twice the model time; adding
-        ``CONTEXT_WEIGHT`` times the previous message's own vector did as well on LoCoMo (evidence
-        coverage within 1,000 tokens 0.863 against 0.862 for the joint text, 0.841 without context).
+        ``CONTEXT_WEIGHT`` times the previous message's own vector did as well on two LoCoMo
+        dialogues (evidence coverage within 1,000 tokens 0.863, joint text 0.862, no context 0.841).
         """
         mine = {ep.uuid for ep in episodes}
         extra = list({p.uuid: p for p in previous.values() if p is not None and p.uuid not in mine}.values())

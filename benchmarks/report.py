@@ -112,6 +112,17 @@ def _plt() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, ax: Any, path: Path) -> Path:
+    """Grid, legend, tight layout; write the PNG (making its folder) and free the figure."""
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot_coverage(name: str, summary: dict[str, Any], path: Path) -> Path:
     """Evidence coverage vs token budget, one line per method."""
     plt = _plt()
@@ -124,13 +135,7 @@ def plot_coverage(name: str, summary: dict[str, Any], path: Path) -> Path:
     ax.set_xlabel("token budget of the context block (cl100k)")
     ax.set_ylabel("evidence coverage")
     ax.set_title(f"{name}: evidence coverage vs token budget (n={next(iter(summary['methods'].values()))['n']})")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path)
 
 
 def plot_scale(results: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -149,10 +154,4 @@ def plot_scale(results: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.set_xlabel("episodes in the user's graph")
     ax.set_ylabel("get_user_context latency (ms)")
     ax.set_title("Read latency vs graph size (embedded default, 2 cores)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path)

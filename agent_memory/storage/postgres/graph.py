@@ -54,7 +54,7 @@ class GraphMixin(PgConnection):
                 " INSERT INTO vector_tasks (user_id, kind, uuid) SELECT %(user_id)s, 'entity', uuid FROM up"
                 " WHERE NOT EXISTS (SELECT 1 FROM prev WHERE prev.name=%(name)s AND prev.type=%(type)s"
                 "   AND prev.summary IS NOT DISTINCT FROM %(summary)s)"
-                " ON CONFLICT (kind, uuid) DO NOTHING",
+                " ON CONFLICT (kind, uuid) DO UPDATE SET id = DEFAULT",  # queued again: a newer seq
                 {"uuid": entity.uuid, "user_id": entity.user_id, "name": entity.name, "type": entity.type,
                  "aliases": jsonb(entity.aliases), "alias_text": " ".join(entity.aliases), "summary": entity.summary,
                  "attributes": jsonb(entity.attributes), "created_at": entity.created_at,
@@ -156,7 +156,7 @@ class GraphMixin(PgConnection):
                 "   WHERE facts.user_id=excluded.user_id RETURNING uuid)"
                 " INSERT INTO vector_tasks (user_id, kind, uuid) SELECT %(user_id)s, 'fact', uuid FROM up"
                 " WHERE NOT EXISTS (SELECT 1 FROM prev WHERE prev.fact=%(fact)s)"
-                " ON CONFLICT (kind, uuid) DO NOTHING",
+                " ON CONFLICT (kind, uuid) DO UPDATE SET id = DEFAULT",
                 {"uuid": fact.uuid, "user_id": fact.user_id, "source": fact.source_uuid, "target": fact.target_uuid,
                  "relation": fact.relation, "fact": fact.fact, "valid_at": fact.valid_at,
                  "invalid_at": fact.invalid_at, "created_at": fact.created_at, "expired_at": fact.expired_at,
@@ -247,7 +247,7 @@ class GraphMixin(PgConnection):
                 "   sessions=excluded.sessions RETURNING uuid),"
                 " task AS (INSERT INTO vector_tasks (user_id, kind, uuid) SELECT %(user_id)s, 'observation', uuid"
                 "   FROM up WHERE NOT EXISTS (SELECT 1 FROM prev WHERE prev.text=%(text)s)"
-                "   ON CONFLICT (kind, uuid) DO NOTHING)"
+                "   ON CONFLICT (kind, uuid) DO UPDATE SET id = DEFAULT)"
                 " SELECT uuid FROM up",
                 {"uuid": obs.uuid, "user_id": obs.user_id, "key": obs.key, "text": obs.text,
                  "evidence": jsonb(obs.evidence), "first_seen": obs.first_seen, "last_seen": obs.last_seen,

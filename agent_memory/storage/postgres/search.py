@@ -160,15 +160,16 @@ class SearchMixin(PgConnection):
     def vector_tasks(self, limit: int = 256, *, user_id: str | None = None) -> list[VectorTask]:
         """Records owed a vector, oldest first."""
         if user_id is None:
-            rows = self._all("SELECT user_id, kind, uuid FROM vector_tasks ORDER BY id LIMIT %s", (limit,))
+            rows = self._all("SELECT user_id, kind, uuid, id FROM vector_tasks ORDER BY id LIMIT %s", (limit,))
         else:
-            rows = self._all("SELECT user_id, kind, uuid FROM vector_tasks WHERE user_id=%s ORDER BY id LIMIT %s",
+            rows = self._all("SELECT user_id, kind, uuid, id FROM vector_tasks WHERE user_id=%s ORDER BY id LIMIT %s",
                              (user_id, limit))
-        return [VectorTask(user_id=r["user_id"], kind=r["kind"], uuid=r["uuid"]) for r in rows]
+        return [VectorTask(user_id=r["user_id"], kind=r["kind"], uuid=r["uuid"], seq=int(r["id"])) for r in rows]
 
-    def write_vectors(self, user_id: str, kind: Kind, uuids: Sequence[str], vectors: np.ndarray) -> None:
-        """Upsert vectors of the user's records (deleted or foreign ids are skipped) and settle their tasks,
-        in one transaction."""
+    def write_vectors(self, user_id: str, kind: Kind, uuids: Sequence[str], vectors: np.ndarray, *,
+                      queued_before: int | None = None) -> None:
+        """Upsert vectors of the user's records (deleted or foreign ids are skipped) and settle their tasks
+        (only those with ``seq <= queued_before`` when given), in one transaction."""
         table = TABLES[_kind(kind)]
         ids = list(uuids)
         if not ids:
@@ -185,8 +186,9 @@ class SearchMixin(PgConnection):
                         f" WITH ORDINALITY AS t(uuid, v, i) JOIN {table} r ON r.uuid = t.uuid AND r.user_id = %s"
                         " ORDER BY t.uuid, t.i DESC"
                         " ON CONFLICT (uuid) DO UPDATE SET embedding = excluded.embedding", (ids, texts, user_id))
-                    self._x("DELETE FROM vector_tasks WHERE kind=%s AND user_id=%s AND uuid = ANY(%s)",
-                            (kind, user_id, ids))
+                    self._x("DELETE FROM vector_tasks WHERE kind=%s AND user_id=%s AND uuid = ANY(%s)"
+                            " AND (%s::bigint IS NULL OR id <= %s::bigint)", (kind, user_id, ids, queued_before,
+                                                                             queued_before))
                 return
             except InvalidInputError as exc:  # a record deleted meanwhile by another process: skip it, once
                 if attempt == 2 or not isinstance(exc.__cause__, psycopg.errors.ForeignKeyViolation):

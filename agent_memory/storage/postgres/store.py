@@ -7,6 +7,8 @@ transaction. See docs/postgres.md for deployment, tenancy and what deletion leav
 
 from __future__ import annotations
 
+from typing import Any
+
 from .connection import DEFAULT_SCHEMA, Tracer
 from .graph import GraphMixin
 from .records import RecordsMixin
@@ -29,6 +31,11 @@ class PostgresStore(RecordsMixin, GraphMixin, SearchMixin):
                  tracer: Tracer | None = None, connect_timeout: float = 30.0) -> None:
         self._counts = {}
         super().__init__(url, schema=schema, pool_size=pool_size, tracer=tracer, connect_timeout=connect_timeout)
+
+    @classmethod
+    def open(cls, url: str, **options: Any) -> PostgresStore:
+        """Open (creating or migrating the schema if needed) the store at ``url``."""
+        return cls(url, **options)
 
     def delete_user(self, user_id: str) -> None:
         """Remove every row, full-text entry, vector and vector task of the user in one transaction.

@@ -160,6 +160,13 @@ def test_the_hnsw_path_finds_what_the_exact_path_finds(store: PostgresStore, mon
     exact = store.search_vectors("jane", "episode", queries, 10)
     monkeypatch.setattr(pg_search, "EXACT_LIMIT", 10)
     store._counts.clear()
+    assert store._hnsw_state("episode") == "missing"
+    store.search_vectors("jane", "episode", queries, 10)  # starts building the index in the background
+    assert store.build_vector_index("episode") in (True, False)
+    deadline = time.monotonic() + 60
+    while store._hnsw_state("episode") != "valid" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert store._use_hnsw("jane", "episode")  # built, valid, and jane holds half the table
     approx = store.search_vectors("jane", "episode", queries, 10)
     owned = {e.uuid for e in store.list_episodes("jane", limit=1000)}
     for a, b in zip(exact, approx):

@@ -4,11 +4,15 @@ Full text: each searchable table has a generated ``tsvector`` (English stemming)
 index; a query is the OR of its content words, ranked with ``ts_rank_cd``. Vectors: one table
 per kind whose rows reference their record (deleting a record deletes its vector). A user with
 few vectors of a kind is searched exactly (their rows by the ``user_id`` index, sorted by cosine
-distance); above ``EXACT_LIMIT`` the HNSW index is used with pgvector's iterative filtered scan.
+distance); above ``EXACT_LIMIT``, when the user also holds a fair share of the table, the HNSW index
+is used with pgvector's iterative filtered scan (a small user in a big table stays exact: a filtered
+graph walk would visit mostly other users' vectors). The HNSW index of a kind is built (concurrently,
+in the background) the first time a user needs it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -24,10 +28,14 @@ from .schema import lock_key
 
 __all__ = ["EXACT_LIMIT", "SearchMixin", "tsquery"]
 
+log = logging.getLogger(__name__)
+
 TABLES: dict[str, str] = {"episode": "episodes", "fact": "facts", "entity": "entities", "observation": "observations"}
-# Above this many vectors of one kind for one user, search walks the HNSW graph instead of scanning
-# the user's rows exactly (an exact scan of 20k 384-d vectors is ~10-20 ms on one core).
-EXACT_LIMIT = 20_000
+# Above this many vectors of one kind for one user, and at least HNSW_SHARE of the kind's table,
+# search walks the HNSW graph instead of scanning the user's rows exactly (an exact scan cost
+# ~3 us a 384-d row here; the filtered graph walk ~10 ms at 10k rows).
+EXACT_LIMIT = 5_000
+HNSW_SHARE = 0.05
 _COUNT_TTL = 30.0  # seconds a per-(user, kind) vector count is trusted for choosing the search path
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
@@ -64,6 +72,8 @@ class SearchMixin(PgConnection):
 
     _dim: int | None = None
     _counts: dict[tuple[str, str], tuple[float, int]]
+    _hnsw_valid: set[str]
+    _hnsw_building: set[str]
     _counts_lock = threading.Lock()
 
     # -- full text ------------------------------------------------------------------------------
@@ -74,7 +84,7 @@ class SearchMixin(PgConnection):
         if words is None or limit <= 0:
             return []
         rows = self._all(
-            f"SELECT t.uuid, ts_rank_cd(t.tsv, q) AS score FROM {table} t, to_tsquery('english', %s) q"
+            f"SELECT t.uuid, ts_rank(t.tsv, q) AS score FROM {table} t, to_tsquery('english', %s) q"
             " WHERE t.user_id=%s AND t.tsv @@ q ORDER BY score DESC, t.uuid LIMIT %s", (words, user_id, limit))
         return [(r["uuid"], float(r["score"])) for r in rows]
 
@@ -86,7 +96,7 @@ class SearchMixin(PgConnection):
         return self._dim
 
     def _ensure_dimension(self, dim: int) -> None:
-        """Fix the vector dimension at the first write (column type and HNSW indexes); refuse others."""
+        """Fix the vector dimension at the first write (the columns' type); refuse any other after."""
         known = self._dimension()
         if known is None:
             with self.atomic():
@@ -95,8 +105,6 @@ class SearchMixin(PgConnection):
                 if found is None:
                     for kind in KINDS:
                         self._x(f"ALTER TABLE vectors_{kind} ALTER COLUMN embedding TYPE vector({int(dim)})")
-                        self._x(f"CREATE INDEX IF NOT EXISTS vectors_{kind}_hnsw ON vectors_{kind}"
-                                " USING hnsw (embedding vector_cosine_ops)")
                     self._x("INSERT INTO meta VALUES ('vector_dimensions', %s)", (str(int(dim)),))
                     found = str(int(dim))
             known = self._dim = int(found)
@@ -129,6 +137,70 @@ class SearchMixin(PgConnection):
             return seen[1]
         return self.count_vectors(user_id, kind)
 
+    def _use_hnsw(self, user_id: str, kind: Kind) -> bool:
+        mine = self._recent_count(user_id, kind)
+        if mine <= EXACT_LIMIT:
+            return False
+        total = self._scalar("SELECT GREATEST(reltuples, 1)::bigint FROM pg_class WHERE oid = %s::regclass",
+                             (f"vectors_{kind}",)) or 1
+        return bool(mine >= HNSW_SHARE * float(total)) and self._hnsw_ready(kind)
+
+    # -- the HNSW indexes ---------------------------------------------------------------------------
+    def _hnsw_ready(self, kind: Kind) -> bool:
+        """True once the kind's HNSW index is built and valid; else starts building it in the background
+        (searches stay exact meanwhile)."""
+        if kind in self._hnsw_valid:
+            return True
+        if self._hnsw_state(kind) == "valid":
+            self._hnsw_valid.add(kind)
+            return True
+        with self._counts_lock:
+            if kind in self._hnsw_building:
+                return False
+            self._hnsw_building.add(kind)
+        threading.Thread(target=self._build_quietly, args=(kind,), name=f"agent-memory-hnsw-{kind}",
+                         daemon=True).start()
+        return False
+
+    def _hnsw_state(self, kind: Kind) -> str:
+        row = self._one("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                        " WHERE c.relname = %s AND c.relnamespace = %s::regnamespace",
+                        (f"vectors_{kind}_hnsw", self.schema))
+        return "missing" if row is None else ("valid" if row["indisvalid"] else "invalid")
+
+    def build_vector_index(self, kind: Kind) -> bool:
+        """Build the kind's HNSW index (cosine) without blocking writers (CREATE INDEX CONCURRENTLY);
+        one process builds it, others return False at once. Indexes are built when a user first holds
+        more than EXACT_LIMIT vectors of a kind (inserting into an HNSW graph cost ~3.6 ms of server
+        CPU a 384-d vector here, against ~0.2 ms without it: small memories do not pay for it)."""
+        _kind(kind)
+        key = lock_key("agent-memory-hnsw", self.schema, kind)
+        with self._borrow() as conn, self._translate():  # autocommit: CONCURRENTLY needs no transaction
+            row = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (key,)).fetchone()
+            if not row or not row["got"]:
+                return False
+            try:
+                state = self._hnsw_state(kind)
+                if state == "invalid":  # a build that died half-way
+                    conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS vectors_{kind}_hnsw")  # type: ignore[arg-type]
+                if state != "valid":
+                    conn.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS vectors_{kind}_hnsw"  # type: ignore[arg-type]
+                                 f" ON vectors_{kind} USING hnsw (embedding vector_cosine_ops)"
+                                 " WITH (m = 16, ef_construction = 32)")
+                    conn.execute(f"ANALYZE vectors_{kind}")  # type: ignore[arg-type]  # so the planner weighs it
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        return True
+
+    def _build_quietly(self, kind: Kind) -> None:
+        try:
+            self.build_vector_index(kind)
+        except Exception:  # noqa: BLE001 - searches stay exact; the next search retries
+            log.warning("building the HNSW index of %s vectors failed", kind, exc_info=True)
+        finally:
+            with self._counts_lock:
+                self._hnsw_building.discard(kind)
+
     def search_vectors(self, user_id: str, kind: Kind, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """For each row of ``vectors``, the user's ``k`` nearest records of this kind (uuid, cosine), best first."""
         _kind(kind)
@@ -141,14 +213,15 @@ class SearchMixin(PgConnection):
         if arr.shape[1] != known:
             raise DimensionMismatchError(f"query vectors have dimension {arr.shape[1]}, but this memory's vectors "
                                          f"have dimension {known}; use the embedder it was built with")
-        if self._recent_count(user_id, kind) <= EXACT_LIMIT:  # exact: the user's rows, sorted (no index walk)
-            inner = (f"SELECT uuid, d FROM (SELECT uuid, embedding <=> q.vec::vector({known}) AS d"
+        if not self._use_hnsw(user_id, kind):  # exact: the user's rows, sorted (no index walk)
+            inner = (f"SELECT uuid, d FROM (SELECT uuid, embedding <=> q.vec AS d"
                      f" FROM vectors_{kind} WHERE user_id=%s OFFSET 0) s ORDER BY d, uuid LIMIT %s")
         else:  # the HNSW index, filtered to the user by pgvector's iterative scan
-            inner = (f"SELECT uuid, embedding <=> q.vec::vector({known}) AS d FROM vectors_{kind}"
-                     f" WHERE user_id=%s ORDER BY embedding <=> q.vec::vector({known}) LIMIT %s")
-        rows = self._all(
-            f"SELECT q.i, v.uuid, 1 - v.d AS score FROM unnest(%s::text[]) WITH ORDINALITY AS q(vec, i)"
+            inner = (f"SELECT uuid, embedding <=> q.vec AS d FROM vectors_{kind}"
+                     f" WHERE user_id=%s ORDER BY embedding <=> q.vec LIMIT %s")
+        rows = self._all(  # the query vectors are cast once, not per row
+            f"SELECT q.i, v.uuid, 1 - v.d AS score FROM unnest(%s::text[]::vector({known})[])"
+            " WITH ORDINALITY AS q(vec, i)"
             f" CROSS JOIN LATERAL ({inner}) v ORDER BY q.i, v.d, v.uuid",
             ([_vec_text(r) for r in arr], user_id, k))
         out: list[list[tuple[str, float]]] = [[] for _ in range(arr.shape[0])]

@@ -29,7 +29,7 @@ class PostgresStore(RecordsMixin, GraphMixin, SearchMixin):
 
     def __init__(self, url: str, *, schema: str | None = None, pool_size: int | None = None,
                  tracer: Tracer | None = None, connect_timeout: float = 30.0) -> None:
-        self._counts = {}
+        self._counts, self._hnsw_valid, self._hnsw_building = {}, set(), set()
         super().__init__(url, schema=schema, pool_size=pool_size, tracer=tracer, connect_timeout=connect_timeout)
 
     @classmethod

@@ -110,13 +110,14 @@ class Ingestor:
         """Stop the embedding thread."""
         self._pool.shutdown(wait=True)
 
-    def _lock_for(self, user_id: str) -> threading.Lock:
+    def user_lock(self, user_id: str) -> threading.Lock:
+        """The lock a run of this user holds (a delete takes it too, so it never races a run)."""
         with self._locks_guard:
             return self._user_locks.setdefault(user_id, threading.Lock())
 
     def process_user(self, user_id: str) -> int:
         """Process every pending episode of the user; returns how many were handled."""
-        with self._lock_for(user_id):
+        with self.user_lock(user_id):
             user = self.store.get_user(user_id)
             if user is None:
                 raise UserNotFoundError(f"user {user_id!r} does not exist", user_id=user_id)

@@ -121,8 +121,7 @@ class Retriever:
         dense = [i for i, _ in self._dense(user_id, kind, qvec, pool)]
         lexical = [i for i, _ in self.store.search_text(user_id, kind, query, pool)]
         lists = [dense, lexical, *[list(ids) for ids, _ in extra]]
-        weights = [*weights, *[w for _, w in extra]]
-        return rrf(lists, weights=weights, k=k)
+        return rrf(lists, weights=[*weights, *[w for _, w in extra]], k=k)
 
     def _dense(self, user_id: str, kind: Kind, qvec: np.ndarray, pool: int) -> list[tuple[str, float]]:
         return self.store.search_vectors(user_id, kind, np.asarray(qvec, dtype=np.float32)[None, :], pool)[0]

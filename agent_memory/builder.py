@@ -37,12 +37,12 @@ def resolve_llm(llm: Any, config: MemoryConfig) -> Any:
     if llm is None or llm is False:
         return None
     if llm == "auto" or llm is True:
-        env = llm_environment()
-        if env is None and not (config.llm or llm is True):
+        env = llm_environment(asked=config.llm or llm is True)
+        if env is None:
             return None
         from .llm.openai import OpenAILLM
 
-        client = OpenAILLM.from_env(env or {})
+        client = OpenAILLM.from_env(env)
         if client is None:
             raise ConfigError("the model path was asked for (llm=True, MemoryConfig(llm=True) or an AGENT_MEMORY_LLM* "
                               "variable) but no endpoint is configured: set AGENT_MEMORY_LLM_BASE_URL (or "

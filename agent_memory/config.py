@@ -20,14 +20,15 @@ LLM_PREFIX = "AGENT_MEMORY_LLM"
 _LLM_KEYS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_VERSION", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY")
 
 
-def llm_environment(env: Mapping[str, str] | None = None) -> dict[str, str] | None:
-    """The model settings of the environment, or None when no ``AGENT_MEMORY_LLM*`` variable asks for one.
+def llm_environment(env: Mapping[str, str] | None = None, *, asked: bool = False) -> dict[str, str] | None:
+    """The model settings of the environment, or None when no ``AGENT_MEMORY_LLM*`` variable asks for one
+    (and the caller did not: ``asked``).
 
     ``OPENAI_API_KEY`` alone never turns the model path on (it may be there for the agent's own model).
     ``AGENT_MEMORY_LLM_BASE_URL`` / ``AGENT_MEMORY_LLM_API_KEY`` take precedence over the OPENAI_* ones.
     """
     env = os.environ if env is None else env
-    if not any(k.startswith(LLM_PREFIX) and v for k, v in env.items()):
+    if not asked and not any(k.startswith(LLM_PREFIX) and v for k, v in env.items()):
         return None
     out = {k: env[k] for k in _LLM_KEYS if env.get(k)}
     out.update({k: v for k, v in env.items() if k.startswith(LLM_PREFIX) and v})

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ...models import Entity, Fact, Observation
+from ...text import normalize_name
 from ..base import MentionStat
-from ..sqlite import normalize_name
 from .connection import PgConnection, Row, jsonb
 
 __all__ = ["GraphMixin"]

@@ -13,7 +13,6 @@ in the background) the first time a user needs it.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ import numpy as np
 import psycopg
 
 from ...errors import DimensionMismatchError, InvalidInputError
+from ...text import content_words
 from ..base import KINDS, Kind, ReconcileReport, VectorTask
 from .connection import PgConnection
 from .schema import lock_key
@@ -38,23 +38,11 @@ EXACT_LIMIT = 5_000
 HNSW_SHARE = 0.05
 _COUNT_TTL = 30.0  # seconds a per-(user, kind) vector count is trusted for choosing the search path
 
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
-_STOP = frozenset(
-    "a an and are as at be but by did do does for from had has have he her him his how i if in into "
-    "is it its me my no not of on or our she so than that the their them then there these they this "
-    "to too was we were what when where which who whom why will with would you your yours about can "
-    "could should just also any all been being am some such".split()
-)
-
-
 def tsquery(text: str, max_terms: int = 32) -> str | None:
-    """A ``to_tsquery`` OR-query of the distinct content words of ``text``; None when none are left."""
-    seen: list[str] = []
-    for word in _WORD.findall(text.casefold()):
-        word = word.replace("'", "")
-        if len(word) > 1 and word not in _STOP and word not in seen:
-            seen.append(word)
-    return " | ".join(seen[:max_terms]) if seen else None
+    """A ``to_tsquery`` OR-query of the distinct content words of ``text`` (letters and digits only,
+    so no query syntax gets through); None when none are left."""
+    words = content_words(text, max_terms)
+    return " | ".join(words) if words else None
 
 
 def _kind(kind: str) -> str:

@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from agent_memory.errors import MissingDependencyError, StorageError
 
-__all__ = ["drop_schema", "run_postgres_server", "schema_url"]
+__all__ = ["create_database", "database_files", "drop_schema", "run_postgres_server", "schema_url"]
 
 
 @contextmanager
@@ -62,3 +63,36 @@ def drop_schema(url: str, schema: str) -> None:
     conninfo, _ = split_url(url)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def create_database(url: str) -> str:
+    """Create a new empty database on the server of ``url``; return its URL."""
+    import psycopg
+    from psycopg import sql
+
+    from agent_memory.storage.postgres.connection import split_url
+
+    conninfo, _ = split_url(url)
+    name = "db_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def database_files(url: str) -> list[Path]:
+    """The data files of the database of ``url`` (after a CHECKPOINT, so dropped files are gone).
+
+    Needs a superuser and the server on this machine, as in tests."""
+    import psycopg
+
+    from agent_memory.storage.postgres.connection import split_url
+
+    conninfo, _ = split_url(url)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+        row = conn.execute("SELECT current_setting('data_directory'), oid FROM pg_database"
+                           " WHERE datname = current_database()").fetchone()
+    assert row is not None
+    base = Path(row[0]) / "base" / str(row[1])
+    return [p for p in base.rglob("*") if p.is_file()]

@@ -112,6 +112,16 @@ class PgConnection:
                 self._local.conn = None
 
     @contextmanager
+    def _group(self) -> Iterator[None]:
+        """Statements that must commit together: inside the caller's transaction when there is one
+        (no savepoint round trips), else in a transaction of their own."""
+        if self._bound() is not None:
+            yield
+            return
+        with self.atomic():
+            yield
+
+    @contextmanager
     def _borrow(self) -> Iterator[psycopg.Connection[Row]]:
         try:
             ctx = self._pool.connection()
@@ -175,7 +185,7 @@ class PgConnection:
         """One statement over many parameter rows (pipelined by psycopg)."""
         if not rows:
             return
-        with self.atomic():
+        with self._group():
             conn = self._bound()
             assert conn is not None
             if self.tracer:

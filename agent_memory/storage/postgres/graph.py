@@ -41,30 +41,26 @@ class GraphMixin(PgConnection):
     # -- entities -------------------------------------------------------------------------------
     def save_entity(self, entity: Entity) -> None:
         """Insert or update by uuid, with its name index; a new vector is owed when new or its
-        embedded text (name, type, summary) changed."""
-        with self.atomic():
-            self._x(
-                "WITH prev AS (SELECT name, type, summary FROM entities WHERE uuid=%(uuid)s),"
-                " up AS (INSERT INTO entities (uuid, user_id, name, type, aliases, alias_text, summary, attributes,"
-                "   created_at, updated_at) VALUES (%(uuid)s, %(user_id)s, %(name)s, %(type)s, %(aliases)s,"
-                "   %(alias_text)s, %(summary)s, %(attributes)s, %(created_at)s, %(updated_at)s)"
-                "   ON CONFLICT (uuid) DO UPDATE SET name=excluded.name, type=excluded.type, aliases=excluded.aliases,"
-                "   alias_text=excluded.alias_text, summary=excluded.summary, attributes=excluded.attributes,"
-                "   updated_at=excluded.updated_at WHERE entities.user_id=excluded.user_id RETURNING uuid)"
-                " INSERT INTO vector_tasks (user_id, kind, uuid) SELECT %(user_id)s, 'entity', uuid FROM up"
-                " WHERE NOT EXISTS (SELECT 1 FROM prev WHERE prev.name=%(name)s AND prev.type=%(type)s"
-                "   AND prev.summary IS NOT DISTINCT FROM %(summary)s)"
-                " ON CONFLICT (kind, uuid) DO UPDATE SET id = DEFAULT",  # queued again: a newer seq
-                {"uuid": entity.uuid, "user_id": entity.user_id, "name": entity.name, "type": entity.type,
-                 "aliases": jsonb(entity.aliases), "alias_text": " ".join(entity.aliases), "summary": entity.summary,
-                 "attributes": jsonb(entity.attributes), "created_at": entity.created_at,
-                 "updated_at": entity.updated_at})
-            norms = sorted({normalize_name(n) for n in (entity.name, *entity.aliases)} - {""})
-            if norms:
-                self._x("INSERT INTO entity_names (user_id, norm, entity_uuid)"
-                        " SELECT e.user_id, n, e.uuid FROM entities e, unnest(%s::text[]) n"
-                        " WHERE e.uuid=%s AND e.user_id=%s ON CONFLICT DO NOTHING",
-                        (norms, entity.uuid, entity.user_id))
+        embedded text (name, type, summary) changed. One statement, one round trip."""
+        norms = sorted({normalize_name(n) for n in (entity.name, *entity.aliases)} - {""})
+        self._x(
+            "WITH prev AS (SELECT name, type, summary FROM entities WHERE uuid=%(uuid)s),"
+            " up AS (INSERT INTO entities (uuid, user_id, name, type, aliases, alias_text, summary, attributes,"
+            "   created_at, updated_at) VALUES (%(uuid)s, %(user_id)s, %(name)s, %(type)s, %(aliases)s,"
+            "   %(alias_text)s, %(summary)s, %(attributes)s, %(created_at)s, %(updated_at)s)"
+            "   ON CONFLICT (uuid) DO UPDATE SET name=excluded.name, type=excluded.type, aliases=excluded.aliases,"
+            "   alias_text=excluded.alias_text, summary=excluded.summary, attributes=excluded.attributes,"
+            "   updated_at=excluded.updated_at WHERE entities.user_id=excluded.user_id RETURNING uuid),"
+            " names AS (INSERT INTO entity_names (user_id, norm, entity_uuid)"
+            "   SELECT %(user_id)s, n, up.uuid FROM up, unnest(%(norms)s::text[]) n ON CONFLICT DO NOTHING)"
+            " INSERT INTO vector_tasks (user_id, kind, uuid) SELECT %(user_id)s, 'entity', uuid FROM up"
+            " WHERE NOT EXISTS (SELECT 1 FROM prev WHERE prev.name=%(name)s AND prev.type=%(type)s"
+            "   AND prev.summary IS NOT DISTINCT FROM %(summary)s)"
+            " ON CONFLICT (kind, uuid) DO UPDATE SET id = DEFAULT",  # queued again: a newer seq
+            {"uuid": entity.uuid, "user_id": entity.user_id, "name": entity.name, "type": entity.type,
+             "aliases": jsonb(entity.aliases), "alias_text": " ".join(entity.aliases), "summary": entity.summary,
+             "attributes": jsonb(entity.attributes), "created_at": entity.created_at,
+             "updated_at": entity.updated_at, "norms": norms})
 
     def get_entities(self, user_id: str, uuids: Sequence[str]) -> list[Entity]:
         if not uuids:
@@ -143,29 +139,27 @@ class GraphMixin(PgConnection):
         ]
 
     def save_fact(self, fact: Fact) -> None:
-        """Insert or update by uuid (text, validity, provenance); a vector is owed when new or its text changed."""
-        with self.atomic():
-            self._x(
-                "WITH prev AS (SELECT fact FROM facts WHERE uuid=%(uuid)s),"
-                " up AS (INSERT INTO facts VALUES (%(uuid)s, %(user_id)s, %(source)s, %(target)s, %(relation)s,"
-                "   %(fact)s, %(valid_at)s, %(invalid_at)s, %(created_at)s, %(expired_at)s, %(invalidated_by)s,"
-                "   %(attributes)s)"
-                "   ON CONFLICT (uuid) DO UPDATE SET fact=excluded.fact, valid_at=excluded.valid_at,"
-                "   invalid_at=excluded.invalid_at, expired_at=excluded.expired_at,"
-                "   invalidated_by=excluded.invalidated_by, attributes=excluded.attributes"
-                "   WHERE facts.user_id=excluded.user_id RETURNING uuid)"
-                " INSERT INTO vector_tasks (user_id, kind, uuid) SELECT %(user_id)s, 'fact', uuid FROM up"
-                " WHERE NOT EXISTS (SELECT 1 FROM prev WHERE prev.fact=%(fact)s)"
-                " ON CONFLICT (kind, uuid) DO UPDATE SET id = DEFAULT",
-                {"uuid": fact.uuid, "user_id": fact.user_id, "source": fact.source_uuid, "target": fact.target_uuid,
-                 "relation": fact.relation, "fact": fact.fact, "valid_at": fact.valid_at,
-                 "invalid_at": fact.invalid_at, "created_at": fact.created_at, "expired_at": fact.expired_at,
-                 "invalidated_by": fact.invalidated_by, "attributes": jsonb(fact.attributes)})
-            if fact.episodes:
-                self._x("INSERT INTO fact_episodes (fact_uuid, episode_uuid, user_id)"
-                        " SELECT f.uuid, ep, f.user_id FROM facts f, unnest(%s::text[]) ep"
-                        " WHERE f.uuid=%s AND f.user_id=%s ON CONFLICT DO NOTHING",
-                        (list(fact.episodes), fact.uuid, fact.user_id))
+        """Insert or update by uuid (text, validity, provenance); a vector is owed when new or its text
+        changed. One statement, one round trip."""
+        self._x(
+            "WITH prev AS (SELECT fact FROM facts WHERE uuid=%(uuid)s),"
+            " up AS (INSERT INTO facts VALUES (%(uuid)s, %(user_id)s, %(source)s, %(target)s, %(relation)s,"
+            "   %(fact)s, %(valid_at)s, %(invalid_at)s, %(created_at)s, %(expired_at)s, %(invalidated_by)s,"
+            "   %(attributes)s)"
+            "   ON CONFLICT (uuid) DO UPDATE SET fact=excluded.fact, valid_at=excluded.valid_at,"
+            "   invalid_at=excluded.invalid_at, expired_at=excluded.expired_at,"
+            "   invalidated_by=excluded.invalidated_by, attributes=excluded.attributes"
+            "   WHERE facts.user_id=excluded.user_id RETURNING uuid),"
+            " prov AS (INSERT INTO fact_episodes (fact_uuid, episode_uuid, user_id)"
+            "   SELECT up.uuid, ep, %(user_id)s FROM up, unnest(%(episodes)s::text[]) ep ON CONFLICT DO NOTHING)"
+            " INSERT INTO vector_tasks (user_id, kind, uuid) SELECT %(user_id)s, 'fact', uuid FROM up"
+            " WHERE NOT EXISTS (SELECT 1 FROM prev WHERE prev.fact=%(fact)s)"
+            " ON CONFLICT (kind, uuid) DO UPDATE SET id = DEFAULT",
+            {"uuid": fact.uuid, "user_id": fact.user_id, "source": fact.source_uuid, "target": fact.target_uuid,
+             "relation": fact.relation, "fact": fact.fact, "valid_at": fact.valid_at,
+             "invalid_at": fact.invalid_at, "created_at": fact.created_at, "expired_at": fact.expired_at,
+             "invalidated_by": fact.invalidated_by, "attributes": jsonb(fact.attributes),
+             "episodes": list(dict.fromkeys(fact.episodes))})
 
     def get_facts(self, user_id: str, uuids: Sequence[str]) -> list[Fact]:
         if not uuids:
@@ -236,27 +230,26 @@ class GraphMixin(PgConnection):
     # -- observations -----------------------------------------------------------------------------
     def save_observation(self, obs: Observation) -> Observation:
         """Insert or update by (user, key); returns it with its stored uuid. A vector is owed when its text changes."""
-        with self.atomic():
-            row = self._one(
-                "WITH prev AS (SELECT uuid, text FROM observations WHERE user_id=%(user_id)s AND key=%(key)s),"
-                " up AS (INSERT INTO observations (uuid, user_id, key, text, evidence, first_seen, last_seen, count,"
-                "   sessions) VALUES (%(uuid)s, %(user_id)s, %(key)s, %(text)s, %(evidence)s, %(first_seen)s,"
-                "   %(last_seen)s, %(count)s, %(sessions)s)"
-                "   ON CONFLICT (user_id, key) DO UPDATE SET text=excluded.text, evidence=excluded.evidence,"
-                "   first_seen=excluded.first_seen, last_seen=excluded.last_seen, count=excluded.count,"
-                "   sessions=excluded.sessions RETURNING uuid),"
-                " task AS (INSERT INTO vector_tasks (user_id, kind, uuid) SELECT %(user_id)s, 'observation', uuid"
-                "   FROM up WHERE NOT EXISTS (SELECT 1 FROM prev WHERE prev.text=%(text)s)"
-                "   ON CONFLICT (kind, uuid) DO UPDATE SET id = DEFAULT)"
-                " SELECT uuid FROM up",
-                {"uuid": obs.uuid, "user_id": obs.user_id, "key": obs.key, "text": obs.text,
-                 "evidence": jsonb(obs.evidence), "first_seen": obs.first_seen, "last_seen": obs.last_seen,
-                 "count": obs.count, "sessions": jsonb(obs.sessions)})
+        row = self._one(
+            "WITH prev AS (SELECT uuid, text FROM observations WHERE user_id=%(user_id)s AND key=%(key)s),"
+            " up AS (INSERT INTO observations (uuid, user_id, key, text, evidence, first_seen, last_seen, count,"
+            "   sessions) VALUES (%(uuid)s, %(user_id)s, %(key)s, %(text)s, %(evidence)s, %(first_seen)s,"
+            "   %(last_seen)s, %(count)s, %(sessions)s)"
+            "   ON CONFLICT (user_id, key) DO UPDATE SET text=excluded.text, evidence=excluded.evidence,"
+            "   first_seen=excluded.first_seen, last_seen=excluded.last_seen, count=excluded.count,"
+            "   sessions=excluded.sessions RETURNING uuid),"
+            " task AS (INSERT INTO vector_tasks (user_id, kind, uuid) SELECT %(user_id)s, 'observation', uuid"
+            "   FROM up WHERE NOT EXISTS (SELECT 1 FROM prev WHERE prev.text=%(text)s)"
+            "   ON CONFLICT (kind, uuid) DO UPDATE SET id = DEFAULT)"
+            " SELECT uuid FROM up",
+            {"uuid": obs.uuid, "user_id": obs.user_id, "key": obs.key, "text": obs.text,
+             "evidence": jsonb(obs.evidence), "first_seen": obs.first_seen, "last_seen": obs.last_seen,
+             "count": obs.count, "sessions": jsonb(obs.sessions)})
         assert row is not None
         return obs.model_copy(update={"uuid": row["uuid"]})
 
     def delete_observation(self, user_id: str, key: str) -> None:
-        with self.atomic():
+        with self._group():
             self._x("DELETE FROM vector_tasks WHERE kind='observation' AND uuid IN"
                     " (SELECT uuid FROM observations WHERE user_id=%s AND key=%s)", (user_id, key))
             self._x("DELETE FROM observations WHERE user_id=%s AND key=%s", (user_id, key))

@@ -83,7 +83,7 @@ class RecordsMixin(PgConnection):
 
     def delete_thread(self, thread_id: str) -> None:
         """Remove the thread, its episodes and their vectors; facts learned from them stay in the graph."""
-        with self.atomic():
+        with self._group():
             self._x("DELETE FROM fact_episodes WHERE episode_uuid IN (SELECT uuid FROM episodes WHERE thread_id=%s)",
                     (thread_id,))
             self._x("DELETE FROM mentions WHERE episode_uuid IN (SELECT uuid FROM episodes WHERE thread_id=%s)",
@@ -98,7 +98,7 @@ class RecordsMixin(PgConnection):
         """Persist new episodes, pending and each owed a vector, all in one transaction."""
         if not episodes:
             return
-        with self.atomic():
+        with self._group():
             self._many(
                 f"INSERT INTO episodes ({_EPISODE_COLS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                 [(ep.uuid, ep.user_id, ep.thread_id, ep.source.value, ep.role.value if ep.role else None, ep.name,
@@ -167,7 +167,7 @@ class RecordsMixin(PgConnection):
 
     def delete_episode(self, user_id: str, uuid: str) -> list[str]:
         """Remove an episode, its links and vector, and the facts only it stated; returns those facts' ids."""
-        with self.atomic():
+        with self._group():
             if self._one("SELECT 1 FROM episodes WHERE user_id=%s AND uuid=%s FOR UPDATE", (user_id, uuid)) is None:
                 return []
             orphans = [r["fact_uuid"] for r in self._all(
@@ -189,7 +189,7 @@ class RecordsMixin(PgConnection):
                         episodes: Sequence[str], created_at: datetime) -> None:
         """Store one model call; its tokens are shared evenly among the episodes it served."""
         unique = list(dict.fromkeys(episodes))
-        with self.atomic():
+        with self._group():
             user = self._scalar("SELECT user_id FROM episodes WHERE uuid=%s", (unique[0],)) if unique else None
             call_id = self._scalar(
                 "INSERT INTO llm_calls (user_id, purpose, model, prompt_tokens, completion_tokens, latency_ms, ok,"

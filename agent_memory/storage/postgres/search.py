@@ -259,7 +259,7 @@ class SearchMixin(PgConnection):
         """Queue vectors for records that have neither a vector nor a task; remove vectors and tasks of
         records that are gone."""
         report = ReconcileReport()
-        with self.atomic():
+        with self._group():
             for kind in KINDS:
                 table = TABLES[kind]
                 queued = self._all(

@@ -43,7 +43,7 @@ class PostgresStore(RecordsMixin, GraphMixin, SearchMixin):
         PostgreSQL keeps the deleted tuples in its data files until VACUUM reclaims them (and in WAL
         and backups until those rotate); ``purge(full=True)`` rewrites the tables at once.
         """
-        with self.atomic():
+        with self._group():
             self._x("SELECT 1 FROM users WHERE user_id=%s FOR UPDATE", (user_id,))
             self._x("DELETE FROM vector_tasks WHERE user_id=%s", (user_id,))
             for kind in KINDS:

@@ -35,7 +35,7 @@ __all__ = [
 
 
 # line breaks of every kind (what str.splitlines splits on) and the other control characters but tab
-_BREAKS = re.compile(r"[ \t]*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+[ \t]*|[\x00-\x08\x0e-\x1b\x1f\x7f]")
+_BREAKS = re.compile(r"[ \t]*(?:[\r\n\v\f\x1c-\x1e\x85\u2028\u2029][ \t]*)+|[\x00-\x08\x0e-\x1b\x1f\x7f]")
 
 
 def escape(text: str) -> str:

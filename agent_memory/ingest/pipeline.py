@@ -127,7 +127,7 @@ class Ingestor:
             started = utcnow()
             while pending := [e for e in self.store.pending_episodes(user_id, limit=self.batch_size)
                               if e.ingested_at <= started]:
-                batch = self._process_batch(user, pending)
+                batch = self._process_isolated(user, pending)
                 touched |= batch.touched
                 changed.update(batch.facts)
                 seen += [e.uuid for e in pending]
@@ -143,6 +143,26 @@ class Ingestor:
                                     [f for f in facts if not f.is_current], seen)
                 self.index_owed(user_id)
             return done
+
+    def _process_isolated(self, user: User, episodes: list[Episode]) -> _Batch:
+        """A batch; if it fails as a whole (not the store), each episode alone, so that one that fails
+        is marked failed with its error and the others go through: a bad episode never blocks the queue."""
+        try:
+            return self._process_batch(user, episodes)
+        except StorageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded on the episode below, retryable
+            if len(episodes) == 1:
+                log.exception("processing failed for episode %s", episodes[0].uuid)
+                self.store.set_episode_status(user.user_id, episodes[0].uuid, EpisodeStatus.failed, _describe(exc))
+                return _Batch()
+        merged = _Batch()
+        for ep in episodes:
+            one = self._process_isolated(user, [ep])
+            merged.facts.update(one.facts)
+            merged.entities.update(one.entities)
+            merged.touched |= one.touched
+        return merged
 
     def index_owed(self, user_id: str) -> None:
         """Write the vectors the user's records owe; if the index or embedder is down, they stay queued

@@ -24,7 +24,7 @@ import numpy as np
 
 from .._time import utcnow
 from ..embedding.base import Embedder
-from ..errors import EmbeddingError, LLMResponseError, ProviderError, StorageError, UserNotFoundError
+from ..errors import AgentMemoryError, LLMResponseError, ProviderError, StorageError, UserNotFoundError
 from ..extraction.base import ExtractedEntity, Extraction, ExtractionContext, Extractor
 from ..extraction.relations import is_single_valued, normalize_relation, opposite_relation
 from ..models import Entity, Episode, EpisodeSource, EpisodeStatus, Fact, User
@@ -169,7 +169,7 @@ class Ingestor:
         (the records are committed: nothing is lost) and the next run or ``wait_until_processed`` retries."""
         try:
             self.indexer.drain(user_id)
-        except (StorageError, EmbeddingError) as exc:
+        except AgentMemoryError as exc:  # the records are committed; never fail (or redo) a batch for this
             log.warning("vectors of %s stay queued for the next run: %s", user_id, exc)
 
     # -- extraction -------------------------------------------------------------------------
@@ -245,8 +245,9 @@ class Ingestor:
         # committed: the records and their vector tasks. The episodes' vectors, computed meanwhile, go in
         # now; if that fails the tasks stay, and the indexer writes them later (nothing waits on it).
         try:
-            self.store.write_vectors(user.user_id, "episode", [e.uuid for e in episodes], episode_vectors.result())
-        except (StorageError, EmbeddingError) as exc:
+            self.store.write_vectors(user.user_id, "episode", [e.uuid for e in episodes if e.uuid.strip()],
+                                     episode_vectors.result()[[i for i, e in enumerate(episodes) if e.uuid.strip()]])
+        except AgentMemoryError as exc:
             log.warning("episode vectors of %s stay queued: %s", user.user_id, exc)
         self.index_owed(user.user_id)
         return batch

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .config import MemoryConfig, llm_environment
+from .config import MemoryConfig, ensure_home, llm_environment
 from .embedding.base import Embedder
 from .errors import ConfigError, MissingDependencyError
 from .extraction.base import Extractor
@@ -84,7 +84,7 @@ def open_store(config: MemoryConfig, vector_index: VectorIndex | None = None) ->
     if config.home is None:
         return EmbeddedStore(":memory:", vector_index or default_index(config))
     home = Path(config.home)
-    home.mkdir(parents=True, exist_ok=True)
+    ensure_home(home)
     lock = HomeLock(home, shared=bool(config.chroma_host))  # before anything opens a file of the home
     try:
         index = vector_index or default_index(config)

@@ -28,7 +28,6 @@ from typing import Any, TypeVar
 from .builder import build_service
 from .config import MemoryConfig
 from .embedding.base import Embedder
-from .errors import InvalidInputError
 from .extraction.base import Extractor
 from .models import (
     ContextTemplate,
@@ -48,6 +47,7 @@ from .retrieval.search import SearchFilters
 from .service import MemoryService
 from .storage.base import GraphStore, ReconcileReport
 from .storage.vectors import VectorIndex
+from .validation import check_args
 
 __all__ = ["AsyncContextAPI", "AsyncGraphAPI", "AsyncMemory", "AsyncThreadAPI", "AsyncUserAPI", "Memory"]
 
@@ -199,8 +199,7 @@ class ContextAPI(_Namespace):
     def get(self, *, user_id: str, query: str, template_id: str | None = None,
             token_budget: int | None = None) -> UserContext:
         """The context block for an arbitrary query against the user's graph."""
-        if not isinstance(query, str):
-            raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
+        check_args(query=query)
         return self._core.build_context(user_id, query, template_id=template_id, token_budget=token_budget)
 
 

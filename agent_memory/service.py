@@ -8,7 +8,6 @@ the async facade runs the same methods in worker threads.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -18,17 +17,14 @@ from typing import Any
 from ._time import parse_ts, utcnow
 from .config import MemoryConfig
 from .context.render import ContextParts, render_context
-from .context.templates import DEFAULT_TEMPLATE, parse_template
+from .context.templates import DEFAULT_TEMPLATE
 from .embedding.base import Embedder
 from .errors import (
     AlreadyExistsError,
     ClosedError,
     ConfigError,
-    ContentTooLargeError,
-    EmptyContentError,
     EpisodeNotFoundError,
     InvalidInputError,
-    InvalidJSONError,
     LLMResponseError,
     ProviderError,
     TemplateNotFoundError,
@@ -55,8 +51,24 @@ from .models import (
     User,
     UserContext,
 )
-from .retrieval.search import Retriever, SearchFilters
+from .retrieval.search import Retriever
 from .storage.base import GraphStore, ReconcileReport
+from .validation import (
+    check_args,
+    check_content,
+    check_filters,
+    check_message,
+    check_metadata,
+    check_name,
+    check_new_id,
+    check_query,
+    check_role,
+    check_template,
+    check_time,
+    check_token_budget,
+)
+from .validation import check_id as _check_id
+from .validation import check_json_data as _json_text
 
 __all__ = ["MemoryService"]
 
@@ -221,6 +233,7 @@ class MemoryService:
     # -- users --------------------------------------------------------------------------------
     def add_user(self, user: User) -> User:
         self.check_open()
+        check_new_id(user.user_id, "user_id")
         if self.store.get_user(user.user_id) is not None:
             raise AlreadyExistsError(f"user {user.user_id!r} already exists; use memory.user.update",
                                      user_id=user.user_id)
@@ -247,6 +260,7 @@ class MemoryService:
 
     def list_users(self, limit: int, offset: int) -> list[User]:
         self.check_open()
+        check_args(limit=limit, offset=offset)
         return self.store.list_users(limit, offset)
 
     def delete_user(self, user_id: str) -> None:
@@ -262,6 +276,7 @@ class MemoryService:
 
     def delete_episode(self, user_id: str, uuid: str) -> None:
         self.user(user_id)
+        _check_id(uuid, "uuid")
         if not self.store.get_episodes(user_id, [uuid]):
             raise EpisodeNotFoundError(f"episode {uuid!r} does not exist for user {user_id!r}",
                                        user_id=user_id, episode_uuid=uuid)
@@ -270,21 +285,14 @@ class MemoryService:
     # -- threads and episodes -----------------------------------------------------------------
     def create_thread(self, thread: Thread) -> Thread:
         self.user(thread.user_id)
+        check_new_id(thread.thread_id, "thread_id")
         if self.store.get_thread(thread.thread_id) is not None:
             raise AlreadyExistsError(f"thread {thread.thread_id!r} already exists", thread_id=thread.thread_id)
         self.store.add_thread(thread)
         return thread
 
     def _check_content(self, content: Any, what: str) -> str:
-        if not isinstance(content, str):
-            raise InvalidInputError(f"{what} must be a string, got {type(content).__name__}")
-        if not content.strip():
-            raise EmptyContentError(f"{what} is empty; send non-blank text")
-        if len(content) > self.config.max_content_chars:
-            raise ContentTooLargeError(
-                f"{what} has {len(content):,} characters, over the limit of {self.config.max_content_chars:,}; "
-                "split it or raise MemoryConfig.max_content_chars")
-        return content
+        return check_content(content, what, self.config.max_content_chars)
 
     def add_messages(self, thread_id: str, messages: Sequence[Message | dict[str, Any]]) -> list[Message]:
         thread = self.thread(thread_id)
@@ -296,7 +304,7 @@ class MemoryService:
             raise InvalidInputError(f"{len(messages)} messages in one call; the limit is "
                                     f"{self.config.max_messages_per_call}: send them in smaller batches")
         now = utcnow()
-        parsed = [m if isinstance(m, Message) else _message(m) for m in messages]
+        parsed = [check_message(m, f"messages[{i}]") for i, m in enumerate(messages)]
         episodes = []
         for i, m in enumerate(parsed):
             self._check_content(m.content, f"messages[{i}].content")
@@ -322,10 +330,10 @@ class MemoryService:
         if source is EpisodeSource.json:
             data = _json_text(data)
         content = self._check_content(data, "data")
-        when = parse_ts(created_at, field="created_at") if created_at is not None else utcnow()
+        when = check_time(created_at, "created_at") if created_at is not None else utcnow()
         episode = Episode(user_id=user_id, thread_id=thread_id, source=source, content=content,
-                          role=Role(role) if role else (Role.user if source is EpisodeSource.message else None),
-                          name=name, reference_time=when, metadata=metadata or {})
+                          role=check_role(role) if role else (Role.user if source is EpisodeSource.message else None),
+                          name=check_name(name, "name"), reference_time=when, metadata=check_metadata(metadata))
         self.store.add_episodes([episode])
         self._ingest(user_id)
         return self.store.get_episodes(user_id, [episode.uuid])[0]
@@ -358,10 +366,12 @@ class MemoryService:
     # -- reads the client serves ------------------------------------------------------------------
     def list_threads(self, user_id: str, limit: int, offset: int) -> list[Thread]:
         self.user(user_id)
+        check_args(limit=limit, offset=offset)
         return self.store.list_threads(user_id, limit, offset)
 
     def messages(self, thread_id: str, last: int | None) -> list[Message]:
         self.thread(thread_id)
+        check_args(last=last)
         return [Message(uuid=e.uuid, role=e.role, name=e.name, content=e.content, created_at=e.reference_time,
                         metadata=e.metadata, thread_id=thread_id)
                 for e in self.store.thread_messages(thread_id, last=last)]
@@ -369,24 +379,20 @@ class MemoryService:
     def search(self, user_id: str, query: Any, scope: Any, limit: Any, filters: Any) -> list[SearchResult]:
         """Validate a search request, then run it."""
         self.user(user_id)
-        if not isinstance(query, str):
-            raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
+        check_args(query=query, search_limit=limit)
         try:
             scope = SearchScope(scope)
         except ValueError:
             raise InvalidInputError(f"scope must be one of {[s.value for s in SearchScope]}, got {scope!r}") from None
         if not isinstance(limit, int) or not 0 < limit <= 1000:
             raise InvalidInputError(f"limit must be a whole number from 1 to 1000, got {limit!r}")
-        if isinstance(filters, dict):
-            try:
-                filters = SearchFilters(**filters)
-            except Exception as exc:
-                raise InvalidInputError(f"bad search filters: {exc}") from exc
-        return self.retriever.search(user_id, query, scope, limit, filters)
+        return self.retriever.search(user_id, query, scope, limit, check_filters(filters))
 
     def episodes(self, user_id: str, *, thread_id: str | None, source: str | None, status: str | None,
                  since: Any, until: Any, limit: int, offset: int) -> list[Episode]:
         self.user(user_id)
+        check_args(thread_id=thread_id, source=source, status=status, since=since, until=until, limit=limit,
+                   offset=offset)
         return self.store.list_episodes(user_id, thread_id=thread_id, source=source, status=status,
                                         since=_opt_ts(since, "since"), until=_opt_ts(until, "until"),
                                         limit=limit, offset=offset)
@@ -394,16 +400,20 @@ class MemoryService:
     def facts(self, user_id: str, *, thread_id: str | None, relation: str | None, valid_only: bool,
               as_of: Any, since: Any, until: Any, limit: int, offset: int) -> list[Fact]:
         self.user(user_id)
+        check_args(thread_id=thread_id, relation=relation, as_of=as_of, since=since, until=until, limit=limit,
+                   offset=offset)
         return self.store.list_facts(user_id, thread_id=thread_id, relation=relation, current_only=valid_only,
                                      as_of=_opt_ts(as_of, "as_of"), since=_opt_ts(since, "since"),
                                      until=_opt_ts(until, "until"), limit=limit, offset=offset)
 
     def entities(self, user_id: str, *, type: str | None, limit: int, offset: int) -> list[Entity]:
         self.user(user_id)
+        check_args(type=type, limit=limit, offset=offset)
         return self.store.list_entities(user_id, type=type, limit=limit, offset=offset)
 
     def observations(self, user_id: str, limit: int) -> list[Observation]:
         self.user(user_id)
+        check_args(limit=limit)
         return self.store.list_observations(user_id, limit)
 
     def get_template(self, template_id: str) -> ContextTemplate:
@@ -425,6 +435,7 @@ class MemoryService:
     def template_text(self, template_id: str | None) -> str:
         if template_id is None:
             return DEFAULT_TEMPLATE
+        _check_id(template_id, "template_id")
         found = self.store.get_template(template_id)
         if found is None:
             raise TemplateNotFoundError(f"context template {template_id!r} does not exist; create it with "
@@ -433,7 +444,7 @@ class MemoryService:
 
     def save_template(self, template_id: str, template: str, *, create: bool) -> ContextTemplate:
         self.check_open()
-        parse_template(template)
+        check_template(template_id, template)
         existing = self.store.get_template(template_id)
         if create and existing is not None:
             raise AlreadyExistsError(f"context template {template_id!r} already exists; use update_context_template",
@@ -452,8 +463,9 @@ class MemoryService:
                       exclude: frozenset[str] = frozenset()) -> UserContext:
         """Retrieve, rank and render; ``exclude`` drops episodes already in the caller's window."""
         user = self.user(user_id)
+        check_query(query, template_id)
         template = self.template_text(template_id)
-        budget = token_budget or self.config.token_budget
+        budget = check_token_budget(token_budget) or self.config.token_budget
         cands = self.retriever.candidates(user_id, query)
         parts = ContextParts(
             user_summary=user.summary,
@@ -481,35 +493,6 @@ class MemoryService:
         """The latest messages of a thread, newest first, as the query; and their ids."""
         recent = self.store.thread_messages(thread_id, last=self.config.query_messages)
         return "\n".join(m.content[:1000] for m in reversed(recent)), frozenset(m.uuid for m in recent)
-
-
-def _check_id(value: Any, what: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
-
-
-def _message(data: Any) -> Message:
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"each message must be a Message or a dict, got {type(data).__name__}")
-    return Message(**data)
-
-
-def _json_text(data: Any) -> str:
-    """Validate JSON event data and return its text: an object, as a string or a dict."""
-    if isinstance(data, dict):
-        try:
-            return json.dumps(data, ensure_ascii=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidJSONError(f"data cannot be serialised as JSON: {exc}") from exc
-    if not isinstance(data, str):
-        raise InvalidJSONError(f"json data must be a JSON object as a string or dict, got {type(data).__name__}")
-    try:
-        parsed = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise InvalidJSONError(f"data is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
-    if not isinstance(parsed, dict):
-        raise InvalidJSONError(f"json data must be an object ({{...}}), got {type(parsed).__name__}")
-    return data
 
 
 def _opt_ts(value: Any, field: str) -> datetime | None:

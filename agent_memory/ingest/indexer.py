@@ -115,8 +115,10 @@ class Indexer:
                 return written
 
     def _write(self, user_id: str, kind: Kind, tasks: list[VectorTask], include_pending: bool) -> int:
-        ids = [t.uuid for t in tasks]
+        ids = [t.uuid for t in tasks if t.uuid.strip()]  # a blank id (stored by an old version) is never indexable
         upto = max(t.seq for t in tasks)
+        if not ids:
+            return 0
         texts: list[str]
         if kind == "episode":
             episodes = [e for e in self.store.get_episodes(user_id, ids)

@@ -24,7 +24,7 @@ import numpy as np
 
 from .._time import utcnow
 from ..embedding.base import Embedder
-from ..errors import EmbeddingError, LLMResponseError, ProviderError, StorageError, UserNotFoundError
+from ..errors import AgentMemoryError, LLMResponseError, ProviderError, StorageError, UserNotFoundError
 from ..extraction.base import ExtractedEntity, Extraction, ExtractionContext, Extractor
 from ..extraction.relations import is_single_valued, normalize_relation, opposite_relation
 from ..models import Entity, Episode, EpisodeSource, EpisodeStatus, Fact, User
@@ -127,7 +127,7 @@ class Ingestor:
             started = utcnow()
             while pending := [e for e in self.store.pending_episodes(user_id, limit=self.batch_size)
                               if e.ingested_at <= started]:
-                batch = self._process_batch(user, pending)
+                batch = self._process_isolated(user, pending)
                 touched |= batch.touched
                 changed.update(batch.facts)
                 seen += [e.uuid for e in pending]
@@ -144,12 +144,32 @@ class Ingestor:
                 self.index_owed(user_id)
             return done
 
+    def _process_isolated(self, user: User, episodes: list[Episode]) -> _Batch:
+        """A batch; if it fails as a whole (not the store), each episode alone, so that one that fails
+        is marked failed with its error and the others go through: a bad episode never blocks the queue."""
+        try:
+            return self._process_batch(user, episodes)
+        except StorageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded on the episode below, retryable
+            if len(episodes) == 1:
+                log.exception("processing failed for episode %s", episodes[0].uuid)
+                self.store.set_episode_status(user.user_id, episodes[0].uuid, EpisodeStatus.failed, _describe(exc))
+                return _Batch()
+        merged = _Batch()
+        for ep in episodes:
+            one = self._process_isolated(user, [ep])
+            merged.facts.update(one.facts)
+            merged.entities.update(one.entities)
+            merged.touched |= one.touched
+        return merged
+
     def index_owed(self, user_id: str) -> None:
         """Write the vectors the user's records owe; if the index or embedder is down, they stay queued
         (the records are committed: nothing is lost) and the next run or ``wait_until_processed`` retries."""
         try:
             self.indexer.drain(user_id)
-        except (StorageError, EmbeddingError) as exc:
+        except AgentMemoryError as exc:  # the records are committed; never fail (or redo) a batch for this
             log.warning("vectors of %s stay queued for the next run: %s", user_id, exc)
 
     # -- extraction -------------------------------------------------------------------------
@@ -225,8 +245,9 @@ class Ingestor:
         # committed: the records and their vector tasks. The episodes' vectors, computed meanwhile, go in
         # now; if that fails the tasks stay, and the indexer writes them later (nothing waits on it).
         try:
-            self.store.write_vectors(user.user_id, "episode", [e.uuid for e in episodes], episode_vectors.result())
-        except (StorageError, EmbeddingError) as exc:
+            self.store.write_vectors(user.user_id, "episode", [e.uuid for e in episodes if e.uuid.strip()],
+                                     episode_vectors.result()[[i for i, e in enumerate(episodes) if e.uuid.strip()]])
+        except AgentMemoryError as exc:
             log.warning("episode vectors of %s stay queued: %s", user.user_id, exc)
         self.index_owed(user.user_id)
         return batch

@@ -33,11 +33,11 @@ class EmbeddedStore(SQLiteStore):
 
     def __init__(self, path: str | Path, index: VectorIndex, *, tracer: Tracer | None = None,
                  on_close: list[object] | None = None) -> None:
-        super().__init__(path, tracer=tracer)
         self.index = index
         self._vectors = threading.RLock()  # orders write_vectors against deletes
         self._on_close = on_close or []
         self.last_reconcile: ReconcileReport | None = None
+        super().__init__(path, tracer=tracer)  # closes everything above if the database cannot open
 
     def close(self) -> None:
         """Close the vector index, then the database, then whatever else the store was given."""

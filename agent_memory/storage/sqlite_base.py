@@ -59,6 +59,10 @@ class SQLiteBase:
         self._closed = False
         try:
             self.schema_version = migrate(self._conn())
+        except sqlite3.Error as exc:
+            self.close()
+            raise StorageError(f"cannot open the database at {self.path}: {exc}; check that the directory is "
+                               "writable, the disk has free space and the file is an agent-memory database") from exc
         except BaseException:
             self.close()
             raise
@@ -69,19 +73,24 @@ class SQLiteBase:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=self.timeout)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the database at {self.path}: {exc}") from exc
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-        for attempt in range(50):  # switching to WAL needs a moment alone with a fresh file
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                break
-            except sqlite3.OperationalError:
-                if attempt == 49:
-                    raise
-                time.sleep(0.05)
-        sync = "OFF" if self._tmpdir else "NORMAL"
-        for pragma in ("foreign_keys=ON", f"synchronous={sync}", "secure_delete=ON"):
-            conn.execute(f"PRAGMA {pragma}")
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            for attempt in range(50):  # switching to WAL needs a moment alone with a fresh file
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.05)
+            sync = "OFF" if self._tmpdir else "NORMAL"
+            for pragma in ("foreign_keys=ON", f"synchronous={sync}", "secure_delete=ON"):
+                conn.execute(f"PRAGMA {pragma}")
+        except sqlite3.Error as exc:  # read-only or full disk, a directory, a file that is not a database
+            conn.close()
+            raise StorageError(f"cannot open the database at {self.path}: {exc}; check that the directory is "
+                               "writable, the disk has free space and the file is an agent-memory database") from exc
         return conn
 
     def _conn(self) -> sqlite3.Connection:
@@ -161,10 +170,11 @@ class SQLiteBase:
                 conns = [c for _, c in self._conns.values()]
                 self._conns.clear()
             try:
-                if conns and self._tmpdir is None:
+                if conns and self._tmpdir is None:  # busy (another process reads) is a row, not an error
                     conns[0].execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
-                pass  # another process still reads: the next close checkpoints
+            except sqlite3.Error as exc:  # committed data is safe in the WAL; the checkpoint runs on next open
+                raise StorageError(f"closing the database at {self.path} could not checkpoint its log: {exc}; "
+                                   "free disk space (nothing committed is lost)") from exc
             finally:
                 for conn in conns:
                     conn.close()

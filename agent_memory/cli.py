@@ -249,7 +249,8 @@ def facts(
 
 
 @app.command()
-def users(home: HomeOpt = None, database_url: DbOpt = None, limit: Annotated[int, typer.Option(help="how many")] = 100) -> None:
+def users(home: HomeOpt = None, database_url: DbOpt = None,
+          limit: Annotated[int, typer.Option(help="how many")] = 100) -> None:
     """List users."""
     with _open(home, database_url) as memory:
         table = Table("user_id", "name", "email", "created")

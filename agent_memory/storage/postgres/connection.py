@@ -9,7 +9,7 @@ connection for just that statement (autocommit), so readers never queue behind a
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,13 +19,22 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ...errors import AlreadyExistsError, ClosedError, ConfigError, InvalidInputError, MissingDependencyError, StorageError
+from ...errors import (
+    AlreadyExistsError,
+    ClosedError,
+    ConfigError,
+    InvalidInputError,
+    MissingDependencyError,
+    StorageError,
+)
 from .schema import check_schema_name, lock_key, migrate, vector_schema
 
 __all__ = ["DEFAULT_SCHEMA", "PgConnection", "jsonb", "split_url"]
 
 from . import DEFAULT_SCHEMA
+
 Row = dict[str, Any]
+Params = Sequence[Any] | Mapping[str, Any]
 Tracer = Callable[[str, Sequence[Any]], None]
 
 
@@ -42,7 +51,8 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
     if parts.scheme not in ("postgresql", "postgres"):
         raise ConfigError(f"database URL must start with postgresql:// (got {parts.scheme or url!r}); "
                           "e.g. postgresql://user:password@host:5432/dbname")
-    ours, rest = {}, []
+    ours: dict[str, str] = {}
+    rest: list[tuple[str, str]] = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         (ours.__setitem__(key, value) if key in ("schema", "pool_size") else rest.append((key, value)))
     return urlunsplit(parts._replace(query=urlencode(rest))), ours
@@ -62,7 +72,8 @@ class PgConnection:
         try:
             size = int(pool_size or opts.get("pool_size") or 8)
         except ValueError:
-            raise ConfigError(f"pool_size in the database URL must be a whole number, got {opts['pool_size']!r}") from None
+            raise ConfigError(f"pool_size in the database URL must be a whole number, got {opts['pool_size']!r}"
+                              ) from None
         if size < 2:  # one connection may hold a user's ingestion claim while the work needs another
             raise ConfigError(f"pool_size must be at least 2, got {size}")
         self.tracer = tracer
@@ -155,13 +166,14 @@ class PgConnection:
             raise StorageError(f"database error: {exc}") from exc
 
     # -- statements -------------------------------------------------------------------------------
-    def _run(self, conn: psycopg.Connection[Row], query: Any, params: Sequence[Any] | None) -> list[Row]:
+    def _run(self, conn: psycopg.Connection[Row], query: Any, params: Params | None) -> list[Row]:
         if self.tracer:
-            self.tracer(query if isinstance(query, str) else query.as_string(conn), params or ())
+            self.tracer(query if isinstance(query, str) else query.as_string(conn),
+                        list(params.values()) if isinstance(params, Mapping) else (params or ()))
         cur = conn.execute(query, params)
         return cur.fetchall() if cur.description else []
 
-    def _all(self, query: Any, params: Sequence[Any] | None = None) -> list[Row]:
+    def _all(self, query: Any, params: Params | None = None) -> list[Row]:
         conn = self._bound()
         if conn is not None:
             with self._translate():
@@ -170,14 +182,14 @@ class PgConnection:
         with self._borrow() as conn, self._translate():
             return self._run(conn, query, params)
 
-    def _x(self, query: Any, params: Sequence[Any] | None = None) -> None:
+    def _x(self, query: Any, params: Params | None = None) -> None:
         self._all(query, params)
 
-    def _one(self, query: Any, params: Sequence[Any] | None = None) -> Row | None:
+    def _one(self, query: Any, params: Params | None = None) -> Row | None:
         rows = self._all(query, params)
         return rows[0] if rows else None
 
-    def _scalar(self, query: Any, params: Sequence[Any] | None = None) -> Any:
+    def _scalar(self, query: Any, params: Params | None = None) -> Any:
         row = self._one(query, params)
         return None if row is None else next(iter(row.values()))
 

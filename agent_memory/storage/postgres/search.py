@@ -243,7 +243,8 @@ class SearchMixin(PgConnection):
                 with self.atomic():
                     self._x(
                         f"INSERT INTO vectors_{kind} (uuid, user_id, embedding)"
-                        f" SELECT DISTINCT ON (t.uuid) t.uuid, r.user_id, t.v::vector FROM unnest(%s::text[], %s::text[])"
+                        " SELECT DISTINCT ON (t.uuid) t.uuid, r.user_id, t.v::vector"
+                        " FROM unnest(%s::text[], %s::text[])"
                         f" WITH ORDINALITY AS t(uuid, v, i) JOIN {table} r ON r.uuid = t.uuid AND r.user_id = %s"
                         " ORDER BY t.uuid, t.i DESC"
                         " ON CONFLICT (uuid) DO UPDATE SET embedding = excluded.embedding", (ids, texts, user_id))

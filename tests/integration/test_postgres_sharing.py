@@ -43,9 +43,10 @@ def database(postgres_server: str) -> str:
 def _spawn(role: str, url: str, work: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "integrations"),
                                                        os.environ.get("PYTHONPATH", "")]))
-    log = (work / f"log-{role}-{extra[1] if len(extra) > 1 else role}.txt").open("wb")
-    return subprocess.Popen([sys.executable, str(WORKER), role, "--url", url, "--work", str(work), *extra],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    path = work / f"log-{role}-{extra[1] if len(extra) > 1 else role}.txt"
+    with path.open("wb") as log:  # the child keeps its own handle
+        return subprocess.Popen([sys.executable, str(WORKER), role, "--url", url, "--work", str(work), *extra,
+                                 "--log", str(path)], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def _wait(path: Path, procs: list[subprocess.Popen[bytes]], work: Path, timeout: float = 900) -> None:
@@ -53,8 +54,9 @@ def _wait(path: Path, procs: list[subprocess.Popen[bytes]], work: Path, timeout:
     while not path.exists():
         for p in procs:
             if p.poll() not in (None, 0):
-                logs = "\n".join(f.read_text()[-3000:] for f in work.glob("log-*.txt"))
-                raise AssertionError(f"a worker failed (exit {p.returncode}) before {path.name}:\n{logs}")
+                log = Path(str(p.args[-1]))  # type: ignore[index]
+                raise AssertionError(f"a worker failed (exit {p.returncode}) before {path.name}:\n"
+                                     + "\n".join(log.read_text().splitlines()[-12:]))
         assert time.monotonic() < deadline, f"timed out waiting for {path.name}"
         time.sleep(0.2)
 

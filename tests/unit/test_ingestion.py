@@ -47,10 +47,13 @@ def test_crash_mid_batch_leaves_episodes_pending_then_resumes() -> None:
         mem.user.add(user_id="jane", first_name="Jane")
         mem.thread.create(thread_id="t1", user_id="jane")
         index.broken = True
-        with pytest.raises(StorageError):
-            mem.thread.add_messages("t1", messages=[Message(role="user", content="I | LIVES_IN | Oslo")])
+        # stored means accepted: the call returns, the episode waits for the index to come back
+        [msg] = mem.thread.add_messages("t1", messages=[Message(role="user", content="I | LIVES_IN | Oslo")])
+        assert [m.uuid for m in mem.thread.get_messages("t1")] == [msg.uuid]
         assert [e.status for e in mem.graph.episodes(user_id="jane")] == [EpisodeStatus.pending]
         assert mem.graph.facts(user_id="jane") == []  # the batch rolled back as a whole
+        with pytest.raises(StorageError):  # waiting says why it is not processed yet
+            mem.wait_until_processed("jane")
         index.broken = False
         mem.wait_until_processed("jane")
         assert [e.status for e in mem.graph.episodes(user_id="jane")] == [EpisodeStatus.processed]

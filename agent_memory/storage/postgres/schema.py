@@ -156,8 +156,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     CREATE INDEX vector_tasks_by_id ON vector_tasks(id);
     CREATE INDEX vector_tasks_by_user ON vector_tasks(user_id, id);
 
-    -- vectors, one table per kind; a vector goes with its record (ON DELETE CASCADE). The column's
-    -- dimension and HNSW index are set by the first write (see search.ensure_dimension).
+    -- vectors, one table per kind; a vector goes with its record (ON DELETE CASCADE). The dimension is
+    -- fixed in meta by the first write; the HNSW index (on embedding::vector(d)) is built when needed.
     CREATE TABLE vectors_episode (
         uuid text PRIMARY KEY REFERENCES episodes(uuid) ON DELETE CASCADE,
         user_id text NOT NULL, embedding vector NOT NULL);

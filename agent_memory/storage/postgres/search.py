@@ -84,17 +84,12 @@ class SearchMixin(PgConnection):
         return self._dim
 
     def _ensure_dimension(self, dim: int) -> None:
-        """Fix the vector dimension at the first write (the columns' type); refuse any other after."""
+        """Fix the vector dimension at the first write (first writer wins, no DDL: processes opening a new
+        memory together never wait on each other's locks); refuse any other dimension after."""
         known = self._dimension()
         if known is None:
-            with self.atomic():
-                self._x("SELECT pg_advisory_xact_lock(%s)", (lock_key("agent-memory-dimension", self.schema),))
-                found = self._scalar("SELECT value FROM meta WHERE key='vector_dimensions'")
-                if found is None:
-                    for kind in KINDS:
-                        self._x(f"ALTER TABLE vectors_{kind} ALTER COLUMN embedding TYPE vector({int(dim)})")
-                    self._x("INSERT INTO meta VALUES ('vector_dimensions', %s)", (str(int(dim)),))
-                    found = str(int(dim))
+            self._x("INSERT INTO meta VALUES ('vector_dimensions', %s) ON CONFLICT (key) DO NOTHING", (str(int(dim)),))
+            found = self._scalar("SELECT value FROM meta WHERE key='vector_dimensions'")  # a new snapshot: the winner
             known = self._dim = int(found)
         if dim != known:
             raise DimensionMismatchError(
@@ -162,6 +157,9 @@ class SearchMixin(PgConnection):
         more than EXACT_LIMIT vectors of a kind (inserting into an HNSW graph cost ~3.6 ms of server
         CPU a 384-d vector here, against ~0.2 ms without it: small memories do not pay for it)."""
         _kind(kind)
+        dim = self._dimension()
+        if dim is None:  # no vector yet: nothing to index
+            return False
         key = lock_key("agent-memory-hnsw", self.schema, kind)
         with self._borrow() as conn, self._translate():  # autocommit: CONCURRENTLY needs no transaction
             row = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (key,)).fetchone()
@@ -173,7 +171,7 @@ class SearchMixin(PgConnection):
                     conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS vectors_{kind}_hnsw")  # type: ignore[arg-type]
                 if state != "valid":
                     conn.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS vectors_{kind}_hnsw"  # type: ignore[arg-type]
-                                 f" ON vectors_{kind} USING hnsw (embedding vector_cosine_ops)"
+                                 f" ON vectors_{kind} USING hnsw ((embedding::vector({dim})) vector_cosine_ops)"
                                  " WITH (m = 16, ef_construction = 32)")
                     conn.execute(f"ANALYZE vectors_{kind}")  # type: ignore[arg-type]  # so the planner weighs it
             finally:
@@ -206,7 +204,7 @@ class SearchMixin(PgConnection):
                      f" FROM vectors_{kind} WHERE user_id=%s OFFSET 0) s ORDER BY d, uuid LIMIT %s")
         else:  # the HNSW index, filtered to the user by pgvector's iterative scan
             inner = (f"SELECT uuid, embedding <=> q.vec AS d FROM vectors_{kind}"
-                     f" WHERE user_id=%s ORDER BY embedding <=> q.vec LIMIT %s")
+                     f" WHERE user_id=%s ORDER BY embedding::vector({known}) <=> q.vec LIMIT %s")
         rows = self._all(  # the query vectors are cast once, not per row
             f"SELECT q.i, v.uuid, 1 - v.d AS score FROM unnest(%s::text[]::vector({known})[])"
             " WITH ORDINALITY AS q(vec, i)"

@@ -321,3 +321,23 @@ def test_an_edit_during_embedding_keeps_its_task(store: PostgresStore) -> None:
     assert again.uuid == ent.uuid and again.seq > task.seq and store.count_vectors("jane", "entity") == 1
     store.write_vectors("jane", "entity", [ent.uuid], _unit(1).reshape(1, -1), queued_before=again.seq)
     assert store.vector_tasks() == []
+
+
+def test_delete_user_waits_for_a_run_in_another_process_and_no_episode_outlives_it(
+        store: PostgresStore, postgres_url: str) -> None:
+    other = PostgresStore(postgres_url)
+    try:
+        _seed(store, "jane")
+        done: list[str] = []
+        with other.claim_user("jane"):  # another process is ingesting jane
+            deleter = threading.Thread(target=lambda: (store.delete_user("jane"), done.append("deleted")))
+            deleter.start()
+            time.sleep(0.5)
+            assert done == []  # the delete waits for the run
+        deleter.join(10)
+        assert done == ["deleted"] and store.count_episodes("jane") == 0
+        with pytest.raises(InvalidInputError):  # a message for the deleted user cannot sneak in
+            other.add_episodes(_episodes("jane", None, ["late message"]))
+        assert other._scalar("SELECT count(*) FROM episodes WHERE user_id='jane'") == 0
+    finally:
+        other.close()

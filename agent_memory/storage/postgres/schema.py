@@ -42,7 +42,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     CREATE TABLE episodes (
         seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         uuid text NOT NULL UNIQUE,
-        user_id text NOT NULL,
+        user_id text NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,  -- none outlives its user
         thread_id text,
         source text NOT NULL, role text, name text,
         content text NOT NULL,

@@ -12,6 +12,7 @@ from typing import Any
 from .connection import DEFAULT_SCHEMA, Tracer
 from .graph import GraphMixin
 from .records import RecordsMixin
+from .schema import lock_key
 from .search import KINDS, SearchMixin
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
@@ -44,6 +45,9 @@ class PostgresStore(RecordsMixin, GraphMixin, SearchMixin):
         and backups until those rotate); ``purge(full=True)`` rewrites the tables at once.
         """
         with self._group():
+            # wait for a run of this user's ingestion in any process to finish (its claim), and lock the
+            # user row: episodes added meanwhile wait, then fail their foreign key instead of outliving it
+            self._x("SELECT pg_advisory_xact_lock(%s)", (lock_key("agent-memory-ingest", self.schema, user_id),))
             self._x("SELECT 1 FROM users WHERE user_id=%s FOR UPDATE", (user_id,))
             self._x("DELETE FROM vector_tasks WHERE user_id=%s", (user_id,))
             for kind in KINDS:

@@ -93,7 +93,7 @@ def _run(url: str, work: Path, processes: list[subprocess.Popen[bytes]], writers
 
 
 def _check(url: str, work: Path, processes: list[subprocess.Popen[bytes]], names: list[str], count: int,
-           victim: bool, memory: Memory) -> None:
+           victim: bool, memory: Memory, one_fact_each: bool = True) -> None:
     from sharing_worker import USER, acked  # type: ignore[import-not-found]
 
     memory.wait_until_processed(USER)  # another worker picks up what the killed one left
@@ -114,9 +114,10 @@ def _check(url: str, work: Path, processes: list[subprocess.Popen[bytes]], names
     # processed once: each episode processed in exactly one committed run, with exactly its own fact
     assert {r["status"] for r in rows} == {"processed"}
     assert {r["attempts"] for r in rows} == {1}
-    provenance = store.facts_of_episodes(USER, list(stored))
-    assert all(len(provenance.get(uid, [])) == 1 for uid in stored)
-    assert store.count_facts(USER) == len(rows)
+    if one_fact_each:  # the triple extractor states one fact per message: a second run would show
+        provenance = store.facts_of_episodes(USER, list(stored))
+        assert all(len(provenance.get(uid, [])) == 1 for uid in stored)
+        assert store.count_facts(USER) == len(rows)
     assert store.count_vectors(USER, "episode") == len(rows) and store.vector_tasks(user_id=USER) == []
     # findable from every process, none restarted
     for who in ["reader", *names]:
@@ -148,7 +149,7 @@ def test_real_defaults_share_one_memory(database: str, tmp_path: Path, processes
     try:
         memory.user.add(user_id="shared", first_name="Sam")
         names = _run(database, tmp_path, processes, writers=2, count=20, victim=False, real=True)["names"]
-        _check(database, tmp_path, processes, names, 20, False, memory)  # type: ignore[arg-type]
+        _check(database, tmp_path, processes, names, 20, False, memory, one_fact_each=False)  # type: ignore[arg-type]
     finally:
         memory.close()
         sys.path.remove(str(WORKER.parent))

@@ -142,8 +142,10 @@ class Core:
             self.store.set_meta("embedder", key)
         elif known != key:
             raise ConfigError(
-                f"this memory was built with embedder {known!r} but {key!r} was given; "
-                "open it with the same embedder or use a new memory home")
+                f"this memory was built with embedder {known!r} but {key!r} was given; open it with the same "
+                f"embedder, or rebuild its vectors with the new one: agent-memory reindex --home <memory home>"
+                + (" (or open it with MiniLMEmbedder(quantized=False), the previous default)"
+                   if known.startswith("minilm-l6-v2-int8:") else ""))
 
     # -- the model path -------------------------------------------------------------------------
     def _record_call(self, record: Any) -> None:

@@ -12,7 +12,7 @@ from ..models import Observation, User
 from ..storage.sqlite import SQLiteStore
 from ..storage.vectors import VectorIndex
 
-__all__ = ["update_observations", "update_summary", "summarize_user"]
+__all__ = ["observation_vector_text", "update_observations", "update_summary", "summarize_user"]
 
 # Relations worth a place in the one-paragraph summary, most telling first.
 _SUMMARY_ORDER = ["LIVES_IN", "WORKS_AT", "JOB_TITLE", "HAS_PLAN", "ACCOUNT_STATUS", "RELATIONSHIP_STATUS",
@@ -44,10 +44,18 @@ def update_observations(store: SQLiteStore, index: VectorIndex, embedder: Embedd
         saved.append(store.save_observation(Observation(
             user_id=user.user_id, key=f"entity:{ent.uuid}", text=text, evidence=[ent.uuid],
             first_seen=first, last_seen=last, count=int(r["n"]), sessions=sessions)))
-    if saved:
-        vectors = embedder.embed_batch([o.text for o in saved])
+    if saved:  # embedded by what they are about: the counts change every batch, the meaning does not
+        vectors = embedder.embed_batch([observation_vector_text(o) for o in saved])
         index.upsert(user.user_id, "observation", [o.uuid for o in saved], vectors)
     return saved
+
+
+def observation_vector_text(obs: Observation) -> str:
+    """What an observation is embedded as: a 'recurring entity' one by its subject, without the counts and
+    dates after the last ": " (they change with every mention; its meaning does not), others as written."""
+    if obs.key.startswith("entity:") and " mentions in " in obs.text:
+        return obs.text.rsplit(": ", 1)[0]
+    return obs.text
 
 
 def summarize_user(store: SQLiteStore, user: User, max_facts: int = 8) -> str:

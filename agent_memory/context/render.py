@@ -72,7 +72,11 @@ def episode_line(episode: Episode, max_chars: int = 1200) -> str:
 
 
 def observation_line(obs: Observation) -> str:
-    return f"- {escape(obs.text)}"
+    text = obs.text
+    if obs.key.startswith("entity:") and " mentions" not in text:  # counts are fields: their text stays put
+        text += (f": {obs.count} mentions in {len(obs.sessions)} sessions, "
+                 f"{obs.first_seen:%Y-%m-%d} to {obs.last_seen:%Y-%m-%d}")
+    return f"- {escape(text)}"
 
 
 @dataclass

@@ -12,7 +12,7 @@ from ..models import Observation, User
 from ..storage.sqlite import SQLiteStore
 from ..storage.vectors import VectorIndex
 
-__all__ = ["observation_vector_text", "update_observations", "update_summary", "summarize_user"]
+__all__ = ["update_observations", "update_summary", "summarize_user"]
 
 # Relations worth a place in the one-paragraph summary, most telling first.
 _SUMMARY_ORDER = ["LIVES_IN", "WORKS_AT", "JOB_TITLE", "HAS_PLAN", "ACCOUNT_STATUS", "RELATIONSHIP_STATUS",
@@ -30,7 +30,6 @@ def update_observations(store: SQLiteStore, index: VectorIndex, embedder: Embedd
             if r["entity_uuid"] in touched and r["entity_uuid"] != user_entity]
     if not rows:
         return []
-    total = max(store.count_threads(user.user_id), 1)
     entities = {e.uuid: e for e in store.get_entities([r["entity_uuid"] for r in rows])}
     saved = []
     for r in rows:
@@ -39,23 +38,16 @@ def update_observations(store: SQLiteStore, index: VectorIndex, embedder: Embedd
             continue
         first, last = parse_ts(r["first_seen"]), parse_ts(r["last_seen"])
         sessions = [s for s in json.loads(r["sessions"]) if s]
-        text = (f"{user.display_name} keeps coming back to {ent.name} ({ent.type}): {r['n']} mentions in "
-                f"{r['threads']} sessions of {max(total, r['threads'])}, {first:%Y-%m-%d} to {last:%Y-%m-%d}")
+        # the text says what the pattern is; its counts and dates are fields (rendered from them), so the
+        # text, and its vector, change when the meaning does, not with every mention
+        text = f"{user.display_name} keeps coming back to {ent.name} ({ent.type})"
         saved.append(store.save_observation(Observation(
             user_id=user.user_id, key=f"entity:{ent.uuid}", text=text, evidence=[ent.uuid],
             first_seen=first, last_seen=last, count=int(r["n"]), sessions=sessions)))
-    if saved:  # embedded by what they are about: the counts change every batch, the meaning does not
-        vectors = embedder.embed_batch([observation_vector_text(o) for o in saved])
+    if saved:
+        vectors = embedder.embed_batch([o.text for o in saved])
         index.upsert(user.user_id, "observation", [o.uuid for o in saved], vectors)
     return saved
-
-
-def observation_vector_text(obs: Observation) -> str:
-    """What an observation is embedded as: a 'recurring entity' one by its subject, without the counts and
-    dates after the last ": " (they change with every mention; its meaning does not), others as written."""
-    if obs.key.startswith("entity:") and " mentions in " in obs.text:
-        return obs.text.rsplit(": ", 1)[0]
-    return obs.text
 
 
 def summarize_user(store: SQLiteStore, user: User, max_facts: int = 8) -> str:

@@ -144,3 +144,24 @@ def test_an_unwritable_cache_builds_per_process_with_a_warning(tmp_path: Path, c
         built = _quantize.quantized_model(source, MINILM_SHA256, blocker / "cache")
     assert built.is_file() and "AGENT_MEMORY_CACHE_DIR" in caplog.text
     assert _quantize.quantized_model(source, MINILM_SHA256, blocker / "cache") == built  # once per process
+
+
+def test_the_pipeline_embeds_each_text_once_and_observations_keep_their_text() -> None:
+    from agent_memory import Memory, Message
+    from agent_memory.testing.extractors import TripleExtractor
+
+    inner = CountingEmbedder()
+    with Memory.ephemeral(embedder=inner, extractor=TripleExtractor()) as mem:
+        mem.user.add(user_id="jane", first_name="Jane")
+        for n in range(4):  # Denver comes back in every thread: its observation is refreshed each time
+            mem.thread.create(thread_id=f"t{n}", user_id="jane")
+            mem.thread.add_messages(f"t{n}", messages=[
+                Message(role="user", content="I | LIVES_IN | Denver"),
+                Message(role="user", content=f"I | LIKES | hobby {n}")])
+        ingested = [t for call in inner.calls for t in call]
+        [obs] = [o for o in mem.graph.observations(user_id="jane") if "Denver" in o.text]
+        mem.context.create_context_template(template_id="obs", template="%{observations}")
+        context = mem.context.get(user_id="jane", query="Denver", template_id="obs").context
+    assert len(ingested) == len(set(ingested))  # no text reached the model twice
+    assert obs.text == "Jane keeps coming back to Denver (Topic)" and obs.count == 4 and len(obs.sessions) == 4
+    assert f"Jane keeps coming back to Denver (Topic): 4 mentions in 4 sessions, {obs.first_seen:%Y-%m-%d}" in context

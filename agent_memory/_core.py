@@ -140,6 +140,9 @@ class Core:
         known = self.store.get_meta("embedder")
         if known is None:
             self.store.set_meta("embedder", key)
+        elif known.startswith("reindexing to "):
+            raise ConfigError(f"a reindex of this memory ({known}) did not finish; run it again: "
+                              "agent-memory reindex --home <memory home>")
         elif known != key:
             raise ConfigError(
                 f"this memory was built with embedder {known!r} but {key!r} was given; open it with the same "

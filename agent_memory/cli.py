@@ -1,4 +1,4 @@
-"""The ``agent-memory`` command line: demo, ingest, context, search, facts, users, delete-user."""
+"""The ``agent-memory`` command line: demo, ingest, context, search, facts, users, delete-user, reindex."""
 
 from __future__ import annotations
 
@@ -206,6 +206,28 @@ def delete_user(
     with _open(home) as memory:
         memory.user.delete(user_id)
     console.print(f"deleted {user_id}")
+
+
+@app.command()
+def reindex(
+    home: HomeOpt = None,
+    embedder: Annotated[str, typer.Option(help="default (quantized MiniLM) | minilm-fp32 (the previous default) "
+                                               "| e5 | package.module:factory")] = "default",
+) -> None:
+    """Rebuild every vector of a memory with another embedder (stop processes using the memory first)."""
+    from .config import MemoryConfig
+    from .ingest.reindex import reindex_home, resolve_embedder
+
+    config = MemoryConfig.from_env(home=home)
+    new = resolve_embedder(embedder)
+    started = time.perf_counter()
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"re-embedding with {new.name}", total=None)
+        report = reindex_home(config, new, on_total=lambda n: progress.update(task, total=n),
+                              progress=lambda n: progress.advance(task, n))
+    counts = ", ".join(f"{n} {kind}s" for kind, n in report.records.items())
+    console.print(f"reindexed {report.users} users ({counts}) in {time.perf_counter() - started:.1f} s: "
+                  f"{report.before or 'no embedder recorded'} -> {report.after}")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -60,9 +61,10 @@ def _users(store: Any) -> Iterator[str]:
         offset += len(page)
 
 
-def _pages(fetch: Callable[[int], list[Any]]) -> Iterator[list[Any]]:
+def _pages(fetch: Callable[..., list[Any]]) -> Iterator[list[Any]]:
+    """Every page of a ``list_*`` call taking ``offset=``."""
     offset = 0
-    while page := fetch(offset):
+    while page := fetch(offset=offset):
         yield page
         offset += len(page)
 
@@ -73,8 +75,8 @@ def count_records(store: Any) -> int:
     for uid in _users(store):
         total += store.count_episodes(uid) - store.count_episodes(uid, status=EpisodeStatus.pending.value)
         total += store.count_facts(uid) + len(store.list_observations(uid, limit=1_000_000))
-        total += sum(len([e for e in p if not e.attributes.get("is_user")])
-                     for p in _pages(lambda o, u=uid: store.list_entities(u, limit=_PAGE, offset=o)))
+        for page in _pages(partial(store.list_entities, uid, limit=_PAGE)):
+            total += sum(1 for e in page if not e.attributes.get("is_user"))
     return total
 
 
@@ -116,15 +118,15 @@ def reindex(store: Any, index: VectorIndex, embedder: Embedder, *, progress: Pro
     for uid in _users(store):
         report.users += 1
         index.delete_user(uid)  # old vectors may not even have the new dimensions
-        for page in _pages(lambda o, u=uid: store.list_episodes(u, limit=_PAGE, offset=o)):
+        for page in _pages(partial(store.list_episodes, uid, limit=_PAGE)):
             done = [e for e in page if e.status != EpisodeStatus.pending]  # pending ones: at processing
             if done:
                 _put(index, uid, "episode", [e.uuid for e in done], _episode_vectors(embed, store, done),
                      report, progress)
-        for page in _pages(lambda o, u=uid: store.list_facts(u, limit=_PAGE, offset=o)):
+        for page in _pages(partial(store.list_facts, uid, limit=_PAGE)):
             _put(index, uid, "fact", [f.uuid for f in page], embed.embed_batch([f.fact for f in page]),
                  report, progress)
-        for page in _pages(lambda o, u=uid: store.list_entities(u, limit=_PAGE, offset=o)):
+        for page in _pages(partial(store.list_entities, uid, limit=_PAGE)):
             page = [e for e in page if not e.attributes.get("is_user")]  # the user's own: never indexed
             _put(index, uid, "entity", [e.uuid for e in page], embed.embed_batch([entity_text(e) for e in page]),
                  report, progress)

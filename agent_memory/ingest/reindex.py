@@ -1,52 +1,42 @@
 """Rebuild a memory's vectors with another embedder (``agent-memory reindex``).
 
 A memory records which embedder built its vectors and refuses to open with another (vectors of two
-models are not comparable). Reindexing re-embeds every record the pipeline indexes, exactly as the
-pipeline embeds it (episodes with the message they answer as context, facts, entities, observations),
-user by user, then records the new embedder. While it runs the memory is marked as being reindexed,
-so neither embedder can open it half-done; an interrupted run is simply run again.
-
-Written against the store and vector index of the embedded default; with the vector outbox this
-becomes "queue every record, then drain" (see docs/storage.md).
+models are not comparable). Reindexing drops every vector, lets ``reconcile`` queue a vector task
+for every record (the outbox), and drains the queue with the new embedder through the ``Indexer``,
+so each record is embedded exactly as ingestion embeds it. While it runs the memory is marked as
+being reindexed, so neither embedder can open it half-done; an interrupted run is simply run again.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
-
-import numpy as np
 
 from ..config import MemoryConfig
 from ..embedding.base import Embedder
 from ..embedding.cache import cached
-from ..errors import InvalidInputError
-from ..models import EpisodeStatus
-from ..storage.vectors import KINDS, Kind, VectorIndex
-from .pipeline import CONTEXT_WEIGHT, entity_text, episode_context, episode_text
+from ..errors import ConfigError, InvalidInputError
+from ..storage.base import KINDS, GraphStore
+from .indexer import Indexer
 
-__all__ = ["REINDEXING", "ReindexReport", "count_records", "embedder_key", "reindex", "reindex_home",
-           "resolve_embedder"]
+__all__ = ["REINDEXING", "ReindexReport", "embedder_key", "reindex", "reindex_home", "resolve_embedder"]
 
 REINDEXING = "reindexing to "  # prefix of the embedder meta while a reindex runs
 _PAGE = 512
-Progress = Callable[[int], None]  # called with how many records were just re-embedded
+Progress = Callable[[int], None]  # called with how many vectors were just stored
 
 
 @dataclass
 class ReindexReport:
-    """What a reindex did: the embedders before and after, and records re-embedded per kind."""
+    """What a reindex did: the embedders before and after, and vectors written per kind."""
 
     before: str | None
     after: str
     users: int = 0
     records: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
-
-    @property
-    def total(self) -> int:
-        return sum(self.records.values())
+    written: int = 0
 
 
 def embedder_key(embedder: Embedder) -> str:
@@ -54,85 +44,46 @@ def embedder_key(embedder: Embedder) -> str:
     return f"{embedder.name}:{embedder.dimensions}"
 
 
-def _users(store: Any) -> Iterator[str]:
+def _users(store: GraphStore) -> Iterator[str]:
     offset = 0
     while page := store.list_users(limit=_PAGE, offset=offset):
         yield from (u.user_id for u in page)
         offset += len(page)
 
 
-def _pages(fetch: Callable[..., list[Any]]) -> Iterator[list[Any]]:
-    """Every page of a ``list_*`` call taking ``offset=``."""
-    offset = 0
-    while page := fetch(offset=offset):
-        yield page
-        offset += len(page)
+def _drop_vectors(store: GraphStore, user_id: str) -> None:
+    """Remove every vector of the user, keeping the records (old vectors may not even have the new size)."""
+    drop = getattr(store, "drop_vectors", None)
+    if callable(drop):
+        drop(user_id)
+        return
+    index = getattr(store, "index", None)  # the embedded store: SQLite records + a VectorIndex
+    if index is None or not callable(getattr(index, "delete_user", None)):
+        raise ConfigError(f"{type(store).__name__} cannot drop a user's vectors (no drop_vectors(user_id)); "
+                          "reindex needs it")
+    index.delete_user(user_id)
 
 
-def count_records(store: Any) -> int:
-    """How many records a reindex will embed (for a progress bar)."""
-    total = 0
-    for uid in _users(store):
-        total += store.count_episodes(uid) - store.count_episodes(uid, status=EpisodeStatus.pending.value)
-        total += store.count_facts(uid) + len(store.list_observations(uid, limit=1_000_000))
-        for page in _pages(partial(store.list_entities, uid, limit=_PAGE)):
-            total += sum(1 for e in page if not e.attributes.get("is_user"))
-    return total
-
-
-def _episode_vectors(embedder: Embedder, store: Any, episodes: list[Any]) -> np.ndarray:
-    """As the pipeline embeds a batch: each message plus ``CONTEXT_WEIGHT`` times the one it answers."""
-    previous = episode_context(store, episodes)
-    mine = {ep.uuid for ep in episodes}
-    extra = list({p.uuid: p for p in previous.values() if p is not None and p.uuid not in mine}.values())
-    both = [*episodes, *extra]
-    own = np.asarray(embedder.embed_batch([episode_text(ep) for ep in both]), dtype=np.float32)
-    row = {ep.uuid: i for i, ep in enumerate(both)}
-    out = own[: len(episodes)].copy()
-    for i, ep in enumerate(episodes):
-        before = previous.get(ep.uuid)
-        if before is not None and CONTEXT_WEIGHT:
-            out[i] += CONTEXT_WEIGHT * own[row[before.uuid]]
-    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-    return out
-
-
-def _put(index: VectorIndex, uid: str, kind: Kind, ids: list[str], vectors: np.ndarray,
-         report: ReindexReport, progress: Progress | None) -> None:
-    if ids:
-        index.upsert(uid, kind, ids, vectors)
-        report.records[kind] += len(ids)
-        if progress is not None:
-            progress(len(ids))
-
-
-def reindex(store: Any, index: VectorIndex, embedder: Embedder, *, progress: Progress | None = None) -> ReindexReport:
+def reindex(store: GraphStore, embedder: Embedder, *, progress: Progress | None = None,
+            on_total: Callable[[int], None] | None = None) -> ReindexReport:
     """Replace every vector of the memory with ``embedder``'s and record it as the memory's embedder.
 
-    No process may use the memory meanwhile (it is marked, and refuses to open, until this returns).
+    ``on_total`` is told, first, how many vectors will be written. Pending episodes get theirs when
+    they are processed, as always. No process may use the memory meanwhile (the home lock sees to it).
     """
-    before = store.get_meta("embedder")
-    report = ReindexReport(before=before, after=embedder_key(embedder))
+    report = ReindexReport(before=store.get_meta("embedder"), after=embedder_key(embedder))
     store.set_meta("embedder", REINDEXING + report.after)
-    embed = cached(embedder)  # an episode is embedded again as the next one's context: once is enough
-    for uid in _users(store):
-        report.users += 1
-        index.delete_user(uid)  # old vectors may not even have the new dimensions
-        for page in _pages(partial(store.list_episodes, uid, limit=_PAGE)):
-            done = [e for e in page if e.status != EpisodeStatus.pending]  # pending ones: at processing
-            if done:
-                _put(index, uid, "episode", [e.uuid for e in done], _episode_vectors(embed, store, done),
-                     report, progress)
-        for page in _pages(partial(store.list_facts, uid, limit=_PAGE)):
-            _put(index, uid, "fact", [f.uuid for f in page], embed.embed_batch([f.fact for f in page]),
-                 report, progress)
-        for page in _pages(partial(store.list_entities, uid, limit=_PAGE)):
-            page = [e for e in page if not e.attributes.get("is_user")]  # the user's own: never indexed
-            _put(index, uid, "entity", [e.uuid for e in page], embed.embed_batch([entity_text(e) for e in page]),
-                 report, progress)
-        observations = store.list_observations(uid, limit=1_000_000)
-        _put(index, uid, "observation", [o.uuid for o in observations],
-             embed.embed_batch([o.text for o in observations]), report, progress)
+    users = list(_users(store))
+    for user_id in users:
+        _drop_vectors(store, user_id)
+    store.reconcile()  # every record now lacks a vector: each gets a task
+    owed = Counter(t.kind for t in store.vector_tasks(1 << 40))
+    pending = sum(store.count_episodes(u, status="pending") for u in users)
+    report.users = len(users)
+    report.records = {k: owed.get(k, 0) - (pending if k == "episode" else 0) for k in KINDS}
+    if on_total is not None:
+        on_total(sum(report.records.values()))
+    report.written = Indexer(store, cached(embedder)).drain(progress=progress)
     store.set_meta("embedder", report.after)
     return report
 
@@ -159,7 +110,7 @@ def resolve_embedder(spec: str) -> Embedder:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise InvalidInputError(f"cannot load embedder factory {spec!r}: {exc}") from exc
-    made = factory()
+    made: Any = factory()
     if not isinstance(made, Embedder):
         raise InvalidInputError(f"{spec} returned {type(made).__name__}, not an Embedder (name, dimensions, "
                                 "embed_batch)")
@@ -168,21 +119,14 @@ def resolve_embedder(spec: str) -> Embedder:
 
 def reindex_home(config: MemoryConfig, embedder: Embedder, *, progress: Progress | None = None,
                  on_total: Callable[[int], None] | None = None) -> ReindexReport:
-    """Open the memory at ``config`` (store and vector index only: no extractor, no model but ``embedder``)
-    and reindex it; ``on_total`` is told how many records will be embedded, first."""
-    from .._core import _default_index
-    from ..storage.sqlite import SQLiteStore
+    """Open the memory ``config`` describes (its store only: no extractor, no model but ``embedder``)
+    and reindex it."""
+    from ..builder import open_store
 
-    if config.home is None or not (config.home / "memory.db").is_file():
+    if not config.database_url and (config.home is None or not (config.home / "memory.db").is_file()):
         raise InvalidInputError(f"no memory at {config.home}: give the directory it lives in (--home)")
-    store = SQLiteStore(config.db_path)
+    store = open_store(config)
     try:
-        index = _default_index(config)
-        try:
-            if on_total is not None:
-                on_total(count_records(store))
-            return reindex(store, index, embedder, progress=progress)
-        finally:
-            index.close()
+        return reindex(store, embedder, progress=progress, on_total=on_total)
     finally:
         store.close()

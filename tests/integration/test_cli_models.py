@@ -85,4 +85,4 @@ def test_reindex_moves_a_memory_to_another_embedder_and_back(home: Path) -> None
 def test_reindex_of_a_missing_memory_is_one_clear_line(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", "from agent_memory.cli import main; main()", "reindex",
                            "--home", str(tmp_path / "nothing")], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "no memory at" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    assert proc.returncode == 2 and "no memory at" in proc.stderr and "Traceback" not in proc.stdout + proc.stderr

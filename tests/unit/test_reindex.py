@@ -24,17 +24,18 @@ def _fill(mem: Memory) -> None:
 def test_reindex_rewrites_every_vector_with_the_new_embedder() -> None:
     with Memory.ephemeral(embedder=HashEmbedder(64), extractor=TripleExtractor()) as mem:
         _fill(mem)
-        core = mem._core
-        before = {k: core.index.count("jane", k) for k in ("episode", "fact", "entity", "observation")}
+        store = mem._core.store
+        before = {k: store.count_vectors("jane", k) for k in ("episode", "fact", "entity", "observation")}
         seen: list[int] = []
-        report = reindex(core.store, core.index, HashEmbedder(32), progress=seen.append)
-        after = {k: core.index.count("jane", k) for k in before}
-        assert after == before and report.records == before and sum(seen) == report.total
+        totals: list[int] = []
+        report = reindex(store, HashEmbedder(32), progress=seen.append, on_total=totals.append)
+        after = {k: store.count_vectors("jane", k) for k in before}
+        assert after == before and report.records == before and sum(seen) == report.written == totals[0]
         assert (report.before, report.after) == ("hash:64", "hash:32")
-        assert core.store.get_meta("embedder") == "hash:32"
+        assert store.get_meta("embedder") == "hash:32" and store.vector_tasks(100) == []
         query = HashEmbedder(32).embed_batch(["Jane lives in Denver"])
-        [(best, score)] = core.index.query_many("jane", "fact", query, 1)[0][:1]
-        assert core.store.get_facts([best])[0].target_name == "Denver" and score > 0.5
+        [(best, score)] = store.search_vectors("jane", "fact", query, 1)[0][:1]
+        assert store.get_facts("jane", [best])[0].target_name == "Denver" and score > 0.5
 
 
 def test_a_memory_whose_reindex_did_not_finish_refuses_to_open(tmp_path: Path) -> None:

@@ -371,3 +371,18 @@ def test_a_really_full_disk_at_open_write_and_close(tiny_disk: Path) -> None:
     filler.unlink()
     with open_memory(tiny_disk / "home") as again:
         assert [m.uuid for m in again.thread.get_messages("t1")] == [kept.uuid]
+
+
+def test_odd_arguments_elsewhere_are_typed(memory: Memory) -> None:
+    with pytest.raises(InvalidInputError, match="surrogate"):
+        memory.graph.usage(user_id="jane", episode_uuid="\ud800")
+    with pytest.raises(InvalidInputError, match="surrogate"):
+        memory.wait_until_processed("\ud800")
+    for timeout in ("x", -1, float("nan"), True):
+        with pytest.raises(InvalidInputError, match="timeout"):
+            memory.wait_until_processed("jane", timeout=timeout)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="relations must be a list"):
+        memory.graph.search(user_id="jane", query="x", filters={"relations": "LIVES_IN"})
+    for home in (123, "", "a\0b"):
+        with pytest.raises(ConfigError, match="home"):
+            Memory(home=home)  # type: ignore[arg-type]

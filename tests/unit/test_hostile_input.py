@@ -386,3 +386,16 @@ def test_odd_arguments_elsewhere_are_typed(memory: Memory) -> None:
     for home in (123, "", "a\0b"):
         with pytest.raises(ConfigError, match="home"):
             Memory(home=home)  # type: ignore[arg-type]
+
+
+def test_look_alike_user_ids_are_separate_graphs(memory: Memory) -> None:
+    twins = ["Jane", "jane_", "j\u0430ne", "jane@example.com", "JANE"]  # the third has a Cyrillic a
+    for uid in twins:
+        memory.user.add(user_id=uid)
+        memory.thread.create(thread_id=f"t-{uid}", user_id=uid)
+        memory.thread.add_messages(f"t-{uid}", messages=[Message(role="user", content=f"I | OWNS | secret of {uid}")])
+    memory.thread.add_messages("t1", messages=[Message(role="user", content="I | OWNS | secret of jane")])
+    for uid in ["jane", *twins]:
+        ctx = memory.context.get(user_id=uid, query="secret of jane")
+        assert {r.user_id for r in [*ctx.facts, *ctx.entities, *ctx.episodes]} == {uid}
+        assert [e.content for e in ctx.episodes] == [f"I | OWNS | secret of {uid}"]

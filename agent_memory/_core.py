@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -429,17 +430,23 @@ class Core:
 
     def build_context(self, user_id: str, query: str, *, template_id: str | None = None,
                       token_budget: int | None = None, thread_id: str | None = None,
-                      exclude: frozenset[str] = frozenset()) -> UserContext:
-        """Retrieve, rank and render; ``exclude`` drops episodes already in the caller's window."""
+                      exclude: frozenset[str] = frozenset(), now: datetime | None = None) -> UserContext:
+        """Retrieve, rank and render; ``exclude`` drops episodes already in the caller's window.
+
+        ``now``: the date relative phrases of the query count from ("last week"); by default the
+        latest message of the caller's window, else none (then they are not read).
+        """
         user = self.user(user_id)
         template = self.template_text(template_id)
         budget = token_budget or self.config.token_budget
-        cands = self.retriever.candidates(user_id, query)
+        if now is None and exclude:
+            now = max((e.reference_time for e in self.store.get_episodes(sorted(exclude))), default=None)
+        cands = self.retriever.candidates(user_id, query, now=now)
         parts = ContextParts(
             user_summary=user.summary,
             facts=[f for f, _ in cands.facts], entities=[e for e, _ in cands.entities],
             episodes=[e for e, _ in cands.episodes if e.uuid not in exclude],
-            observations=[o for o, _ in cands.observations],
+            observations=[o for o, _ in cands.observations], episode_order=cands.episode_order,
         )
         if not query.strip():
             parts.observations = self.store.list_observations(user_id, limit=20)

@@ -38,6 +38,7 @@ def demo(
     home: Annotated[Path | None, typer.Option(help="keep the demo memory here (default: a temp dir)")] = None,
 ) -> None:
     """Seed a user's threads over several days, then show a new thread's context block recalling them."""
+    from .context.render import fact_when
     from .demo import run_demo
 
     workdir = home or Path(tempfile.mkdtemp(prefix="agent-memory-demo-"))
@@ -53,9 +54,7 @@ def demo(
             for col in ("fact", "valid", "said in"):
                 table.add_column(col)
             for fact in result.context.facts:
-                end = "present" if fact.invalid_at is None else f"{fact.invalid_at:%Y-%m-%d}"
-                start = f"{fact.valid_at:%Y-%m-%d}" if fact.valid_at else "?"
-                table.add_row(fact.fact, f"{start} - {end}", result.sources.get(fact.uuid, ""))
+                table.add_row(fact.fact, fact_when(fact), result.sources.get(fact.uuid, ""))
             console.print(table)
             if result.closed:
                 console.print("[bold]changed facts, closed not deleted:[/bold]")

@@ -61,7 +61,11 @@ class CachedSet:
         self.maps: dict[str, dict[str, str]] = (json.loads(self.meta_path.read_text())
                                                  if self.meta_path.exists() else {})
         self.memory = Memory(home, embedder=embedder, llm=None)
-        for i, h in enumerate(histories, 1):
+        self.ingest(log)
+
+    def ingest(self, log: Callable[[str], None]) -> None:
+        """Ingest the histories not in the cache yet (a history cut short is ingested again)."""
+        for i, h in enumerate(self.histories, 1):
             if h.hid in self.maps:
                 continue
             user_id = f"u-{h.hid}"
@@ -72,10 +76,46 @@ class CachedSet:
             t0 = time.process_time()
             self.maps[h.hid] = ingest_history(self.memory, h, user_id)
             self.meta_path.write_text(json.dumps(self.maps))
-            log(f"  cached {h.hid} ({i}/{len(histories)}): {len(h.turns)} turns, {time.process_time() - t0:.0f} CPU-s")
+            log(f"  cached {h.hid} ({i}/{len(self.histories)}): {len(h.turns)} turns, "
+                f"{time.process_time() - t0:.0f} CPU-s")
 
     def close(self) -> None:
         self.memory.close()
+
+
+_READS = ("get_episodes", "list_episodes", "search_text", "facts_touching", "facts_of_episodes", "get_facts",
+          "entities_by_names", "get_entities", "get_observations", "list_entities", "list_observations", "get_user",
+          "thread_messages")
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if hasattr(value, "tobytes"):
+        return value.tobytes()
+    return value
+
+
+def memoise_reads(memory: Memory) -> None:
+    """The cached graph does not change while knobs are swept: remember every store and vector read
+    by its arguments, so a setting pays only for the ranking and rendering it changes."""
+    core = memory._core
+    for owner, names in ((core.store, _READS), (core.index, ("query",))):
+        for name in names:
+            original = getattr(owner, name, None)
+            if original is None:
+                continue
+            memo: dict[Any, Any] = {}
+
+            def read(*args: Any, _f: Any = original, _m: dict[Any, Any] = memo, **kw: Any) -> Any:
+                key = (_frozen(args), _frozen(kw))
+                if key not in _m:
+                    _m[key] = _f(*args, **kw)
+                return _m[key]
+
+            setattr(owner, name, read)
 
 
 @contextmanager
@@ -204,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--longmemeval", nargs="?", type=Path, const=paths["longmemeval"], default=None,
                         help="also score LongMemEval (all questions) for every setting")
     parser.add_argument("--longmemeval-per-type", type=int, default=None, help="first N questions of each type")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="LongMemEval: score only the histories already in the cache (ingest nothing)")
     parser.add_argument("--sweep", action="append", default=[], help="knob=v1,v2,... (repeatable; product)")
     parser.add_argument("--one-at-a-time", action="store_true",
                         help="the defaults, then each swept value alone instead of every combination")
@@ -223,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     locomo = load_locomo(args.locomo)
     cached = CachedSet(args.cache / "locomo", locomo, embedder)
     embedder.save()
+    memoise_reads(cached.memory)
     hids = [h.hid for h in locomo]
     table: dict[int, dict[str, Scores]] = {}
     for si, setting in enumerate(settings):
@@ -241,8 +284,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.longmemeval:
         lme = load_longmemeval(args.longmemeval, per_type=args.longmemeval_per_type)
+        meta = args.cache / "longmemeval" / "histories.json"
+        if args.cached_only and meta.exists():
+            done = json.loads(meta.read_text())
+            lme = [h for h in lme if h.hid in done]
         cached_l = CachedSet(args.cache / "longmemeval", lme, embedder)
         embedder.save()
+        memoise_reads(cached_l.memory)
         out["longmemeval"] = {}
         for setting in settings:
             pooled = Scores()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -16,61 +16,24 @@ from ..models import Entity, Episode, Fact, Observation, Role, SearchResult, Sea
 from ..storage.sqlite import SQLiteStore, fts_query, normalize_name
 from ..storage.vectors import Kind, VectorIndex
 from .fusion import jaccard, mmr, recency_weight, rrf, word_set
+from .knobs import Knobs
 from .when import query_dates
 
 __all__ = ["Candidates", "Knobs", "Retriever", "SearchFilters", "query_dates"]
 
 _WORDS = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+# Words by which a question asks for a kind of thing -> the entity types that are such things.
+_KINDS = {
+    ("Place", "Location"): "city cities country countries place places state states town towns",
+    ("Work",): "book books novel novels movie movies film films song songs album albums series",
+    ("Animal", "Pet"): "pet pets animal animals dog dogs cat cats",
+    ("Organization",): "company companies organization organizations organisation organisations team teams",
+    ("Activity",): "activity activities hobby hobbies sport sports",
+    ("Event",): "event events",
+}
+_TYPE_WORDS = {w: types for types, words in _KINDS.items() for w in words.split()}
 _FETCH_WINDOW = timedelta(days=12)  # a time window this short brings in all its episodes
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b", re.I)
-
-@dataclass(frozen=True)
-class Knobs:
-    """The retrieval's tuned constants, in one place so that ``benchmarks.cv`` can sweep them.
-
-    Each was kept because it raised LoCoMo coverage under leave-one-conversation-out
-    cross-validation without lowering LongMemEval (docs/BENCHMARKS.md); 0 turns a component off.
-    """
-
-    # Episodes: the vector and the BM25 scores, each min-max normalised over its own hits, weighted
-    # and summed (on LoCoMo this beat a reciprocal rank fusion of the two lists).
-    dense_weight: float = 0.7
-    bm25_weight: float = 1.0
-    # A turn next to a strong hit is often what the hit answers or is answered by ("What did you
-    # paint?" / "A lake sunrise"): the turns just before and after each of the strongest
-    # ``neighbour_sources`` hits gain ``neighbour_weight`` of its score.
-    neighbour_sources: int = 20
-    neighbour_weight: float = 0.25
-    # Turns spoken by someone the query names gain ``speaker_boost`` of their own score. Before
-    # that, ``speaker_filter`` ranks on the question without the speaker's name (1: BM25; 2: BM25
-    # and the vector), so that the name alone wins nothing: the question's content decides.
-    speaker_boost: float = 0.7
-    speaker_filter: int = 1
-    # A query that names a calendar date ("on 3 June, 2023", "2023-06-03", "in June 2023") is about
-    # that time: the episodes of that day (or month) gain ``date_boost`` on the fused scale (~0-1.7).
-    date_boost: float = 0.6
-    # For a context block (not for search), a long episode must earn its tokens: its score is scaled
-    # by (length_ref / length) ** length_alpha above length_ref characters.
-    # An episode that both the vector and BM25 rank among their first ``length_exempt`` is what the
-    # question asks for, long or not: it keeps its score.
-    length_ref: int = 400
-    length_alpha: float = 0.5
-    length_exempt: int = 3
-    # Facts: vector + BM25, plus the facts touching entities the query names (graph neighbourhood)
-    # and the facts drawn from the best episodes, with these weights in the fusion.
-    fact_graph_weight: float = 0.5
-    fact_episode_weight: float = 0.7
-    # A fact below ``fact_keep`` of the best fact's score gives way; ``fact_assistant`` 0 leaves out
-    # facts drawn only from the assistant's own turns (advice, not the user's life).
-    fact_keep: float = 0.0
-    fact_assistant: int = 1
-    # The n-th episode of one thread keeps thread_decay ** n of its score (1: off).
-    thread_decay: float = 1.0
-
-    @classmethod
-    def names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
-
 
 def _name_grams(query: str) -> set[str]:
     """The query's 1-3 word phrases as name keys, possessives dropped ("Melanie's" -> "melanie")."""
@@ -177,6 +140,23 @@ class Retriever:
                 order.update((e.uuid, i) for i, e in enumerate(same))
         return order
 
+    def _typed(self, user_id: str, query: str, fused: dict[str, float], pool: int) -> dict[str, float]:
+        """A question asking for a kind of thing ("which cities", "what books") is answered by turns
+        that name things of that kind: the graph knows which entities are places or works, so the turns
+        naming them join the ranking with ``type_weight``."""
+        types = {t for w in _WORDS.findall(query.casefold()) for t in _TYPE_WORDS.get(w, ())}
+        if not types:
+            return fused
+        names = [e.name for t in sorted(types) for e in self.store.list_entities(user_id, type=t, limit=64)]
+        hits = dict(self.store.search_text(user_id, "episode", " ".join(names), pool)) if names else {}
+        if not hits:
+            return fused
+        out = dict(fused)
+        top = max(hits.values())
+        for uid, v in hits.items():
+            out[uid] = out.get(uid, 0.0) + self.knobs.type_weight * v / top
+        return out
+
     def _spread(self, ranked: list[str], scores: dict[str, float], episodes: dict[str, Episode]) -> list[str]:
         """Evidence is often spread over sessions: the n-th episode of a thread (in rank order) keeps
         ``thread_decay ** n`` of its score, so one thread does not fill the block."""
@@ -217,6 +197,10 @@ class Retriever:
                 ranked = sorted(fused, key=fused.__getitem__, reverse=True)
                 missing = [i for i in ranked[:pool] if i not in episodes]
                 episodes.update((e.uuid, e) for e in self.store.get_episodes(missing))
+        if kn.type_weight:
+            fused = self._typed(user_id, query, fused, pool)
+            missing = [i for i in fused if i not in episodes]
+            episodes.update((e.uuid, e) for e in self.store.get_episodes(missing))
         scores = dict(fused)
         n = kn.length_exempt
         agreed = set(sorted(dense, key=dense.__getitem__, reverse=True)[:n]) & set(
@@ -241,8 +225,11 @@ class Retriever:
                 if any(s <= ep.reference_time < e for s, e in windows):
                     scores[uid] = scores.get(uid, 0.0) + kn.date_boost
         if kn.speaker_boost and speakers:
+            # who said it filters among turns about the question: a turn of the speaker's that shares
+            # no word with the question ("Take care!") gains nothing from the name
             for uid, ep in episodes.items():
-                if ep.name and uid in scores and normalize_name(ep.name) in speakers:
+                if (ep.name and uid in scores and normalize_name(ep.name) in speakers
+                        and (not kn.speaker_filter or uid in lexical)):
                     scores[uid] *= 1.0 + kn.speaker_boost
         return scores, episodes, agreed
 

@@ -1,0 +1,57 @@
+"""The retrieval's tuned constants, in one frozen dataclass that ``benchmarks.cv`` can sweep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+__all__ = ["Knobs"]
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """The retrieval's tuned constants, in one place so that ``benchmarks.cv`` can sweep them.
+
+    Each was kept because it raised LoCoMo coverage under leave-one-conversation-out
+    cross-validation without lowering LongMemEval (docs/BENCHMARKS.md); 0 turns a component off.
+    """
+
+    # Turns naming entities of the kind a question asks for ("which cities") join with type_weight.
+    type_weight: float = 0.0
+    # Episodes: the vector and the BM25 scores, each min-max normalised over its own hits, weighted
+    # and summed (on LoCoMo this beat a reciprocal rank fusion of the two lists).
+    dense_weight: float = 0.7
+    bm25_weight: float = 1.0
+    # A turn next to a strong hit is often what the hit answers or is answered by ("What did you
+    # paint?" / "A lake sunrise"): the turns just before and after each of the strongest
+    # ``neighbour_sources`` hits gain ``neighbour_weight`` of its score.
+    neighbour_sources: int = 20
+    neighbour_weight: float = 0.25
+    # Turns spoken by someone the query names gain ``speaker_boost`` of their own score. Before
+    # that, ``speaker_filter`` ranks on the question without the speaker's name (1: BM25; 2: BM25
+    # and the vector), so that the name alone wins nothing: the question's content decides.
+    speaker_boost: float = 0.7
+    speaker_filter: int = 1
+    # A query that names a calendar date ("on 3 June, 2023", "2023-06-03", "in June 2023") is about
+    # that time: the episodes of that day (or month) gain ``date_boost`` on the fused scale (~0-1.7).
+    date_boost: float = 0.6
+    # For a context block (not for search), a long episode must earn its tokens: its score is scaled
+    # by (length_ref / length) ** length_alpha above length_ref characters.
+    # An episode that both the vector and BM25 rank among their first ``length_exempt`` is what the
+    # question asks for, long or not: it keeps its score.
+    length_ref: int = 400
+    length_alpha: float = 0.5
+    length_exempt: int = 3
+    # Facts: vector + BM25, plus the facts touching entities the query names (graph neighbourhood)
+    # and the facts drawn from the best episodes, with these weights in the fusion.
+    fact_graph_weight: float = 0.5
+    fact_episode_weight: float = 0.7
+    # A fact below ``fact_keep`` of the best fact's score gives way; ``fact_assistant`` 0 leaves out
+    # facts drawn only from the assistant's own turns (advice, not the user's life).
+    fact_keep: float = 0.0
+    fact_assistant: int = 1
+    # The n-th episode of one thread keeps thread_decay ** n of its score (1: off).
+    thread_decay: float = 1.0
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

@@ -124,7 +124,7 @@ def applied(memory: Memory, setting: dict[str, float]) -> Iterator[None]:
     core = memory._core
     retriever = core.retriever
     old_knobs, old_shares = retriever.knobs, dict(render.SHARES)
-    knob_args = {k: v for k, v in setting.items() if not k.startswith("share_")}
+    knob_args = {k: type(getattr(old_knobs, k))(v) for k, v in setting.items() if not k.startswith("share_")}
     retriever.knobs = replace(old_knobs, **knob_args)  # type: ignore[arg-type]
     for k, v in setting.items():
         if k.startswith("share_"):
@@ -211,19 +211,23 @@ def _pooled(parts: list[Scores], metric: str) -> float:
 def cross_validate(table: dict[int, dict[str, Scores]], settings: list[dict[str, float]], hids: list[str],
                    metric: str, log: Callable[[str], None] = _log) -> dict[str, Any]:
     """Leave one history out: pick the best setting on the rest, score it on the one left out."""
-    folds = []
+    folds: list[dict[str, Any]] = []
+    tests: list[float] = []
+    firsts: list[float] = []
     for held in hids:
         train = [h for h in hids if h != held]
         best = max(range(len(settings)), key=lambda s: (_pooled([table[s][h] for h in train], metric), -s))
         test = table[best][held].overall()[metric]
-        default = table[0][held].overall()[metric]
-        folds.append({"held_out": held, "chosen": _label(settings[best]), "test": test, "first_setting": default,
-                      "train": _pooled([table[best][h] for h in train], metric)})
-        log(f"  fold {held}: chose [{_label(settings[best])}] (train {folds[-1]['train']:.3f}) "
-            f"-> held-out {test:.3f} (first setting {default:.3f})")
-    tests = [f["test"] for f in folds]
+        first = table[0][held].overall()[metric]
+        tests.append(test)
+        firsts.append(first)
+        train_score = _pooled([table[best][h] for h in train], metric)
+        folds.append({"held_out": held, "chosen": _label(settings[best]), "test": test, "first_setting": first,
+                      "train": train_score})
+        log(f"  fold {held}: chose [{_label(settings[best])}] (train {train_score:.3f}) "
+            f"-> held-out {test:.3f} (first setting {first:.3f})")
     out = {"metric": metric, "folds": folds, "mean": statistics.fmean(tests), "worst": min(tests),
-           "first_setting_mean": statistics.fmean(f["first_setting"] for f in folds)}
+           "first_setting_mean": statistics.fmean(firsts)}
     log(f"  cross-validated {metric}: mean {out['mean']:.3f}, worst fold {out['worst']:.3f} "
         f"(first setting: mean {out['first_setting_mean']:.3f})")
     return out

@@ -26,11 +26,12 @@ class Knobs:
     # ``neighbour_sources`` hits gain ``neighbour_weight`` of its score.
     neighbour_sources: int = 20
     neighbour_weight: float = 0.25
-    # Turns spoken by someone the query names gain ``speaker_boost`` of their own score. Before
-    # that, ``speaker_filter`` ranks on the question without the speaker's name (1: BM25; 2: BM25
-    # and the vector), so that the name alone wins nothing: the question's content decides.
+    # Turns spoken by someone the query names gain ``speaker_boost`` of their own score, only those
+    # that share a word with the question once the name is taken out (``speaker_filter`` > 0), so
+    # that a name alone wins nothing. ``speaker_filter`` 1 also ranks BM25 on the question without
+    # the name, 2 the vector too, 3 ranks on the whole question.
     speaker_boost: float = 0.7
-    speaker_filter: int = 1
+    speaker_filter: int = 2
     # A query that names a calendar date ("on 3 June, 2023", "2023-06-03", "in June 2023") is about
     # that time: the episodes of that day (or month) gain ``date_boost`` on the fused scale (~0-1.7).
     date_boost: float = 0.6

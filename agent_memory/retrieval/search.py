@@ -94,8 +94,7 @@ class Retriever:
         dense = [i for i, _ in self.index.query(user_id, kind, qvec, pool)]
         lexical = [i for i, _ in self.store.search_text(user_id, kind, query, pool)]
         lists = [dense, lexical, *[list(ids) for ids, _ in extra]]
-        weights = [*weights, *[w for _, w in extra]]
-        return rrf(lists, weights=weights, k=k)
+        return rrf(lists, weights=[*weights, *[w for _, w in extra]], k=k)
 
     def query_entities(self, user_id: str, query: str) -> list[Entity]:
         """Entities the query names (by name or alias, up to three-word phrases)."""
@@ -185,18 +184,22 @@ class Retriever:
         episodes = {e.uuid: e for e in self.store.get_episodes(ranked[:pool])}
         grams = _name_grams(query)
         speakers = {n for n in (normalize_name(e.name) for e in episodes.values() if e.name) if n in grams}
+        about = lexical  # the turns that share a word with what the question asks about
         if speakers and kn.speaker_filter:
             # A turn is indexed as "name: content": with the name in the query every turn of that
-            # speaker matches it. Rank on what the question asks about; who said it comes after.
+            # speaker matches it. Who said it filters the turns about the question; it wins nothing alone.
             content = _without(query, speakers)
             if fts_query(content) is not None:
-                lexical = dict(self.store.search_text(user_id, "episode", content, pool))
-                if kn.speaker_filter >= 2:
-                    dense = dict(self.index.query(user_id, "episode", self.embedder.embed_batch([content])[0], pool))
-                fused = self._fuse(dense, lexical)
-                ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-                missing = [i for i in ranked[:pool] if i not in episodes]
-                episodes.update((e.uuid, e) for e in self.store.get_episodes(missing))
+                about = dict(self.store.search_text(user_id, "episode", content, pool))
+                if kn.speaker_filter in (1, 2):  # rank on the content alone (2: the vector too)
+                    lexical = about
+                    if kn.speaker_filter == 2:
+                        dense = dict(self.index.query(user_id, "episode",
+                                                      self.embedder.embed_batch([content])[0], pool))
+                    fused = self._fuse(dense, lexical)
+                    ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+                    missing = [i for i in ranked[:pool] if i not in episodes]
+                    episodes.update((e.uuid, e) for e in self.store.get_episodes(missing))
         if kn.type_weight:
             fused = self._typed(user_id, query, fused, pool)
             missing = [i for i in fused if i not in episodes]
@@ -229,7 +232,7 @@ class Retriever:
             # no word with the question ("Take care!") gains nothing from the name
             for uid, ep in episodes.items():
                 if (ep.name and uid in scores and normalize_name(ep.name) in speakers
-                        and (not kn.speaker_filter or uid in lexical)):
+                        and (not kn.speaker_filter or uid in about)):
                     scores[uid] *= 1.0 + kn.speaker_boost
         return scores, episodes, agreed
 

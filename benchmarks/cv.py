@@ -83,9 +83,9 @@ class CachedSet:
         self.memory.close()
 
 
-_READS = ("get_episodes", "list_episodes", "search_text", "facts_touching", "facts_of_episodes", "get_facts",
-          "entities_by_names", "get_entities", "get_observations", "list_entities", "list_observations", "get_user",
-          "thread_messages")
+_READS = ("get_episodes", "list_episodes", "search_text", "search_vectors", "facts_touching", "facts_of_episodes",
+          "get_facts", "entities_by_names", "get_entities", "get_observations", "list_entities",
+          "list_observations", "get_user", "thread_messages")
 
 
 def _frozen(value: Any) -> Any:
@@ -102,7 +102,7 @@ def memoise_reads(memory: Memory) -> None:
     """The cached graph does not change while knobs are swept: remember every store and vector read
     by its arguments, so a setting pays only for the ranking and rendering it changes."""
     core = memory._core
-    for owner, names in ((core.store, _READS), (core.index, ("query",))):
+    for owner, names in ((core.store, _READS),):
         for name in names:
             original = getattr(owner, name, None)
             if original is None:

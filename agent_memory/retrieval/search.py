@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict
 from .._time import utcnow
 from ..embedding.base import Embedder
 from ..models import Entity, Episode, Fact, Observation, Role, SearchResult, SearchScope
-from ..storage.sqlite import SQLiteStore, fts_query, normalize_name
-from ..storage.vectors import Kind, VectorIndex
+from ..storage.base import GraphStore, Kind
+from ..text import content_words, normalize_name
 from .fusion import jaccard, mmr, recency_weight, rrf, word_set
 from .knobs import Knobs
 from .when import query_dates
@@ -81,9 +81,9 @@ def _ngrams(text: str, n: int = 3, max_words: int = 60) -> list[str]:
 class Retriever:
     """Finds what a query needs from the user's graph, within a candidate pool per kind."""
 
-    def __init__(self, store: SQLiteStore, index: VectorIndex, embedder: Embedder, *, pool: int = 40,
+    def __init__(self, store: GraphStore, embedder: Embedder, *, pool: int = 40,
                  episode_pool: int | None = None) -> None:
-        self.store, self.index, self.embedder, self.pool = store, index, embedder, pool
+        self.store, self.embedder, self.pool = store, embedder, pool
         # Episodes are the bulk of a block (a 4k-token block holds ~100 chat turns): rank more of them.
         self.episode_pool = episode_pool or 4 * pool
         self.knobs = Knobs()
@@ -91,10 +91,13 @@ class Retriever:
     def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
                extra: Sequence[tuple[Sequence[str], float]] = (),
                weights: tuple[float, float] = (1.0, 1.0), k: int = 60) -> dict[str, float]:
-        dense = [i for i, _ in self.index.query(user_id, kind, qvec, pool)]
+        dense = [i for i, _ in self._dense(user_id, kind, qvec, pool)]
         lexical = [i for i, _ in self.store.search_text(user_id, kind, query, pool)]
         lists = [dense, lexical, *[list(ids) for ids, _ in extra]]
         return rrf(lists, weights=[*weights, *[w for _, w in extra]], k=k)
+
+    def _dense(self, user_id: str, kind: Kind, qvec: np.ndarray, pool: int) -> list[tuple[str, float]]:
+        return self.store.search_vectors(user_id, kind, np.asarray(qvec, dtype=np.float32)[None, :], pool)[0]
 
     def query_entities(self, user_id: str, query: str) -> list[Entity]:
         """Entities the query names (by name or alias, up to three-word phrases)."""
@@ -175,13 +178,13 @@ class Retriever:
         """Fused episode scores (vector + BM25), with neighbour and speaker rescoring; the episodes read;
         and the episodes both lists rank among their first ``length_exempt`` (long or not, they answer)."""
         kn = self.knobs
-        dense = dict(self.index.query(user_id, "episode", qvec, pool))
+        dense = dict(self._dense(user_id, "episode", qvec, pool))
         lexical = dict(self.store.search_text(user_id, "episode", query, pool))
         fused = self._fuse(dense, lexical)
         if not rescore:
             return fused, {}, set()
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-        episodes = {e.uuid: e for e in self.store.get_episodes(ranked[:pool])}
+        episodes = {e.uuid: e for e in self.store.get_episodes(user_id, ranked[:pool])}
         grams = _name_grams(query)
         speakers = {n for n in (normalize_name(e.name) for e in episodes.values() if e.name) if n in grams}
         about = lexical  # the turns that share a word with what the question asks about
@@ -189,21 +192,21 @@ class Retriever:
             # A turn is indexed as "name: content": with the name in the query every turn of that
             # speaker matches it. Who said it filters the turns about the question; it wins nothing alone.
             content = _without(query, speakers)
-            if fts_query(content) is not None:
+            if content_words(content):
                 about = dict(self.store.search_text(user_id, "episode", content, pool))
                 if kn.speaker_filter in (1, 2):  # rank on the content alone (2: the vector too)
                     lexical = about
                     if kn.speaker_filter == 2:
-                        dense = dict(self.index.query(user_id, "episode",
+                        dense = dict(self._dense(user_id, "episode",
                                                       self.embedder.embed_batch([content])[0], pool))
                     fused = self._fuse(dense, lexical)
                     ranked = sorted(fused, key=fused.__getitem__, reverse=True)
                     missing = [i for i in ranked[:pool] if i not in episodes]
-                    episodes.update((e.uuid, e) for e in self.store.get_episodes(missing))
+                    episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
         if kn.type_weight:
             fused = self._typed(user_id, query, fused, pool)
             missing = [i for i in fused if i not in episodes]
-            episodes.update((e.uuid, e) for e in self.store.get_episodes(missing))
+            episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
         scores = dict(fused)
         n = kn.length_exempt
         agreed = set(sorted(dense, key=dense.__getitem__, reverse=True)[:n]) & set(
@@ -270,13 +273,14 @@ class Retriever:
 
         if "fact" in kinds:
             bfs = [f.uuid for f in self.store.facts_touching(user_id, named_ids, limit=pool)] if named_ids else []
-            supported = self.store.facts_of_episodes(top_episodes[: pool // 2])
+            supported = self.store.facts_of_episodes(user_id, top_episodes[: pool // 2])
             via_episodes = [fid for ep in top_episodes[: pool // 2] for fid in supported.get(ep, [])]
             scores = self._fused(user_id, "fact", query, qvec, pool,
                                  [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)])
-            facts = self.store.get_facts(list(scores))
+            facts = self.store.get_facts(user_id, list(scores))
             if not kn.fact_assistant:  # what the assistant said is advice, not the user's life
-                said = {e.uuid: e for e in self.store.get_episodes(sorted({u for f in facts for u in f.episodes}))}
+                said = {e.uuid: e for e in self.store.get_episodes(
+                    user_id, sorted({u for f in facts for u in f.episodes}))}
                 facts = [f for f in facts if not f.episodes or any(
                     u in said and said[u].role != Role.assistant for u in f.episodes)]
             rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now or utcnow())) for f in facts]
@@ -291,7 +295,7 @@ class Retriever:
 
         if "episode" in kinds:
             missing = [i for i in top_episodes if i not in episodes]
-            episodes.update((e.uuid, e) for e in self.store.get_episodes(missing))
+            episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
             out.episodes = [(episodes[i], episode_scores[i]) for i in top_episodes if i in episodes]
             out.episode_order = self._tie_order(user_id, [e for e, _ in out.episodes])
 
@@ -299,13 +303,13 @@ class Retriever:
             endpoints = [u for f, _ in out.facts[:10] for u in (f.source_uuid, f.target_uuid)]
             scores = self._fused(user_id, "entity", query, qvec, pool, [(named_ids, 1.0), (endpoints, 0.5)])
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
-            out.entities = [(e, scores[e.uuid]) for e in self.store.get_entities(ids)
+            out.entities = [(e, scores[e.uuid]) for e in self.store.get_entities(user_id, ids)
                             if not e.attributes.get("is_user")]
 
         if "observation" in kinds:
             scores = self._fused(user_id, "observation", query, qvec, pool)
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
-            out.observations = [(o, scores[o.uuid]) for o in self.store.get_observations(ids)]
+            out.observations = [(o, scores[o.uuid]) for o in self.store.get_observations(user_id, ids)]
         return out
 
     def search(self, user_id: str, query: str, scope: SearchScope, limit: int,
@@ -333,7 +337,7 @@ class Retriever:
         return results[:limit]
 
 
-def _fact_ok(f: Fact, flt: SearchFilters, store: SQLiteStore) -> bool:
+def _fact_ok(f: Fact, flt: SearchFilters, store: GraphStore) -> bool:
     if flt.valid_only and f.invalid_at is not None:
         return False
     if flt.as_of is not None and ((f.valid_at and f.valid_at > flt.as_of)
@@ -346,7 +350,7 @@ def _fact_ok(f: Fact, flt: SearchFilters, store: SQLiteStore) -> bool:
     if flt.until and (f.valid_at is None or f.valid_at >= flt.until):
         return False
     if flt.thread_id is not None:
-        eps = store.get_episodes(f.episodes)
+        eps = store.get_episodes(f.user_id, f.episodes)
         if not any(e.thread_id == flt.thread_id for e in eps):
             return False
     return True

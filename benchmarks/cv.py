@@ -248,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--longmemeval", nargs="?", type=Path, const=paths["longmemeval"], default=None,
                         help="also score LongMemEval (all questions) for every setting")
     parser.add_argument("--longmemeval-per-type", type=int, default=None, help="first N questions of each type")
+    parser.add_argument("--skip-locomo", action="store_true")
     parser.add_argument("--cached-only", action="store_true",
                         help="LongMemEval: score only the histories already in the cache (ingest nothing)")
     parser.add_argument("--sweep", action="append", default=[], help="knob=v1,v2,... (repeatable; product)")
@@ -266,25 +267,26 @@ def main(argv: list[str] | None = None) -> int:
     embedder = CachingEmbedder(MiniLMEmbedder(), args.cache / "embeddings.npz")
     out: dict[str, Any] = {"settings": settings}
     cpu0 = time.process_time()
-    locomo = load_locomo(args.locomo)
-    cached = CachedSet(args.cache / "locomo", locomo, embedder)
-    embedder.save()
-    memoise_reads(cached.memory)
-    hids = [h.hid for h in locomo]
-    table: dict[int, dict[str, Scores]] = {}
-    for si, setting in enumerate(settings):
-        table[si] = {h.hid: score_history(cached, h, setting, HEADLINE) for h in locomo}
-        pooled = Scores()
-        for s in table[si].values():
-            pooled._rows.extend(s._rows)
-        _log(_row(f"locomo [{_label(setting)}]", pooled)
-             + "  per conv " + " ".join(f"{table[si][h].overall()[args.metric]:.3f}" for h in hids))
-        if args.by_category:
-            _log("    " + "  ".join(f"{c} {v['coverage@1000']:.3f}" for c, v in pooled.by_category().items()))
-    cached.close()
-    _log(f"\nleave-one-conversation-out over {len(hids)} LoCoMo conversations, {len(settings)} settings:")
-    out["locomo_cv"] = cross_validate(table, settings, hids, args.metric)
-    out["locomo"] = {_label(s): {h: table[i][h].overall() for h in hids} for i, s in enumerate(settings)}
+    if not args.skip_locomo:
+        locomo = load_locomo(args.locomo)
+        cached = CachedSet(args.cache / "locomo", locomo, embedder)
+        embedder.save()
+        memoise_reads(cached.memory)
+        hids = [h.hid for h in locomo]
+        table: dict[int, dict[str, Scores]] = {}
+        for si, setting in enumerate(settings):
+            table[si] = {h.hid: score_history(cached, h, setting, HEADLINE) for h in locomo}
+            pooled = Scores()
+            for s in table[si].values():
+                pooled._rows.extend(s._rows)
+            _log(_row(f"locomo [{_label(setting)}]", pooled)
+                 + "  per conv " + " ".join(f"{table[si][h].overall()[args.metric]:.3f}" for h in hids))
+            if args.by_category:
+                _log("    " + "  ".join(f"{c} {v['coverage@1000']:.3f}" for c, v in pooled.by_category().items()))
+        cached.close()
+        _log(f"\nleave-one-conversation-out over {len(hids)} LoCoMo conversations, {len(settings)} settings:")
+        out["locomo_cv"] = cross_validate(table, settings, hids, args.metric)
+        out["locomo"] = {_label(s): {h: table[i][h].overall() for h in hids} for i, s in enumerate(settings)}
 
     if args.longmemeval:
         lme = load_longmemeval(args.longmemeval, per_type=args.longmemeval_per_type)

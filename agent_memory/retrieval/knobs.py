@@ -16,7 +16,7 @@ class Knobs:
     """
 
     # Turns naming entities of the kind a question asks for ("which cities") join with type_weight.
-    type_weight: float = 0.0
+    type_weight: float = 0.3
     # Episodes: the vector and the BM25 scores, each min-max normalised over its own hits, weighted
     # and summed (on LoCoMo this beat a reciprocal rank fusion of the two lists).
     dense_weight: float = 0.7
@@ -48,10 +48,8 @@ class Knobs:
     fact_episode_weight: float = 0.7
     # A fact below ``fact_keep`` of the best fact's score gives way; ``fact_assistant`` 0 leaves out
     # facts drawn only from the assistant's own turns (advice, not the user's life).
-    fact_keep: float = 0.0
+    fact_keep: float = 0.5
     fact_assistant: int = 1
-    # The n-th episode of one thread keeps thread_decay ** n of its score (1: off).
-    thread_decay: float = 1.0
 
     @classmethod
     def names(cls) -> list[str]:

@@ -87,6 +87,7 @@ class Retriever:
         # Episodes are the bulk of a block (a 4k-token block holds ~100 chat turns): rank more of them.
         self.episode_pool = episode_pool or 4 * pool
         self.knobs = Knobs()
+        self._content_vec: tuple[str, np.ndarray] | None = None
 
     def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
                extra: Sequence[tuple[Sequence[str], float]] = (),
@@ -159,26 +160,19 @@ class Retriever:
             out[uid] = out.get(uid, 0.0) + self.knobs.type_weight * v / top
         return out
 
-    def _spread(self, ranked: list[str], scores: dict[str, float], episodes: dict[str, Episode]) -> list[str]:
-        """Evidence is often spread over sessions: the n-th episode of a thread (in rank order) keeps
-        ``thread_decay ** n`` of its score, so one thread does not fill the block."""
-        seen: dict[str | None, int] = {}
-        for uid in ranked:
-            ep = episodes.get(uid)
-            key = ep.thread_id if ep is not None else None
-            n = seen.get(key, 0)
-            if key is not None:
-                seen[key] = n + 1
-                scores[uid] *= self.knobs.thread_decay ** n
-        return sorted(ranked, key=scores.__getitem__, reverse=True)
-
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True, now: datetime | None = None,
                        ) -> tuple[dict[str, float], dict[str, Episode], set[str]]:
         """Fused episode scores (vector + BM25), with neighbour and speaker rescoring; the episodes read;
         and the episodes both lists rank among their first ``length_exempt`` (long or not, they answer)."""
         kn = self.knobs
-        dense = dict(self._dense(user_id, "episode", qvec, pool))
+        known = self._content_vec
+        if known is not None:  # both vector rankings in one index call
+            both = np.stack([np.asarray(qvec, dtype=np.float32), np.asarray(known[1], dtype=np.float32)])
+            first, by_content = self.store.search_vectors(user_id, "episode", both, pool)
+            dense = dict(first)
+        else:
+            dense = dict(self._dense(user_id, "episode", qvec, pool))
         lexical = dict(self.store.search_text(user_id, "episode", query, pool))
         fused = self._fuse(dense, lexical)
         if not rescore:
@@ -197,8 +191,11 @@ class Retriever:
                 if kn.speaker_filter in (1, 2):  # rank on the content alone (2: the vector too)
                     lexical = about
                     if kn.speaker_filter == 2:
-                        dense = dict(self._dense(user_id, "episode",
-                                                      self.embedder.embed_batch([content])[0], pool))
+                        if known is not None and known[0] == content:
+                            dense = dict(by_content)
+                        else:
+                            cvec = self.embedder.embed_batch([content])[0]
+                            dense = dict(self._dense(user_id, "episode", cvec, pool))
                     fused = self._fuse(dense, lexical)
                     ranked = sorted(fused, key=fused.__getitem__, reverse=True)
                     missing = [i for i in ranked[:pool] if i not in episodes]
@@ -253,9 +250,16 @@ class Retriever:
         out = Candidates()
         if not query.strip():
             return out
-        qvec = self.embedder.embed_batch([query])[0]
         named = self.query_entities(user_id, query)
         named_ids = [e.uuid for e in named]
+        # the question without the people it names, embedded in the same call (one model run): the
+        # vector ranking of a named speaker's turns uses it (see ``Knobs.speaker_filter``)
+        people = {normalize_name(e.name) for e in named if e.type == "Person"}
+        content = _without(query, people) if people and self.knobs.speaker_filter == 2 else ""
+        texts = [query, content] if content_words(content) else [query]
+        vecs = self.embedder.embed_batch(texts)
+        qvec = vecs[0]
+        self._content_vec = (content, vecs[1]) if len(texts) == 2 else None
 
         episode_scores: dict[str, float] = {}
         episodes: dict[str, Episode] = {}
@@ -268,8 +272,6 @@ class Retriever:
                     if uid in episode_scores and len(ep.content) > kn.length_ref and uid not in agreed:
                         episode_scores[uid] *= (kn.length_ref / len(ep.content)) ** kn.length_alpha
         top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
-        if kn.thread_decay < 1.0 and episodes:
-            top_episodes = self._spread(top_episodes, episode_scores, episodes)
 
         if "fact" in kinds:
             bfs = [f.uuid for f in self.store.facts_touching(user_id, named_ids, limit=pool)] if named_ids else []

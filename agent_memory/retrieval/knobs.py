@@ -37,11 +37,8 @@ class Knobs:
     date_boost: float = 0.6
     # For a context block (not for search), a long episode must earn its tokens: its score is scaled
     # by (length_ref / length) ** length_alpha above length_ref characters.
-    # An episode that both the vector and BM25 rank among their first ``length_exempt`` is what the
-    # question asks for, long or not: it keeps its score.
     length_ref: int = 400
     length_alpha: float = 0.5
-    length_exempt: int = 3
     # Facts: vector + BM25, plus the facts touching entities the query names (graph neighbourhood)
     # and the facts drawn from the best episodes, with these weights in the fusion.
     fact_graph_weight: float = 0.5
@@ -49,7 +46,7 @@ class Knobs:
     # A fact below ``fact_keep`` of the best fact's score gives way; ``fact_assistant`` 0 leaves out
     # facts drawn only from the assistant's own turns (advice, not the user's life).
     fact_keep: float = 0.5
-    fact_assistant: int = 1
+    fact_assistant: int = 0
 
     @classmethod
     def names(cls) -> list[str]:

@@ -162,9 +162,8 @@ class Retriever:
 
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True, now: datetime | None = None,
-                       ) -> tuple[dict[str, float], dict[str, Episode], set[str]]:
-        """Fused episode scores (vector + BM25), with neighbour and speaker rescoring; the episodes read;
-        and the episodes both lists rank among their first ``length_exempt`` (long or not, they answer)."""
+                       ) -> tuple[dict[str, float], dict[str, Episode]]:
+        """Fused episode scores (vector + BM25), with neighbour, date and speaker rescoring; and the episodes read."""
         kn = self.knobs
         known = self._content_vec
         if known is not None:  # both vector rankings in one index call
@@ -176,7 +175,7 @@ class Retriever:
         lexical = dict(self.store.search_text(user_id, "episode", query, pool))
         fused = self._fuse(dense, lexical)
         if not rescore:
-            return fused, {}, set()
+            return fused, {}
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
         episodes = {e.uuid: e for e in self.store.get_episodes(user_id, ranked[:pool])}
         grams = _name_grams(query)
@@ -205,9 +204,6 @@ class Retriever:
             missing = [i for i in fused if i not in episodes]
             episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
         scores = dict(fused)
-        n = kn.length_exempt
-        agreed = set(sorted(dense, key=dense.__getitem__, reverse=True)[:n]) & set(
-            sorted(lexical, key=lexical.__getitem__, reverse=True)[:n])
         if kn.neighbour_weight and kn.neighbour_sources:
             for uid in ranked[:kn.neighbour_sources]:
                 ep = episodes.get(uid)
@@ -234,7 +230,7 @@ class Retriever:
                 if (ep.name and uid in scores and normalize_name(ep.name) in speakers
                         and (not kn.speaker_filter or uid in about)):
                     scores[uid] *= 1.0 + kn.speaker_boost
-        return scores, episodes, agreed
+        return scores, episodes
 
     def candidates(self, user_id: str, query: str, *, pool: int | None = None,
                    kinds: Sequence[str] = ("fact", "entity", "episode", "observation"),
@@ -265,11 +261,11 @@ class Retriever:
         episodes: dict[str, Episode] = {}
         epool = max(pool, self.episode_pool)
         if "episode" in kinds or "fact" in kinds:
-            episode_scores, episodes, agreed = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds,
+            episode_scores, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds,
                                                                     now)
             if budgeted and kn.length_alpha and episodes:
                 for uid, ep in episodes.items():
-                    if uid in episode_scores and len(ep.content) > kn.length_ref and uid not in agreed:
+                    if uid in episode_scores and len(ep.content) > kn.length_ref:
                         episode_scores[uid] *= (kn.length_ref / len(ep.content)) ** kn.length_alpha
         top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
 

@@ -303,14 +303,18 @@ class Core:
         self.store.delete_thread(thread_id)
 
     def delete_episode(self, user_id: str, uuid: str) -> None:
-        self.user(user_id)
+        user = self.user(user_id)
         found = self.store.get_episodes([uuid])
         if not found or found[0].user_id != user_id:
             raise EpisodeNotFoundError(f"episode {uuid!r} does not exist for user {user_id!r}",
                                        user_id=user_id, episode_uuid=uuid)
+        stated = self.store.get_facts(self.store.facts_of_episodes([uuid]).get(uuid, []))
         facts = self.store.delete_episode(uuid)
         self.index.delete(user_id, "episode", [uuid])
         self.index.delete(user_id, "fact", facts)
+        from .ingest.forget import tidy_after_forget  # summaries must not repeat what was forgotten
+
+        tidy_after_forget(self.store, self.index, self.embedder, user, [f for f in stated if f.uuid in set(facts)])
 
     # -- threads and episodes -----------------------------------------------------------------
     def create_thread(self, thread: Thread) -> Thread:
@@ -373,7 +377,8 @@ class Core:
                           name=name, reference_time=when, metadata=metadata or {})
         self.store.add_episodes([episode])
         self._ingest(user_id)
-        return self.store.get_episodes([episode.uuid])[0]
+        found = self.store.get_episodes([episode.uuid])
+        return found[0] if found else episode  # a concurrent delete_episode may have removed it already
 
     def _ingest(self, user_id: str, count: int = 1) -> None:
         if self.worker:

@@ -16,6 +16,7 @@ from ..models import Entity, Episode, Fact, Observation, SearchResult, SearchSco
 from ..storage.sqlite import SQLiteStore, normalize_name
 from ..storage.vectors import Kind, VectorIndex
 from .fusion import jaccard, mmr, recency_weight, rrf, word_set
+from .relevance import attach_relevance
 
 __all__ = ["Candidates", "Retriever", "SearchFilters"]
 
@@ -260,7 +261,7 @@ class Retriever:
                     results.append(SearchResult(score=s, episode=ep))
         else:
             results = [SearchResult(score=s, observation=o) for o, s in cands.observations]
-        return results[:limit]
+        return attach_relevance(self.embedder, query, results[:limit])
 
 
 def _fact_ok(f: Fact, flt: SearchFilters, store: SQLiteStore) -> bool:

@@ -236,7 +236,7 @@ async def test_async_twins(store: BaseStore) -> None:
 # -- only ours ---------------------------------------------------------------------------------------
 def test_all_is_pinned() -> None:
     assert sorted(langgraph_agent_memory.__all__) == [
-        "AgentMemoryMiddleware", "AgentMemoryStore", "MemoryTurn", "create_memory_node"]
+        "AgentMemoryMiddleware", "AgentMemoryStore", "MemoryTurn", "create_memory_node", "create_memory_tools"]
 
 
 @pytest.fixture
@@ -246,13 +246,13 @@ def ours(mem: Memory) -> AgentMemoryStore:
 
 def test_items_of_a_user_namespace_live_in_that_users_graph(mem: Memory, ours: AgentMemoryStore) -> None:
     ours.put(("memories", "jane"), "diet", {"text": "Jane is vegetarian"})
-    ours.put(("memories", "nobody"), "x", {"text": "unowned"})
-    episodes = mem.graph.episodes(user_id="jane", source="json")
-    assert [json.loads(e.content) for e in episodes] == [{"text": "Jane is vegetarian"}]
+    ours.put(("notes",), "x", {"text": "unowned"})
+    episodes = mem.graph.episodes(user_id="jane", source="text")
+    assert [e.content for e in episodes] == ["Jane is vegetarian"]
     assert episodes[0].metadata[STORE_MARKER]["namespace"] == ["memories", "jane"]
-    assert mem.user.get("langgraph_store")  # the default owner, created on demand
+    assert mem.user.get("langgraph_store")  # the shared owner, created on demand
     unowned = mem.graph.episodes(user_id="langgraph_store")
-    assert [json.loads(e.content) for e in unowned] == [{"text": "unowned"}]
+    assert [e.content for e in unowned] == ["unowned"]
     # and the item feeds Jane's context block
     assert "vegetarian" in mem.context.get(user_id="jane", query="what does Jane eat?").context
 

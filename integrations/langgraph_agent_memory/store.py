@@ -297,20 +297,20 @@ class AgentMemoryStore(BaseStore):
         order = min((s.order for s in before), default=version)  # an overwritten key keeps its place
         marker = {"namespace": list(namespace), "key": key, "order": order, "version": version,
                   "index": index if index is None or index is False else list(index), "shape": encoded.shape}
-        for attempt in range(3):
+        for attempt in range(5):
             try:
-                thread: Thread = yield from call("thread", "create", thread_id=tid, user_id=owner)
-            except AlreadyExistsError:
-                thread = yield from call("thread", "get", tid)
-            if thread.user_id != owner:
-                raise InvalidInputError(f"item {namespace}/{key} belongs to user {thread.user_id!r}, not {owner!r}: "
-                                        "was the store's user_namespace or user_id changed?")
-            try:
+                try:
+                    thread: Thread = yield from call("thread", "create", thread_id=tid, user_id=owner)
+                except AlreadyExistsError:
+                    thread = yield from call("thread", "get", tid)
+                if thread.user_id != owner:
+                    raise InvalidInputError(f"item {namespace}/{key} belongs to user {thread.user_id!r}, not "
+                                            f"{owner!r}: was the store's user_namespace or user_id changed?")
                 yield from call("graph", "add", user_id=owner, type=encoded.type, data=encoded.data,
                                 thread_id=tid, metadata={STORE_MARKER: marker})
                 break
             except ThreadNotFoundError:  # a concurrent delete removed the thread: make it again
-                if attempt == 2:
+                if attempt == 4:
                     raise
         _, versions = yield from self._versions(namespace, key)
         yield from self._forget(owner, versions[1:])  # replace: what only the old value said is forgotten

@@ -182,6 +182,27 @@ async def test_many_keys_in_concurrent_batches(mem: Memory) -> None:
     assert len(await store.asearch(("memories", "jane"), limit=100)) == 20
 
 
+async def test_mixed_concurrent_operations_raise_nothing(mem: Memory) -> None:
+    """LangGraph's large-batch pattern, scaled down: puts, gets, lists, searches and deletes of the same keys at once."""
+    store = AgentMemoryStore(mem)
+    n, m = 4, 3
+    coros = []
+    for j in range(m):
+        ns = ("test", "foo", "bar", "baz", str(j % 2))
+        for i in range(n):
+            coros += [store.aput(ns, f"key{i}", {"foo": f"bar{i}"}), store.aget(ns, f"key{i}"),
+                      store.alist_namespaces(prefix=None, max_depth=j + 1), store.asearch(("test",)),
+                      store.aput(ns, f"key{i}", {"foo": f"bar{i}"}), store.adelete(ns, f"key{i}")]
+    results = await asyncio.gather(*coros, return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert len(results) == n * m * 6
+    for j in range(2):  # whatever survived is whole: one version per key, readable
+        for item in await store.asearch(("test", "foo", "bar", "baz", str(j)), limit=100):
+            assert item.value == {"foo": "bar" + item.key.removeprefix("key")}
+    assert len({(i.namespace, i.key) for i in await store.asearch(("test",), limit=100)}) == len(
+        await store.asearch(("test",), limit=100))
+
+
 # -- 5. scores -----------------------------------------------------------------------------------
 def test_search_scores_are_calibrated_relevance(store: AgentMemoryStore) -> None:
     store.put(("memories", "jane"), "cat", {"text": "Jane has a grey cat called Miso"})

@@ -7,27 +7,22 @@ facade runs the same methods in worker threads, so the logic exists once.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from ._time import parse_ts, utcnow
-from .config import MemoryConfig
+from ._time import utcnow
+from .config import MemoryConfig, ensure_home
 from .context.render import ContextParts, render_context
-from .context.templates import DEFAULT_TEMPLATE, parse_template
+from .context.templates import DEFAULT_TEMPLATE
 from .embedding.base import Embedder
 from .errors import (
     AlreadyExistsError,
     ClosedError,
     ConfigError,
-    ContentTooLargeError,
-    EmptyContentError,
     EpisodeNotFoundError,
     InvalidInputError,
-    InvalidJSONError,
     LLMResponseError,
     ProviderError,
     TemplateNotFoundError,
@@ -53,6 +48,20 @@ from .models import (
 from .retrieval.search import Retriever
 from .storage.sqlite import SQLiteStore
 from .storage.vectors import VectorIndex
+from .validation import (
+    check_content,
+    check_message,
+    check_metadata,
+    check_name,
+    check_new_id,
+    check_query,
+    check_role,
+    check_template,
+    check_time,
+    check_token_budget,
+)
+from .validation import check_id as _check_id
+from .validation import check_json_data as _json_text
 
 __all__ = ["Core"]
 
@@ -90,7 +99,7 @@ class Core:
             raise ConfigError("ontology must be an agent_memory.extraction.ontology.Ontology, e.g. "
                               f"Ontology(entity_types=[...], edge_types=[...]); got {type(ontology).__name__}")
         if config.home is not None and store is None:
-            Path(config.home).mkdir(parents=True, exist_ok=True)
+            ensure_home(config.home)
         self.store = store or SQLiteStore(config.db_path)
         self.index = vector_index or _default_index(config)
         if embedder is None:
@@ -265,6 +274,7 @@ class Core:
     # -- users --------------------------------------------------------------------------------
     def add_user(self, user: User) -> User:
         self.check_open()
+        check_new_id(user.user_id, "user_id")
         if self.store.get_user(user.user_id) is not None:
             raise AlreadyExistsError(f"user {user.user_id!r} already exists; use memory.user.update",
                                      user_id=user.user_id)
@@ -304,6 +314,7 @@ class Core:
 
     def delete_episode(self, user_id: str, uuid: str) -> None:
         user = self.user(user_id)
+        _check_id(uuid, "uuid")
         found = self.store.get_episodes([uuid])
         if not found or found[0].user_id != user_id:
             raise EpisodeNotFoundError(f"episode {uuid!r} does not exist for user {user_id!r}",
@@ -319,21 +330,14 @@ class Core:
     # -- threads and episodes -----------------------------------------------------------------
     def create_thread(self, thread: Thread) -> Thread:
         self.user(thread.user_id)
+        check_new_id(thread.thread_id, "thread_id")
         if self.store.get_thread(thread.thread_id) is not None:
             raise AlreadyExistsError(f"thread {thread.thread_id!r} already exists", thread_id=thread.thread_id)
         self.store.add_thread(thread)
         return thread
 
     def _check_content(self, content: Any, what: str) -> str:
-        if not isinstance(content, str):
-            raise InvalidInputError(f"{what} must be a string, got {type(content).__name__}")
-        if not content.strip():
-            raise EmptyContentError(f"{what} is empty; send non-blank text")
-        if len(content) > self.config.max_content_chars:
-            raise ContentTooLargeError(
-                f"{what} has {len(content):,} characters, over the limit of {self.config.max_content_chars:,}; "
-                "split it or raise MemoryConfig.max_content_chars")
-        return content
+        return check_content(content, what, self.config.max_content_chars)
 
     def add_messages(self, thread_id: str, messages: Sequence[Message | dict[str, Any]]) -> list[Message]:
         thread = self.thread(thread_id)
@@ -345,7 +349,7 @@ class Core:
             raise InvalidInputError(f"{len(messages)} messages in one call; the limit is "
                                     f"{self.config.max_messages_per_call}: send them in smaller batches")
         now = utcnow()
-        parsed = [m if isinstance(m, Message) else _message(m) for m in messages]
+        parsed = [check_message(m, f"messages[{i}]") for i, m in enumerate(messages)]
         episodes = []
         for i, m in enumerate(parsed):
             self._check_content(m.content, f"messages[{i}].content")
@@ -371,10 +375,10 @@ class Core:
         if source is EpisodeSource.json:
             data = _json_text(data)
         content = self._check_content(data, "data")
-        when = parse_ts(created_at, field="created_at") if created_at is not None else utcnow()
+        when = check_time(created_at, "created_at") if created_at is not None else utcnow()
         episode = Episode(user_id=user_id, thread_id=thread_id, source=source, content=content,
-                          role=Role(role) if role else (Role.user if source is EpisodeSource.message else None),
-                          name=name, reference_time=when, metadata=metadata or {})
+                          role=check_role(role) if role else (Role.user if source is EpisodeSource.message else None),
+                          name=check_name(name, "name"), reference_time=when, metadata=check_metadata(metadata))
         self.store.add_episodes([episode])
         self._ingest(user_id)
         found = self.store.get_episodes([episode.uuid])
@@ -410,6 +414,7 @@ class Core:
     def template_text(self, template_id: str | None) -> str:
         if template_id is None:
             return DEFAULT_TEMPLATE
+        _check_id(template_id, "template_id")
         found = self.store.get_template(template_id)
         if found is None:
             raise TemplateNotFoundError(f"context template {template_id!r} does not exist; create it with "
@@ -418,7 +423,7 @@ class Core:
 
     def save_template(self, template_id: str, template: str, *, create: bool) -> ContextTemplate:
         self.check_open()
-        parse_template(template)
+        check_template(template_id, template)
         existing = self.store.get_template(template_id)
         if create and existing is not None:
             raise AlreadyExistsError(f"context template {template_id!r} already exists; use update_context_template",
@@ -437,8 +442,9 @@ class Core:
                       exclude: frozenset[str] = frozenset()) -> UserContext:
         """Retrieve, rank and render; ``exclude`` drops episodes already in the caller's window."""
         user = self.user(user_id)
+        check_query(query, template_id)
         template = self.template_text(template_id)
-        budget = token_budget or self.config.token_budget
+        budget = check_token_budget(token_budget) or self.config.token_budget
         cands = self.retriever.candidates(user_id, query)
         parts = ContextParts(
             user_summary=user.summary,
@@ -476,32 +482,3 @@ def _resolve_llm(llm: Any) -> Any:
         raise ConfigError("llm must have generate_structured(messages, schema, *, name, episodes) "
                           "(e.g. agent_memory.llm.OpenAILLM), or be 'auto', None or False")
     return llm
-
-
-def _check_id(value: Any, what: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
-
-
-def _message(data: Any) -> Message:
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"each message must be a Message or a dict, got {type(data).__name__}")
-    return Message(**data)
-
-
-def _json_text(data: Any) -> str:
-    """Validate JSON event data and return its text: an object, as a string or a dict."""
-    if isinstance(data, dict):
-        try:
-            return json.dumps(data, ensure_ascii=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidJSONError(f"data cannot be serialised as JSON: {exc}") from exc
-    if not isinstance(data, str):
-        raise InvalidJSONError(f"json data must be a JSON object as a string or dict, got {type(data).__name__}")
-    try:
-        parsed = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise InvalidJSONError(f"data is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
-    if not isinstance(parsed, dict):
-        raise InvalidJSONError(f"json data must be an object ({{...}}), got {type(parsed).__name__}")
-    return data

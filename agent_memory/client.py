@@ -47,6 +47,7 @@ from .models import (
 from .retrieval.search import SearchFilters
 from .storage.sqlite import SQLiteStore
 from .storage.vectors import VectorIndex
+from .validation import check_args, check_filters
 
 __all__ = ["AsyncMemory", "Memory"]
 
@@ -86,6 +87,7 @@ class UserAPI(_Namespace):
     def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:
         """Users in creation order."""
         self._core.check_open()
+        check_args(limit=limit, offset=offset)
         return self._core.store.list_users(limit, offset)
 
     def delete(self, user_id: str) -> None:
@@ -107,6 +109,7 @@ class ThreadAPI(_Namespace):
     def list(self, *, user_id: str, limit: int = 100, offset: int = 0) -> list[Thread]:
         """A user's threads, oldest first."""
         self._core.user(user_id)
+        check_args(limit=limit, offset=offset)
         return self._core.store.list_threads(user_id, limit, offset)
 
     def delete(self, thread_id: str) -> None:
@@ -120,6 +123,7 @@ class ThreadAPI(_Namespace):
     def get_messages(self, thread_id: str, *, last: int | None = None) -> list[Message]:
         """The thread's messages in order (the last ``last`` if given)."""
         self._core.thread(thread_id)
+        check_args(last=last)
         return [Message(uuid=e.uuid, role=e.role, name=e.name, content=e.content, created_at=e.reference_time,
                         metadata=e.metadata, thread_id=thread_id)
                 for e in self._core.store.thread_messages(thread_id, last=last)]
@@ -150,19 +154,14 @@ class GraphAPI(_Namespace):
                filters: SearchFilters | dict[str, Any] | None = None) -> list[SearchResult]:
         """Hybrid search of one scope: edges (facts), nodes (entities), episodes or observations."""
         self._core.user(user_id)
-        if not isinstance(query, str):
-            raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
+        check_args(query=query, search_limit=limit)
         try:
             scope = SearchScope(scope)
         except ValueError:
             raise InvalidInputError(f"scope must be one of {[s.value for s in SearchScope]}, got {scope!r}") from None
         if not isinstance(limit, int) or not 0 < limit <= 1000:
             raise InvalidInputError(f"limit must be a whole number from 1 to 1000, got {limit!r}")
-        if isinstance(filters, dict):
-            try:
-                filters = SearchFilters(**filters)
-            except Exception as exc:
-                raise InvalidInputError(f"bad search filters: {exc}") from exc
+        filters = check_filters(filters)
         return self._core.retriever.search(user_id, query, scope, limit, filters)
 
     def episodes(self, *, user_id: str, thread_id: str | None = None, source: str | None = None,
@@ -170,6 +169,8 @@ class GraphAPI(_Namespace):
                  until: str | datetime | None = None, limit: int = 100, offset: int = 0) -> list[Episode]:
         """Episodes, filterable by thread, source, status and time; oldest first."""
         self._core.user(user_id)
+        check_args(thread_id=thread_id, source=source, status=status, since=since, until=until, limit=limit,
+                   offset=offset)
         return self._core.store.list_episodes(user_id, thread_id=thread_id, source=source, status=status,
                                               since=_opt_ts(since, "since"), until=_opt_ts(until, "until"),
                                               limit=limit, offset=offset)
@@ -179,6 +180,8 @@ class GraphAPI(_Namespace):
               until: str | datetime | None = None, limit: int = 100, offset: int = 0) -> list[Fact]:
         """Facts, filterable by thread, relation, validity, and ``as_of`` (what was true then)."""
         self._core.user(user_id)
+        check_args(thread_id=thread_id, relation=relation, as_of=as_of, since=since, until=until, limit=limit,
+                   offset=offset)
         return self._core.store.list_facts(user_id, thread_id=thread_id, relation=relation, current_only=valid_only,
                                            as_of=_opt_ts(as_of, "as_of"), since=_opt_ts(since, "since"),
                                            until=_opt_ts(until, "until"), limit=limit, offset=offset)
@@ -186,11 +189,13 @@ class GraphAPI(_Namespace):
     def entities(self, *, user_id: str, type: str | None = None, limit: int = 100, offset: int = 0) -> list[Entity]:
         """Entities of the user's graph, optionally of one type."""
         self._core.user(user_id)
+        check_args(type=type, limit=limit, offset=offset)
         return self._core.store.list_entities(user_id, type=type, limit=limit, offset=offset)
 
     def observations(self, *, user_id: str, limit: int = 100) -> list[Observation]:
         """Patterns derived across the user's sessions, strongest first."""
         self._core.user(user_id)
+        check_args(limit=limit)
         return self._core.store.list_observations(user_id, limit)
 
     def delete_episode(self, *, user_id: str, uuid: str) -> None:
@@ -235,8 +240,7 @@ class ContextAPI(_Namespace):
     def get(self, *, user_id: str, query: str, template_id: str | None = None,
             token_budget: int | None = None) -> UserContext:
         """The context block for an arbitrary query against the user's graph."""
-        if not isinstance(query, str):
-            raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
+        check_args(query=query)
         return self._core.build_context(user_id, query, template_id=template_id, token_budget=token_budget)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["DEFAULT_HOME", "MemoryConfig"]
@@ -22,7 +23,7 @@ class MemoryConfig(BaseModel):
     home: Path | None = Field(default=Path(DEFAULT_HOME), description="directory for data; None = in memory")
     vector_backend: Literal["chroma", "exact"] = "chroma"
     chroma_host: str | None = Field(default=None, description="use a Chroma server instead of embedded")
-    chroma_port: int = 8000
+    chroma_port: int = Field(default=8000, ge=1, le=65535)
     ingest_mode: Literal["inline", "background"] = "inline"
     ingest_batch_size: int = Field(default=64, ge=1, le=4096)
     max_content_chars: int = Field(default=100_000, ge=1)
@@ -38,6 +39,12 @@ class MemoryConfig(BaseModel):
                                description="with a model: process as soon as this many messages are pending")
     llm_summary_min_facts: int = Field(default=8, ge=1, le=10_000,
                                        description="with a model: facts changed before the summary is rewritten")
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except pydantic.ValidationError as exc:
+            raise _config_error(exc) from None
 
     @property
     def db_path(self) -> str:
@@ -59,6 +66,43 @@ class MemoryConfig(BaseModel):
         if env.get("AGENT_MEMORY_CHROMA_HOST"):
             values["chroma_host"] = env["AGENT_MEMORY_CHROMA_HOST"]
         if env.get("AGENT_MEMORY_CHROMA_PORT"):
-            values["chroma_port"] = int(env["AGENT_MEMORY_CHROMA_PORT"])
+            values["chroma_port"] = _port(env["AGENT_MEMORY_CHROMA_PORT"], "AGENT_MEMORY_CHROMA_PORT")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _config_error(exc: pydantic.ValidationError) -> Exception:
+    """pydantic's error as our ConfigError: which setting, what is wrong, what was given."""
+    from .errors import ConfigError
+
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "value"
+        lines.append(f"MemoryConfig.{loc}: {err.get('msg', 'invalid value')} (got {err.get('input')!r})")
+    return ConfigError("; ".join(lines))
+
+
+def _port(text: str, name: str) -> int:
+    from .errors import ConfigError
+
+    if not text.strip().isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"{name}={text!r} is not a port number; set it to a whole number from 1 to 65535")
+    return int(text)
+
+
+def ensure_home(home: Path) -> None:
+    """Create the memory directory, or raise ConfigError saying why it cannot be used."""
+    from .errors import ConfigError
+
+    path = Path(home)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"memory home {str(path)!r} is a file, not a directory; pass a directory "
+                          "(--home / AGENT_MEMORY_HOME / Memory(home=...))")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (NotADirectoryError, FileExistsError) as exc:
+        raise ConfigError(f"memory home {str(path)!r} cannot be created: a part of its path is a file "
+                          f"({exc.strerror}); choose a directory path") from exc
+    except OSError as exc:
+        raise ConfigError(f"memory home {str(path)!r} cannot be created ({exc.strerror or exc}); choose a "
+                          "writable directory") from exc

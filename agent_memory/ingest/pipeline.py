@@ -120,7 +120,7 @@ class Ingestor:
             started = utcnow()
             while pending := [e for e in self.store.pending_episodes(user_id, limit=self.batch_size)
                               if e.ingested_at <= started]:
-                batch = self._process_batch(user, pending)
+                batch = self._process_isolated(user, pending)
                 touched |= batch.touched
                 changed.update(batch.facts)
                 seen += [e.uuid for e in pending]
@@ -135,6 +135,26 @@ class Ingestor:
                     self.summarizer(self.store.get_user(user_id) or user, learned,
                                     [f for f in facts if not f.is_current], seen)
             return done
+
+    def _process_isolated(self, user: User, episodes: list[Episode]) -> _Batch:
+        """A batch; if it fails as a whole (not the store), each episode alone, so that one that fails
+        is marked failed with its error and the others go through: a bad episode never blocks the queue."""
+        try:
+            return self._process_batch(user, episodes)
+        except StorageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded on the episode below, retryable
+            if len(episodes) == 1:
+                log.exception("processing failed for episode %s", episodes[0].uuid)
+                self.store.set_episode_status(episodes[0].uuid, EpisodeStatus.failed, _describe(exc))
+                return _Batch()
+        merged = _Batch()
+        for ep in episodes:
+            one = self._process_isolated(user, [ep])
+            merged.facts.update(one.facts)
+            merged.entities.update(one.entities)
+            merged.touched |= one.touched
+        return merged
 
     # -- extraction -------------------------------------------------------------------------
     def _context(self, user: User) -> ExtractionContext:

@@ -84,14 +84,15 @@ class SQLiteStore:
         self._depth = 0
         try:
             self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the database at {self.path}: {exc}") from exc
-        self.conn.row_factory = sqlite3.Row
-        if self.path != ":memory:":
-            self.conn.execute("PRAGMA journal_mode=WAL")
-        for pragma in ("foreign_keys=ON", "synchronous=NORMAL", "secure_delete=ON", "busy_timeout=5000"):
-            self.conn.execute(f"PRAGMA {pragma}")
-        self.schema_version = migrate(self.conn)
+            self.conn.row_factory = sqlite3.Row
+            if self.path != ":memory:":
+                self.conn.execute("PRAGMA journal_mode=WAL")
+            for pragma in ("foreign_keys=ON", "synchronous=NORMAL", "secure_delete=ON", "busy_timeout=5000"):
+                self.conn.execute(f"PRAGMA {pragma}")
+            self.schema_version = migrate(self.conn)
+        except sqlite3.Error as exc:  # read-only or full disk, a directory, a file that is not a database
+            raise StorageError(f"cannot open the database at {self.path}: {exc}; check that the directory is "
+                               "writable, the disk has free space and the file is an agent-memory database") from exc
 
     # -- plumbing ---------------------------------------------------------------------------
     def _x(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
@@ -137,6 +138,9 @@ class SQLiteStore:
             try:
                 if self.path != ":memory:":
                     self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:  # committed data is safe in the WAL; the checkpoint runs on next open
+                raise StorageError(f"closing the database at {self.path} could not checkpoint its log: {exc}; "
+                                   "free disk space (nothing committed is lost)") from exc
             finally:
                 self.conn.close()
 

@@ -73,9 +73,9 @@ def search_memory(user_id: str, query: str, limit: int = 5) -> Flow[str]:
         raise InvalidInputError(f"limit must be from 1 to 50, got {limit!r}")
     yield from ensure_user(user_id)
     facts: list[SearchResult] = yield from call("graph", "search", user_id=user_id, query=query, scope="edges",
-                                                limit=limit, filters={"valid_only": True})
+                                                limit=limit, filters={"valid_only": True}, relevance=True)
     episodes: list[SearchResult] = yield from call("graph", "search", user_id=user_id, query=query,
-                                                   scope="episodes", limit=limit)
+                                                   scope="episodes", limit=limit, relevance=True)
     hits = sorted([*facts, *episodes], key=lambda r: r.relevance or 0.0, reverse=True)[:limit]
     return json.dumps([_hit(h) for h in hits], ensure_ascii=False)
 

@@ -151,8 +151,12 @@ class GraphAPI(_Namespace):
                                       name=name, role=role, metadata=metadata)
 
     def search(self, *, user_id: str, query: str, scope: str | SearchScope = "edges", limit: int = 10,
-               filters: SearchFilters | dict[str, Any] | None = None) -> list[SearchResult]:
-        """Hybrid search of one scope: edges (facts), nodes (entities), episodes or observations."""
+               filters: SearchFilters | dict[str, Any] | None = None, relevance: bool = False) -> list[SearchResult]:
+        """Hybrid search of one scope: edges (facts), nodes (entities), episodes or observations.
+
+        ``relevance=True`` also sets each hit's ``relevance``: the cosine of query and hit text in [0, 1],
+        comparable across queries and scopes (costs one embedding batch of the hits).
+        """
         self._core.user(user_id)
         check_args(query=query, search_limit=limit)
         try:
@@ -162,7 +166,7 @@ class GraphAPI(_Namespace):
         if not isinstance(limit, int) or not 0 < limit <= 1000:
             raise InvalidInputError(f"limit must be a whole number from 1 to 1000, got {limit!r}")
         filters = check_filters(filters)
-        return self._core.retriever.search(user_id, query, scope, limit, filters)
+        return self._core.retriever.search(user_id, query, scope, limit, filters, relevance=relevance is True)
 
     def episodes(self, *, user_id: str, thread_id: str | None = None, source: str | None = None,
                  status: str | None = None, since: str | datetime | None = None,

@@ -40,6 +40,10 @@ class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
             ``ConfigError`` saying what to pass).
         last: read only the last ``last`` messages (default: all).
 
+    For new code LangChain recommends LangGraph persistence (``RunnableWithMessageHistory`` is
+    deprecated in langchain-core 1.8): ``create_agent`` with ``AgentMemoryMiddleware`` and a
+    checkpointer. This class serves existing chains.
+
     Usage:
         .. code-block:: python
 

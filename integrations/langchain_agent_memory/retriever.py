@@ -158,7 +158,7 @@ class AgentMemoryRetriever(BaseRetriever):
         docs: list[Document] = []
         for scope in self.scopes:
             hits = yield from call("graph", "search", user_id=self.user_id, query=query, scope=scope,
-                                   limit=k, filters=self.filters)
+                                   limit=k, filters=self.filters, relevance=True)
             docs.extend(result_to_document(h, user_id=self.user_id, scope=scope) for h in hits)
         docs.sort(key=lambda d: d.metadata["score"], reverse=True)  # stable: scope order breaks ties
         if self.score_threshold is not None:

@@ -376,8 +376,9 @@ class AgentMemoryStore(BaseStore):
             for s in stored:
                 by_owner[s.episode.user_id] = by_owner.get(s.episode.user_id, 0) + 1
             for owner, count in by_owner.items():
-                hits: list[SearchResult] = yield from call("graph", "search", user_id=owner, query=op.query,
-                                                           scope="episodes", limit=min(1000, max(25, 4 * count)))
+                hits: list[SearchResult] = yield from call(
+                    "graph", "search", user_id=owner, query=op.query, scope="episodes",
+                    limit=min(1000, max(25, 4 * count)), relevance=True)
                 scores.update({h.episode.uuid: float(h.relevance if h.relevance is not None else 0.0)
                                for h in hits if h.episode is not None})
         ranked: list[tuple[float | None, _Stored]] = []

@@ -242,6 +242,13 @@ def test_from_conn_string_and_setup(tmp_path: Path) -> None:
         pass
 
 
+async def test_afrom_conn_string_and_asetup(tmp_path: Path) -> None:
+    async with AgentMemoryStore.afrom_conn_string(str(tmp_path / "home")) as store:
+        await store.asetup()
+        await store.aput(("docs",), "k", {"v": 1})
+        assert (await store.aget(("docs",), "k")).value == {"v": 1}
+
+
 def test_importing_the_store_does_not_need_langchain() -> None:
     code = ("import sys; sys.modules['langchain'] = None; "
             "from langgraph_agent_memory import AgentMemoryStore; print(AgentMemoryStore.__name__)")

@@ -1,4 +1,7 @@
-"""Memory configuration: a frozen pydantic model, read from the environment only when asked."""
+"""Memory configuration: a frozen pydantic model, read from the environment only when asked.
+
+This is the one module that reads the environment (``from_env``, ``llm_environment``).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,31 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_HOME", "MemoryConfig"]
+__all__ = ["DEFAULT_HOME", "LLM_PREFIX", "MemoryConfig", "llm_environment"]
 
 DEFAULT_HOME = ".agent_memory"
+LLM_PREFIX = "AGENT_MEMORY_LLM"
+# what an OpenAI-compatible client reads, once the model path is asked for
+_LLM_KEYS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_VERSION", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY")
+
+
+def llm_environment(env: Mapping[str, str] | None = None, *, asked: bool = False) -> dict[str, str] | None:
+    """The model settings of the environment, or None when no ``AGENT_MEMORY_LLM*`` variable asks for one
+    (and the caller did not: ``asked``).
+
+    ``OPENAI_API_KEY`` alone never turns the model path on (it may be there for the agent's own model).
+    ``AGENT_MEMORY_LLM_BASE_URL`` / ``AGENT_MEMORY_LLM_API_KEY`` take precedence over the OPENAI_* ones.
+    """
+    env = os.environ if env is None else env
+    if not asked and not any(k.startswith(LLM_PREFIX) and v for k, v in env.items()):
+        return None
+    out = {k: env[k] for k in _LLM_KEYS if env.get(k)}
+    out.update({k: v for k, v in env.items() if k.startswith(LLM_PREFIX) and v})
+    if env.get(f"{LLM_PREFIX}_BASE_URL"):
+        out["OPENAI_BASE_URL"] = env[f"{LLM_PREFIX}_BASE_URL"]
+    if env.get(f"{LLM_PREFIX}_API_KEY"):
+        out["OPENAI_API_KEY"] = env[f"{LLM_PREFIX}_API_KEY"]
+    return out
 
 
 class MemoryConfig(BaseModel):
@@ -24,6 +49,9 @@ class MemoryConfig(BaseModel):
     vector_backend: Literal["chroma", "exact"] = "chroma"
     chroma_host: str | None = Field(default=None, description="use a Chroma server instead of embedded")
     chroma_port: int = Field(default=8000, ge=1, le=65535)
+    database_url: str | None = Field(default=None, repr=False,
+                                     description="a PostgreSQL URL: records, full text and vectors in one server")
+    llm: bool = Field(default=False, description="use the model configured by the environment (AGENT_MEMORY_LLM_*)")
     ingest_mode: Literal["inline", "background"] = "inline"
     ingest_batch_size: int = Field(default=64, ge=1, le=4096)
     max_content_chars: int = Field(default=100_000, ge=1)
@@ -58,7 +86,8 @@ class MemoryConfig(BaseModel):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> MemoryConfig:
-        """Defaults, then ``AGENT_MEMORY_HOME`` / ``AGENT_MEMORY_CHROMA_HOST`` / ``..._PORT``, then overrides."""
+        """Defaults, then ``AGENT_MEMORY_HOME`` / ``..._CHROMA_HOST`` / ``..._CHROMA_PORT`` /
+        ``..._DATABASE_URL`` / any ``AGENT_MEMORY_LLM*`` (switches the model path on), then overrides."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}
         if env.get("AGENT_MEMORY_HOME"):
@@ -67,6 +96,10 @@ class MemoryConfig(BaseModel):
             values["chroma_host"] = env["AGENT_MEMORY_CHROMA_HOST"]
         if env.get("AGENT_MEMORY_CHROMA_PORT"):
             values["chroma_port"] = _port(env["AGENT_MEMORY_CHROMA_PORT"], "AGENT_MEMORY_CHROMA_PORT")
+        if env.get("AGENT_MEMORY_DATABASE_URL"):
+            values["database_url"] = env["AGENT_MEMORY_DATABASE_URL"]
+        if llm_environment(env) is not None:
+            values["llm"] = True
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from ..models import Entity, Episode, Fact, Observation
 from .templates import Placeholder, parse_template
@@ -293,9 +294,9 @@ def _render(template: str, parts: ContextParts, token_budget: int) -> Rendered:
             break
         fullest[-1].items.pop()  # the last item chosen for the last section: the least relevant
         fullest[-1].lines.pop()
-    kept: dict[str, list[object]] = {"facts": [], "entities": [], "episodes": [], "observations": []}
+    kept: dict[str, list[Any]] = {"facts": [], "entities": [], "episodes": [], "observations": []}
     for s in slots:
         if isinstance(s, _Slot):
             kept[s.kind] += s.items
-    return Rendered(text, tokens, kept["facts"], kept["entities"], kept["episodes"],  # type: ignore[arg-type]
+    return Rendered(text, tokens, kept["facts"], kept["entities"], kept["episodes"],
                     kept["observations"], summary_used)

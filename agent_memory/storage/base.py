@@ -49,11 +49,16 @@ KINDS: tuple[Kind, ...] = ("fact", "entity", "episode", "observation")
 
 @dataclass(frozen=True)
 class VectorTask:
-    """A record that needs a (new) vector: written by the record's own transaction."""
+    """A record that needs a (new) vector: written by the record's own transaction.
+
+    ``seq`` grows every time a task is queued (again): ``write_vectors(..., queued_before=seq)``
+    settles only tasks queued before the text was read, so an edit made meanwhile is not lost.
+    """
 
     user_id: str
     kind: Kind
     uuid: str
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -229,8 +234,13 @@ class GraphStore(Protocol):
         """Records owed a vector, oldest first."""
         ...
 
-    def write_vectors(self, user_id: str, kind: Kind, uuids: Sequence[str], vectors: np.ndarray) -> None:
-        """Store vectors (idempotent upsert) and settle those records' tasks; skips deleted records."""
+    def write_vectors(self, user_id: str, kind: Kind, uuids: Sequence[str], vectors: np.ndarray, *,
+                      queued_before: int | None = None) -> None:
+        """Store vectors (idempotent upsert) and settle those records' tasks; skips deleted records.
+
+        With ``queued_before``, only tasks with ``seq <= queued_before`` are settled (a record
+        queued again after its text was read keeps its task).
+        """
         ...
 
     def reconcile(self) -> ReconcileReport:

@@ -359,10 +359,11 @@ class AsyncGraphAPI(_AsyncNamespace):
                                        thread_id=thread_id, name=name, role=role, metadata=metadata)
 
     async def search(self, *, user_id: str, query: str, scope: str | SearchScope = "edges", limit: int = 10,
-                     filters: SearchFilters | dict[str, Any] | None = None) -> list[SearchResult]:
-        """Hybrid search of one scope: edges (facts), nodes (entities), episodes or observations."""
+                     filters: SearchFilters | dict[str, Any] | None = None,
+                     relevance: bool = False) -> list[SearchResult]:
+        """Hybrid search of one scope (``relevance=True``: also the calibrated relevance of each hit)."""
         return await asyncio.to_thread(self._sync.search, user_id=user_id, query=query, scope=scope, limit=limit,
-                                       filters=filters)
+                                       filters=filters, relevance=relevance)
 
     async def episodes(self, *, user_id: str, thread_id: str | None = None, source: str | None = None,
                        status: str | None = None, since: str | datetime | None = None,

@@ -47,7 +47,7 @@ from .retrieval.search import SearchFilters
 from .service import MemoryService
 from .storage.base import GraphStore, ReconcileReport
 from .storage.vectors import VectorIndex
-from .validation import check_args
+from .validation import check_args, check_home
 
 __all__ = ["AsyncContextAPI", "AsyncGraphAPI", "AsyncMemory", "AsyncThreadAPI", "AsyncUserAPI", "Memory"]
 
@@ -224,9 +224,9 @@ class _BaseMemory:
                  store: GraphStore | None = None, vector_index: VectorIndex | None = None,
                  json_extractor: Extractor | None = None, llm: Any = "auto", ontology: Any = None) -> None:
         if config is None:
-            config = MemoryConfig.from_env(home=Path(home) if home is not None else None)
+            config = MemoryConfig.from_env(home=check_home(home) if home is not None else None)
         elif home is not None:
-            config = config.model_copy(update={"home": Path(home)})
+            config = config.model_copy(update={"home": check_home(home)})
         self._core = build_service(config, store=store, vector_index=vector_index, embedder=embedder,
                                    extractor=extractor, json_extractor=json_extractor, llm=llm, ontology=ontology)
         self.config = self._core.config  # as used: a model switches ingestion to the background

@@ -188,6 +188,7 @@ class MemoryService:
 
     def usage(self, user_id: str, episode_uuid: str | None) -> LLMUsage:
         self.user(user_id)
+        check_args(episode_uuid=episode_uuid)
         return LLMUsage(user_id=user_id, episode_uuid=episode_uuid, **self.store.llm_usage(user_id, episode_uuid))
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -359,6 +360,7 @@ class MemoryService:
 
     def wait_until_processed(self, user_id: str | None, timeout: float | None) -> None:
         self.check_open()
+        check_args(user_id=user_id, timeout=timeout)
         if self.worker:
             self.worker.wait(user_id, timeout)
         else:

@@ -17,6 +17,7 @@ from ..storage.base import GraphStore, Kind
 from ..text import content_words, normalize_name
 from .fusion import jaccard, mmr, recency_weight, rrf, word_set
 from .knobs import Knobs
+from .relevance import attach_relevance
 from .when import query_dates
 
 __all__ = ["Candidates", "Knobs", "Retriever", "SearchFilters", "query_dates"]
@@ -311,8 +312,11 @@ class Retriever:
         return out
 
     def search(self, user_id: str, query: str, scope: SearchScope, limit: int,
-               filters: SearchFilters | None = None) -> list[SearchResult]:
-        """Ranked results of one scope, filters applied after fusion over a widened pool."""
+               filters: SearchFilters | None = None, *, relevance: bool = False) -> list[SearchResult]:
+        """Ranked results of one scope, filters applied after fusion over a widened pool.
+
+        ``relevance``: also set each hit's calibrated relevance (``relevance.attach_relevance``).
+        """
         filters = filters or SearchFilters()
         kind = {"edges": "fact", "nodes": "entity", "episodes": "episode", "observations": "observation"}[scope.value]
         pool = max(self.pool, limit * 4)
@@ -332,7 +336,7 @@ class Retriever:
                     results.append(SearchResult(score=s, episode=ep))
         else:
             results = [SearchResult(score=s, observation=o) for o, s in cands.observations]
-        return results[:limit]
+        return attach_relevance(self.embedder, query, results[:limit]) if relevance else results[:limit]
 
 
 def _fact_ok(f: Fact, flt: SearchFilters, store: GraphStore) -> bool:

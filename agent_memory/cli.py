@@ -75,6 +75,7 @@ def demo(
     home: Annotated[Path | None, typer.Option(help="keep the demo memory here (default: a temp dir)")] = None,
 ) -> None:
     """Seed a user's threads over several days, then show a new thread's context block recalling them."""
+    from .context.render import fact_when
     from .demo import run_demo
 
     workdir = home or Path(tempfile.mkdtemp(prefix="agent-memory-demo-"))
@@ -87,12 +88,10 @@ def demo(
             console.print(Panel(result.context.context, title="context block for a new thread (day 30)",
                                 subtitle=f"query: {result.context.query!r}"))
             table = Table(title="facts recalled from earlier threads")
-            for col in ("fact", "valid", "from episode"):
+            for col in ("fact", "valid", "said in"):
                 table.add_column(col)
             for fact in result.context.facts:
-                end = "present" if fact.invalid_at is None else f"{fact.invalid_at:%Y-%m-%d}"
-                start = f"{fact.valid_at:%Y-%m-%d}" if fact.valid_at else "?"
-                table.add_row(fact.fact, f"{start} - {end}", fact.episodes[0][:8] if fact.episodes else "")
+                table.add_row(fact.fact, fact_when(fact), result.sources.get(fact.uuid, ""))
             console.print(table)
             if result.closed:
                 console.print("[bold]changed facts, closed not deleted:[/bold]")

@@ -134,9 +134,13 @@ class GraphAPI(_Namespace):
                                       name=name, role=role, metadata=metadata)
 
     def search(self, *, user_id: str, query: str, scope: str | SearchScope = "edges", limit: int = 10,
-               filters: SearchFilters | dict[str, Any] | None = None) -> list[SearchResult]:
-        """Hybrid search of one scope: edges (facts), nodes (entities), episodes or observations."""
-        return self._core.search(user_id, query, scope, limit, filters)
+               filters: SearchFilters | dict[str, Any] | None = None, relevance: bool = False) -> list[SearchResult]:
+        """Hybrid search of one scope: edges (facts), nodes (entities), episodes or observations.
+
+        ``relevance=True`` also sets each hit's ``relevance``: the cosine of query and hit text in [0, 1],
+        comparable across queries and scopes (costs one embedding batch of the hits).
+        """
+        return self._core.search(user_id, query, scope, limit, filters, relevance=relevance)
 
     def episodes(self, *, user_id: str, thread_id: str | None = None, source: str | None = None,
                  status: str | None = None, since: str | datetime | None = None,
@@ -355,10 +359,11 @@ class AsyncGraphAPI(_AsyncNamespace):
                                        thread_id=thread_id, name=name, role=role, metadata=metadata)
 
     async def search(self, *, user_id: str, query: str, scope: str | SearchScope = "edges", limit: int = 10,
-                     filters: SearchFilters | dict[str, Any] | None = None) -> list[SearchResult]:
-        """Hybrid search of one scope: edges (facts), nodes (entities), episodes or observations."""
+                     filters: SearchFilters | dict[str, Any] | None = None,
+                     relevance: bool = False) -> list[SearchResult]:
+        """Hybrid search of one scope (``relevance=True``: also the calibrated relevance of each hit)."""
         return await asyncio.to_thread(self._sync.search, user_id=user_id, query=query, scope=scope, limit=limit,
-                                       filters=filters)
+                                       filters=filters, relevance=relevance)
 
     async def episodes(self, *, user_id: str, thread_id: str | None = None, source: str | None = None,
                        status: str | None = None, since: str | datetime | None = None,

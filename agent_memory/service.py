@@ -19,6 +19,7 @@ from .config import MemoryConfig
 from .context.render import ContextParts, render_context
 from .context.templates import DEFAULT_TEMPLATE
 from .embedding.base import Embedder
+from .embedding.cache import cached
 from .errors import (
     AlreadyExistsError,
     ClosedError,
@@ -88,11 +89,12 @@ class MemoryService:
         self.store = store
         self.embedder = embedder
         self._check_embedder()
-        self.indexer = Indexer(store, embedder)
+        embed_once = cached(embedder)  # the pipeline and the indexer share it: a text reaches the model once
+        self.indexer = Indexer(store, embed_once)
         self.reconcile_report: ReconcileReport = store.reconcile()
         self.indexer.drain()  # what a crash (or an upgrade) left owed
         summarizer = self._queue_summary if llm is not None else None
-        self.ingestor = Ingestor(self.store, embedder, extractor, json_extractor,
+        self.ingestor = Ingestor(self.store, embed_once, extractor, json_extractor,
                                  batch_size=config.ingest_batch_size, merge_threshold=config.entity_merge_threshold,
                                  judge=judge, summarizer=summarizer, indexer=self.indexer)
         self.retriever = Retriever(self.store, embedder, pool=config.candidate_pool)
@@ -111,10 +113,15 @@ class MemoryService:
         known = self.store.get_meta("embedder")
         if known is None:
             self.store.set_meta("embedder", key)
+        elif known.startswith("reindexing to "):
+            raise ConfigError(f"a reindex of this memory ({known}) did not finish; run it again: "
+                              "agent-memory reindex --home <memory home>")
         elif known != key:
             raise ConfigError(
-                f"this memory was built with embedder {known!r} but {key!r} was given; "
-                "open it with the same embedder or use a new memory home")
+                f"this memory was built with embedder {known!r} but {key!r} was given; open it with the same "
+                f"embedder, or rebuild its vectors with the new one: agent-memory reindex --home <memory home>"
+                + (" (or open it with MiniLMEmbedder(quantized=False), the previous default)"
+                   if known.startswith("minilm-l6-v2-int8:") else ""))
 
     # -- the model path -------------------------------------------------------------------------
     def _record_call(self, record: Any) -> None:
@@ -188,6 +195,7 @@ class MemoryService:
 
     def usage(self, user_id: str, episode_uuid: str | None) -> LLMUsage:
         self.user(user_id)
+        check_args(episode_uuid=episode_uuid)
         return LLMUsage(user_id=user_id, episode_uuid=episode_uuid, **self.store.llm_usage(user_id, episode_uuid))
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -276,12 +284,20 @@ class MemoryService:
         self.store.delete_thread(thread_id)
 
     def delete_episode(self, user_id: str, uuid: str) -> None:
-        self.user(user_id)
+        user = self.user(user_id)
         _check_id(uuid, "uuid")
         if not self.store.get_episodes(user_id, [uuid]):
             raise EpisodeNotFoundError(f"episode {uuid!r} does not exist for user {user_id!r}",
                                        user_id=user_id, episode_uuid=uuid)
-        self.store.delete_episode(user_id, uuid)
+        stated = self.store.get_facts(user_id, self.store.facts_of_episodes(user_id, [uuid]).get(uuid, []))
+        facts = set(self.store.delete_episode(user_id, uuid))
+        from .ingest.forget import tidy_after_forget  # summaries must not repeat what was forgotten
+
+        if tidy_after_forget(self.store, user, [f for f in stated if f.uuid in facts]):
+            try:
+                self.indexer.drain(user_id)  # rewritten entity summaries: their vectors now, not at the next ingest
+            except Exception as exc:  # noqa: BLE001 - the outbox keeps them owed; the delete itself is done
+                log.warning("entity vectors stay owed after forgetting episode %s: %s", uuid, exc)
 
     # -- threads and episodes -----------------------------------------------------------------
     def create_thread(self, thread: Thread) -> Thread:
@@ -337,7 +353,8 @@ class MemoryService:
                           name=check_name(name, "name"), reference_time=when, metadata=check_metadata(metadata))
         self.store.add_episodes([episode])
         self._ingest(user_id)
-        return self.store.get_episodes(user_id, [episode.uuid])[0]
+        found = self.store.get_episodes(user_id, [episode.uuid])
+        return found[0] if found else episode  # a concurrent delete_episode may have removed it already
 
     def _ingest(self, user_id: str, count: int = 1) -> None:
         if self.worker:
@@ -350,6 +367,7 @@ class MemoryService:
 
     def wait_until_processed(self, user_id: str | None, timeout: float | None) -> None:
         self.check_open()
+        check_args(user_id=user_id, timeout=timeout)
         if self.worker:
             self.worker.wait(user_id, timeout)
         else:
@@ -380,7 +398,8 @@ class MemoryService:
                         metadata=e.metadata, thread_id=thread_id)
                 for e in self.store.thread_messages(thread_id, last=last)]
 
-    def search(self, user_id: str, query: Any, scope: Any, limit: Any, filters: Any) -> list[SearchResult]:
+    def search(self, user_id: str, query: Any, scope: Any, limit: Any, filters: Any, *,
+               relevance: bool = False) -> list[SearchResult]:
         """Validate a search request, then run it."""
         self.user(user_id)
         check_args(query=query, search_limit=limit)
@@ -390,7 +409,7 @@ class MemoryService:
             raise InvalidInputError(f"scope must be one of {[s.value for s in SearchScope]}, got {scope!r}") from None
         if not isinstance(limit, int) or not 0 < limit <= 1000:
             raise InvalidInputError(f"limit must be a whole number from 1 to 1000, got {limit!r}")
-        return self.retriever.search(user_id, query, scope, limit, check_filters(filters))
+        return self.retriever.search(user_id, query, scope, limit, check_filters(filters), relevance=relevance is True)
 
     def episodes(self, user_id: str, *, thread_id: str | None, source: str | None, status: str | None,
                  since: Any, until: Any, limit: int, offset: int) -> list[Episode]:
@@ -464,18 +483,24 @@ class MemoryService:
 
     def build_context(self, user_id: str, query: str, *, template_id: str | None = None,
                       token_budget: int | None = None, thread_id: str | None = None,
-                      exclude: frozenset[str] = frozenset()) -> UserContext:
-        """Retrieve, rank and render; ``exclude`` drops episodes already in the caller's window."""
+                      exclude: frozenset[str] = frozenset(), now: datetime | None = None) -> UserContext:
+        """Retrieve, rank and render; ``exclude`` drops episodes already in the caller's window.
+
+        ``now``: the date relative phrases of the query count from ("last week"); by default the
+        latest message of the caller's window, else none (then they are not read).
+        """
         user = self.user(user_id)
         check_query(query, template_id)
         template = self.template_text(template_id)
         budget = check_token_budget(token_budget) or self.config.token_budget
-        cands = self.retriever.candidates(user_id, query)
+        if now is None and exclude:
+            now = max((e.reference_time for e in self.store.get_episodes(user_id, sorted(exclude))), default=None)
+        cands = self.retriever.candidates(user_id, query, now=now)
         parts = ContextParts(
             user_summary=user.summary,
             facts=[f for f, _ in cands.facts], entities=[e for e, _ in cands.entities],
             episodes=[e for e, _ in cands.episodes if e.uuid not in exclude],
-            observations=[o for o, _ in cands.observations],
+            observations=[o for o, _ in cands.observations], episode_order=cands.episode_order,
         )
         if not query.strip():
             parts.observations = self.store.list_observations(user_id, limit=20)

@@ -279,13 +279,14 @@ def delete_user(
 @app.command()
 def reindex(
     home: HomeOpt = None,
+    database_url: DbOpt = None,
     embedder: Annotated[str, typer.Option(help="default (quantized MiniLM) | minilm-fp32 (the previous default) "
                                                "| e5 | package.module:factory")] = "default",
 ) -> None:
     """Rebuild every vector of a memory with another embedder (stop processes using the memory first)."""
     from .ingest.reindex import reindex_home, resolve_embedder
 
-    config = _config(home)
+    config = _config(home, database_url)
     new = resolve_embedder(embedder)
     started = time.perf_counter()
     with Progress(console=console) as progress:

@@ -341,3 +341,19 @@ def test_delete_user_waits_for_a_run_in_another_process_and_no_episode_outlives_
         assert other._scalar("SELECT count(*) FROM episodes WHERE user_id='jane'") == 0
     finally:
         other.close()
+
+
+def test_reindex_with_an_embedder_of_another_size(store: PostgresStore) -> None:
+    from agent_memory.ingest.reindex import reindex
+    from agent_memory.testing.fakes import HashEmbedder
+
+    from agent_memory.models import EpisodeStatus
+
+    eps = _seed(store)
+    for ep in eps:
+        store.set_episode_status("jane", ep.uuid, EpisodeStatus.processed)
+    store.write_vectors("jane", "episode", [e.uuid for e in eps], np.stack([_unit(i) for i in range(3)]))
+    report = reindex(store, HashEmbedder(32))
+    assert report.after and store.count_vectors("jane", "episode") == 3 and store.vector_tasks() == []
+    hits = store.search_vectors("jane", "episode", HashEmbedder(32).embed_batch(["My sister is Priya"]), 1)
+    assert hits[0][0][0] == eps[2].uuid

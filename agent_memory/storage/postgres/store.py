@@ -61,6 +61,25 @@ class PostgresStore(RecordsMixin, GraphMixin, SearchMixin):
             for key in [k for k in self._counts if k[0] == user_id]:
                 del self._counts[key]
 
+    def drop_vectors(self, user_id: str) -> None:
+        """Remove every vector of the user, keeping the records (``agent-memory reindex``). When no vector
+        is left at all, the memory's dimension and HNSW indexes go too, so a new embedder may have
+        another size. Stop other processes using the memory while reindexing."""
+        with self._group():
+            for kind in KINDS:
+                self._x(f"DELETE FROM vectors_{kind} WHERE user_id=%s", (user_id,))
+            left = self._scalar(" + ".join(f"(SELECT count(*) FROM vectors_{k})" for k in KINDS).join(("SELECT ", "")))
+            if not left:
+                self._x("DELETE FROM meta WHERE key='vector_dimensions'")
+                for kind in KINDS:
+                    self._x(f"DROP INDEX IF EXISTS vectors_{kind}_hnsw")
+        if not left:
+            self._dim = None
+            self._hnsw_valid.clear()
+        with self._counts_lock:
+            for key in [k for k in self._counts if k[0] == user_id]:
+                del self._counts[key]
+
     def purge(self, *, full: bool = False) -> None:
         """VACUUM the tables so deleted rows leave the data files' live pages; ``full=True`` runs
         VACUUM FULL (rewrites each table and index: locks them while it runs)."""

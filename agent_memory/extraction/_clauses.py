@@ -38,6 +38,7 @@ __all__ = [
     "asserted_clauses",
     "build_mentions",
     "canonical_name",
+    "date_spans_by_sentence",
     "is_question",
     "noun_phrase",
     "skip_sentence",
@@ -373,12 +374,38 @@ def _date_tokens(ent: Span) -> set[int]:
     return ids
 
 
-def asserted_clauses(sent: Span, voice: Voice, mentions: dict[int, Mention], ref: datetime) -> list[Clause]:
-    """The asserted clauses of one sentence, with resolved subjects and dates."""
+def date_spans_by_sentence(doc: Any) -> dict[int, list[Span]]:
+    """Sentence start token -> the DATE/TIME entities inside it, from ONE pass over ``doc.ents``.
+
+    ``Span.ents`` scans every entity of the document, so asking each sentence for its own would
+    make a long message quadratic in its length (a 100,000-character message took over a minute).
+    """
+    out: dict[int, list[Span]] = {}
+    dates = [e for e in doc.ents if e.label_ in ("DATE", "TIME")]
+    if not dates:
+        return out
+    k = 0
+    for sent in doc.sents:
+        while k < len(dates) and dates[k].start < sent.start:
+            k += 1
+        while k < len(dates) and dates[k].end <= sent.end:
+            out.setdefault(sent.start, []).append(dates[k])
+            k += 1
+    return out
+
+
+def asserted_clauses(sent: Span, voice: Voice, mentions: dict[int, Mention], ref: datetime,
+                     dates: list[Span] | None = None) -> list[Clause]:
+    """The asserted clauses of one sentence, with resolved subjects and dates.
+
+    ``dates``: the sentence's DATE/TIME entities (see :func:`date_spans_by_sentence`); None reads
+    ``sent.ents``, which costs a scan of the whole document's entities.
+    """
     verbs = [t for t in sent if t.pos_ in ("VERB", "AUX") and t.dep_ in _CLAUSE_DEPS]
     verbs = [v for v in verbs if v.dep_ != "conj" or v.head.pos_ in ("VERB", "AUX")]
     clause_ids = {v.i for v in verbs}
-    dates = [e for e in sent.ents if e.label_ in ("DATE", "TIME")]
+    if dates is None:
+        dates = [e for e in sent.ents if e.label_ in ("DATE", "TIME")]
     out: list[Clause] = []
     for verb in verbs:
         if not _eligible(verb) or _bare_participle(verb):

@@ -20,6 +20,7 @@ from ..errors import ConfigError, InvalidTimestampError
 from ..llm.base import LLMClient
 from ..models import Episode, Role
 from .base import ExtractedEntity, ExtractedFact, Extraction, ExtractionContext
+from .markup import strip_block_markup
 from .ontology import Ontology
 from .prompts import extract as prompt
 from .relations import normalize_relation
@@ -94,7 +95,8 @@ class LLMExtractor:
 
     def _input(self, chunk: Sequence[Episode], ctx: ExtractionContext) -> prompt.ExtractInput:
         messages = [prompt.PromptMessage(index=i, speaker=_speaker(ep, ctx), time=_iso(ep.reference_time),
-                                         role=ep.role.value if ep.role else ep.source.value, text=ep.content)
+                                         role=ep.role.value if ep.role else ep.source.value,
+                                        text=strip_block_markup(ep.content))
                     for i, ep in enumerate(chunk)]
         return prompt.ExtractInput(user_name=ctx.user_name, messages=messages,
                                    known_entities=list(ctx.known_entities), known_facts=list(ctx.known_facts),

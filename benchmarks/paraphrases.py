@@ -114,6 +114,22 @@ CASES: tuple[Case, ...] = (
     _c("preference-neg", "Do you like hiking?", never=[(_LI, "hiking")]),
     _c("preference-neg", "My sister loves hiking.", never=[(_LI, "hiking")]),
     _c("preference-neg", "I don't love hiking.", never=[(_LI, "hiking")]),
+    # written after the rules above were changed (a check that they generalise)
+    _c("residence", "Moved to Seattle in April, still unpacking boxes.", [(_L, "Seattle", False)]),
+    _c("residence", "We just bought a house in Austin!", [(_L, "Austin", False)]),
+    _c("residence", "I relocated to Berlin for work last year.", [(_L, "Berlin", False)]),
+    _c("residence-neg", "My parents live in Austin.", never=[(_L, "Austin")]),
+    _c("residence-neg", "Would you ever move to Austin?", never=[(_L, "Austin")]),
+    _c("job", "I'm working at Globex now.", [(_W, "Globex", False)]),
+    _c("job", "Got a job at Initech last month.", [(_W, "Initech", False)]),
+    _c("job", "I resigned from Acme Corp last Friday.", [(_W, "Acme", True)]),
+    _c("job-neg", "I was hoping to get a job at Globex.", never=[(_W, "Globex")]),
+    _c("relationship", "I got married last summer.", [(_R, "married", False)]),
+    _c("relationship-neg", "Are you married?", never=[(_R, "married")]),
+    _c("plan", "I downgraded to the Basic plan.", [(_P, "Basic", False)]),
+    _c("preference", "I absolutely love jazz.", [(_LI, "jazz", False)]),
+    _c("preference", "I hate running.", [(_DI, "running", False)]),
+    _c("preference-neg", "Do you enjoy jazz?", never=[(_LI, "jazz")]),
 )
 
 

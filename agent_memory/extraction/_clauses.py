@@ -330,6 +330,27 @@ def _resolve(tok: Token, voice: Voice, mentions: dict[int, Mention]) -> Subject 
     return Subject(name, etype, kind)
 
 
+_LEAD_WORDS = frozenset({"just", "finally", "recently", "also", "so", "and", "then", "oh", "well", "officially",
+                         "actually", "already", "now", "today", "yesterday"})
+
+
+def _implicit_me(verb: Token) -> bool:
+    """A sentence that opens with a past verb and has no subject ("Just started at Stripe.",
+    "Finally settled in Denver") is the speaker's diary style: its subject is "I"."""
+    node = verb
+    while node.dep_ == "conj" and node.head.i != node.i:
+        node = node.head
+    if node.dep_ != "ROOT" or node.tag_ not in ("VBD", "VBN"):
+        return False
+    if any(c.dep_ in (*_SUBJ_DEPS, "expl", "auxpass", "aux") for c in node.children):
+        return False
+    for tok in node.sent:
+        if tok.is_punct or tok.is_space or tok.lower_ in _LEAD_WORDS or (tok.dep_ == "intj"):
+            continue
+        return tok.i == node.i
+    return False
+
+
 def _polarity(verb: Token) -> tuple[bool, bool]:
     """(negated, ended): "I don't like X" is negated; "I no longer / don't ... anymore" has ended."""
     near = list(verb.children)
@@ -408,12 +429,15 @@ def asserted_clauses(sent: Span, voice: Voice, mentions: dict[int, Mention], ref
         dates = [e for e in sent.ents if e.label_ in ("DATE", "TIME")]
     out: list[Clause] = []
     for verb in verbs:
-        if not _eligible(verb) or _bare_participle(verb):
+        if not _eligible(verb) or (_bare_participle(verb) and not (voice.me and _implicit_me(verb))):
             continue
         subject_tokens = _subject_tokens(verb)
         subjects = [s for s in (_resolve(t, voice, mentions) for t in subject_tokens) if s]
+        implicit = not subject_tokens and bool(voice.me) and _implicit_me(verb)
+        if implicit and voice.me:
+            subjects = [Subject(voice.me, "Person", "me")]  # "Just moved to Denver!": the speaker did
         negated, ended = _polarity(verb)
-        clause = Clause(verb, subjects, negated, ended, _is_past(verb))
+        clause = Clause(verb, subjects, negated, ended, _is_past(verb) or implicit)
         for sub in subject_tokens:
             if sub.head.i == verb.i:
                 clause.skip_tokens.update(t.i for t in sub.subtree)

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "BARE_GERUNDS",
     "CLITIC_3SG",
+    "DWELLINGS",
     "ENDING_ADVERBS",
     "FAMILY",
     "FAVORITE_TYPES",
@@ -96,6 +97,11 @@ POSSESSIONS: frozenset[str] = frozenset(
         "piano", "violin", "drum", "drums", "keyboard", "garden", "farm", "business", "shop", "store",
         "restaurant", "bakery", "studio", "van", "jeep", "tesla", "subscription", "membership",
     ]
+)
+
+# Where one lives: "my new place in Denver", "moved into an apartment in Denver".
+DWELLINGS: frozenset[str] = frozenset(
+    {"place", "apartment", "flat", "house", "home", "condo", "studio", "townhouse", "loft", "pad"}
 )
 
 PLAN_NOUNS: frozenset[str] = frozenset({"plan", "tier", "subscription", "package", "membership", "edition"})

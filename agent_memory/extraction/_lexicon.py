@@ -21,6 +21,7 @@ __all__ = [
     "NER_TYPES",
     "NON_NAMES",
     "OCCUPATIONS",
+    "OUTINGS",
     "PETS",
     "PLAN_NOUNS",
     "PLAN_TIERS",
@@ -227,6 +228,12 @@ LIKE_VERBS: dict[str, str] = {
     "like": "LIKES", "love": "LIKES", "enjoy": "LIKES", "adore": "LIKES", "prefer": "PREFERS",
     "dislike": "DISLIKES", "hate": "DISLIKES", "detest": "DISLIKES", "despise": "DISLIKES",
     "loathe": "DISLIKES",
+}
+# "went on a hike" / "went for a run": the outing noun -> the activity it names.
+OUTINGS: dict[str, str] = {
+    "hike": "hiking", "run": "running", "walk": "walking", "swim": "swimming", "ride": "riding",
+    "bike": "biking", "jog": "jogging", "camping": "camping", "cruise": "cruising", "picnic": "picnicking",
+    "road trip": "road tripping", "date": "dating",
 }
 VISIT_VERBS: frozenset[str] = frozenset({"go", "travel", "fly", "drive", "head", "return"})
 PLAN_TIERS: frozenset[str] = frozenset([

@@ -20,6 +20,7 @@ from ._lexicon import (
     LIGHT_VERBS,
     LIKE_VERBS,
     OCCUPATIONS,
+    OUTINGS,
     PETS,
     PLAN_NOUNS,
     PLAN_TIERS,
@@ -430,6 +431,10 @@ def _visit(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
         obj = dobj(c.verb)
         target = target_of(obj, m) if obj is not None else None
         return [Draft("VISITED", target)] if target else []
+    outing = prep(c.verb, "on", "for")  # "went on a hike", "went for a run" -> WENT hiking
+    if lemma == "go" and outing is not None and _lemma(outing.obj) in OUTINGS and not dobj(c.verb):
+        activity = Target(OUTINGS[_lemma(outing.obj)], "Activity", outing.ids | _ids(noun_phrase(outing.obj)), False)
+        return [Draft("WENT", activity)]
     act = next((x for x in c.verb.children if x.dep_ == "xcomp" and x.tag_ == "VBG"), None)
     if lemma == "go" and act is not None:
         return _activity(c, "WENT", act, m)
@@ -440,6 +445,18 @@ def _visit(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
     specific = target is not None and (target.named or any(
         t.dep_ in ("det", "poss", "compound", "amod") for t in to.obj.lefts))
     return [Draft("VISITED", target, to.ids)] if target and specific else []  # not "went to bed"
+
+
+def _took_to(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I took my kids to a park" -> VISITED a park (with whom stays in the sentence)."""
+    if _lemma(c.verb) not in ("take", "bring") or c.negated or not c.past:
+        return None
+    obj, to = dobj(c.verb), prep(c.verb, "to")
+    if obj is None or to is None or _lemma(obj) not in FAMILY and obj.pos_ != "PROPN":
+        return None
+    target = target_of(to.obj, m)
+    specific = target is not None and (target.named or any(t.dep_ in ("det", "poss") for t in to.obj.lefts))
+    return [Draft("VISITED", target, to.ids | _ids(noun_phrase(obj)))] if target and specific else None
 
 
 def _generic(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
@@ -469,7 +486,7 @@ def _generic(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None
 
 
 RULES: tuple[Rule, ...] = (
-    _plan, _state, _residence, _partner, _work, _study, _preference, _possession, _visit, _generic,
+    _plan, _state, _residence, _partner, _work, _study, _preference, _possession, _visit, _took_to, _generic,
 )
 
 

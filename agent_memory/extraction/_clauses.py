@@ -271,7 +271,7 @@ def _eligible(verb: Token) -> bool:
         head = node.head
         if node.dep_ == "ROOT":
             return True
-        if node.dep_ == "ccomp" and head.lemma_.lower() not in REPORT_VERBS:
+        if node.dep_ == "ccomp" and head.lemma_.lower() not in REPORT_VERBS and not _comma_splice(node, head):
             return False
         if node.dep_ == "xcomp" and head.lemma_.lower() not in START_VERBS:
             return False
@@ -281,6 +281,19 @@ def _eligible(verb: Token) -> bool:
         ):
             return False  # purpose clauses and participial adjuncts ("... creating memories")
         node = head
+
+
+_DOUBT_VERBS = frozenset({"think", "guess", "believe", "suppose", "hope", "wish", "doubt", "wonder", "imagine",
+                          "bet", "reckon", "assume", "hear", "say", "feel", "know", "expect", "fear"})
+
+
+def _comma_splice(clause: Token, head: Token) -> bool:
+    """"My sister lives in Lisbon, I visit her": two sentences joined by a comma, the first parsed as
+    the second's complement; not "She lives in Lisbon, I think" (the tail hedges it)."""
+    if clause.i > head.i or head.lemma_.lower() in _DOUBT_VERBS:
+        return False
+    end = max(t.i for t in clause.subtree)
+    return any(t.text in (",", ";") for t in clause.doc[end + 1 : head.i])
 
 
 def _vocative(tok: Token) -> bool:

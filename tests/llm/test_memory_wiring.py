@@ -153,7 +153,7 @@ def test_a_failed_call_is_accounted_and_the_episode_kept(make: Any, llm: Scripte
 
 
 def test_chunks_get_their_own_context_and_fail_alone(llm: ScriptedLLM) -> None:
-    from agent_memory.errors import LLMResponseError
+    from agent_memory.errors import ProviderError
 
     config = MemoryConfig(home=None, vector_backend="exact", llm_debounce_seconds=30.0, llm_batch_messages=2)
     with Memory.ephemeral(llm=llm, embedder=HashEmbedder(), config=config) as memory:
@@ -162,7 +162,7 @@ def test_chunks_get_their_own_context_and_fail_alone(llm: ScriptedLLM) -> None:
         llm.answers += [lives_in("Denver"), summary()]
         memory.thread.add_messages("t", messages=[said("I live in Denver.")])
         memory.wait_until_processed("jane")
-        llm.answers += [NOTHING, LLMResponseError("extract: bad output twice")]
+        llm.answers += [NOTHING, ProviderError("extract: the server failed with HTTP 500")]
         sent = memory.thread.add_messages("t", messages=[
             said("Hello!", DAY2), said("How are you?", DAY2), said("Denver is sunny today.", DAY2)])
         memory.wait_until_processed("jane")

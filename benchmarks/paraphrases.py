@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 __all__ = ["CASES", "Case", "check", "run_suite"]
 
@@ -139,15 +140,13 @@ def _matches(fact_target: str, want: str) -> bool:
 
 def check(case: Case, facts: Sequence[object]) -> list[str]:
     """What is wrong with ``facts`` (ExtractedFact-like) for ``case``; [] when it passes."""
-    mine = [f for f in facts if getattr(f, "source") == USER]
+    mine: list[Any] = [f for f in facts if f.source == USER]  # type: ignore[attr-defined]
     problems = []
     for rel, target, ends in case.want:
-        if not any(f.relation == rel and _matches(f.target, target) and bool(f.ends) == ends  # type: ignore[attr-defined]
-                   for f in mine):
+        if not any(f.relation == rel and _matches(f.target, target) and bool(f.ends) == ends for f in mine):
             problems.append(f"missing {rel} {target}{' (ended)' if ends else ''}")
     for rel, target in case.never:
-        bad = [f for f in mine if f.relation == rel and _matches(f.target, target)  # type: ignore[attr-defined]
-               and not f.ends]  # type: ignore[attr-defined]
+        bad = [f for f in mine if f.relation == rel and _matches(f.target, target) and not f.ends]
         if bad:
             problems.append(f"unwanted {rel} {target}")
     return problems
@@ -161,7 +160,8 @@ def run_suite(extractor: object | None = None) -> tuple[int, int, list[tuple[Cas
     ex = extractor or OfflineExtractor()
     ctx = ExtractionContext(user_id="jane", user_name=USER, user_aliases=["Jane"])
     ref = datetime(2024, 6, 10, 12, 0, tzinfo=timezone.utc)
-    episodes = [Episode(user_id="jane", source=EpisodeSource.message, role=Role.user, content=c.text, reference_time=ref) for c in CASES]
+    episodes = [Episode(user_id="jane", source=EpisodeSource.message, role=Role.user, content=c.text,
+                        reference_time=ref) for c in CASES]
     results = ex.extract(episodes, ctx)  # type: ignore[attr-defined]
     failures = []
     for case, result in zip(CASES, results, strict=True):

@@ -28,7 +28,8 @@ _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 
 def _split(text: str) -> tuple[list[str], list[str]]:
     """(asserted sentences, questions) of a message, lower-cased."""
-    asserted, questions = [], []
+    asserted: list[str] = []
+    questions: list[str] = []
     for match in _SENTENCE.finditer(text):
         piece = match.group(0).strip().casefold()
         if piece:

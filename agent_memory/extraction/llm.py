@@ -28,12 +28,12 @@ from .._time import parse_ts
 from ..errors import ConfigError, InvalidTimestampError, LLMResponseError
 from ..llm.base import LLMClient
 from ..models import Episode, Role
+from ._llm_checks import Checks as _Checks
 from .base import ExtractedEntity, ExtractedFact, Extraction, ExtractionContext
 from .markup import strip_block_markup
 from .ontology import Ontology
-from ._llm_checks import Checks as _Checks
 from .prompts import extract as prompt
-from .relations import canonical_relation, is_single_valued, relation_types
+from .relations import canonical_relation, relation_types
 
 __all__ = ["ExtractorStats", "LLMExtractor", "chunk_episodes", "parse_model_date"]
 
@@ -132,8 +132,8 @@ class LLMExtractor:
                 self._fallback = self._fallback_spec
             else:
                 try:
-                    from .offline import OfflineExtractor
                     from ._spacy import load_spacy_model
+                    from .offline import OfflineExtractor
 
                     load_spacy_model()
                     self._fallback = OfflineExtractor()

@@ -111,17 +111,16 @@ def constrained_output(n_new: int, n_existing: int, texts: dict[str, str]) -> ty
             kept.append(item)
         return {**data, "verdicts": kept}
 
-    verdict = create_model(  # type: ignore[call-overload]
-        "FactVerdict", __base__=FactVerdict,
-        new=(Literal[new_ids], ...),  # type: ignore[valid-type]
-        duplicate_of=(Literal[old_ids] | None, None),  # type: ignore[valid-type]
-        contradicts=(list[Literal[old_ids]], Field(default_factory=list)),  # type: ignore[valid-type]
-    )
-    return create_model(  # type: ignore[no-any-return, call-overload]
-        "ResolveOutput", __base__=ResolveOutput,
-        verdicts=(list[verdict], Field(default_factory=list)),  # type: ignore[valid-type]
-        __validators__={"_clean": model_validator(mode="before")(clean)},
-    )
+    new_type: Any = Literal[new_ids]  # type: ignore[valid-type]
+    old_type: Any = Literal[old_ids]  # type: ignore[valid-type]
+    validators: dict[str, Any] = {"_clean": model_validator(mode="before")(clean)}
+    verdict: Any = create_model("FactVerdict", __base__=FactVerdict, new=(new_type, ...),
+                                duplicate_of=(old_type | None, None),
+                                contradicts=(list[old_type], Field(default_factory=list)))
+    output: type[ResolveOutput] = create_model("ResolveOutput", __base__=ResolveOutput,
+                                               verdicts=(list[verdict], Field(default_factory=list)),
+                                               __validators__=validators)
+    return output
 
 
 _SYSTEM = """\

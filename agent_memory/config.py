@@ -31,7 +31,7 @@ class MemoryConfig(BaseModel):
     token_budget: int = Field(default=1_500, ge=50)
     entity_merge_threshold: float = Field(default=0.93, ge=0.0, le=1.0)
     candidate_pool: int = Field(default=40, ge=5, le=1000)
-    llm_batch_messages: int = Field(default=20, ge=1, le=200, description="messages per extraction call")
+    llm_batch_messages: int = Field(default=10, ge=1, le=200, description="messages per extraction call")
     llm_debounce_seconds: float = Field(default=30.0, ge=0.0, le=3600.0,
                                         description="with a model: the longest a new message waits to be batched")
     llm_min_batch: int = Field(default=10, ge=1, le=1000,

@@ -26,7 +26,11 @@ def to_utc(value: datetime, *, field: str = "timestamp") -> datetime:
             f"{field} {value.isoformat()!r} has no timezone; pass an aware datetime "
             "(e.g. datetime(..., tzinfo=timezone.utc)) or an RFC 3339 string like '2024-03-02T10:00:00Z'"
         )
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidTimestampError(f"{field} {value.isoformat()!r} cannot be expressed in UTC ({exc}); "
+                                    "use a date between years 1 and 9999 in UTC") from exc
 
 
 def parse_ts(value: str | datetime, *, field: str = "timestamp") -> datetime:
@@ -41,8 +45,8 @@ def parse_ts(value: str | datetime, *, field: str = "timestamp") -> datetime:
     text = value.strip().replace("z", "Z").replace("Z", "+00:00")
     try:
         return datetime.fromisoformat(text).astimezone(timezone.utc)
-    except ValueError as exc:
-        raise InvalidTimestampError(f"{field} {value!r} is not a valid date/time: {exc}") from exc
+    except (ValueError, OverflowError) as exc:  # e.g. year 9999 with a negative offset is past year 9999 in UTC
+        raise InvalidTimestampError(f"{field} {value!r} is not a valid date/time in UTC: {exc}") from exc
 
 
 def format_ts(value: datetime | None) -> str | None:

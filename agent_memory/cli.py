@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -13,24 +12,62 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from .client import Memory
+from .config import MemoryConfig
 from .errors import AgentMemoryError, InvalidInputError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="Persistent, per-user memory for AI agents (offline by default).",
-                  no_args_is_help=True, add_completion=False)
 console = Console()
+errors = Console(stderr=True)
+
+
+class _Group(TyperGroup):
+    """Our errors (bad input, bad settings, storage) print as one line with exit code 2, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AgentMemoryError as exc:
+            errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, TyperException, KeyboardInterrupt):  # typer's own: exit codes, usage
+            raise
+        except Exception as exc:
+            if os.environ.get("AGENT_MEMORY_DEBUG"):
+                raise
+            errors.print(f"[red]unexpected error[/red] (a bug: please report it; AGENT_MEMORY_DEBUG=1 shows the "
+                         f"traceback): {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(cls=_Group, help="Persistent, per-user memory for AI agents (offline by default).",
+                  add_completion=False, pretty_exceptions_enable=False)
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="memory directory (default ./.agent_memory "
                                                  "or AGENT_MEMORY_HOME)")]
 
 
+@app.callback(invoke_without_command=True)
+def _root(ctx: typer.Context) -> None:
+    """Persistent, per-user memory for AI agents (offline by default)."""
+    if ctx.invoked_subcommand is None:  # no command: the help, and success
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+
+
+def _config(home: Path | None) -> MemoryConfig:
+    """Settings from the environment and --home (checked: a bad value is a ConfigError)."""
+    return MemoryConfig.from_env(home=home)
+
+
 def _open(home: Path | None) -> Memory:
-    return Memory(home)
+    return Memory(config=_config(home))
 
 
 @app.command()
@@ -72,54 +109,75 @@ def demo(
 def ingest(
     file: Annotated[Path, typer.Argument(help="JSON Lines: one message per line")],
     home: HomeOpt = None,
+    first_name: Annotated[str | None, typer.Option("--first-name", help="the file's user's first name")] = None,
+    last_name: Annotated[str | None, typer.Option("--last-name", help="the file's user's last name")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="the file's user's email")] = None,
 ) -> None:
-    """Load messages from JSONL: {"user_id", "thread_id", "role", "content", "name"?, "created_at"?}.
+    """Load messages from JSONL: {"user_id", "thread_id", "role", "content", "name"?, "created_at"?, "uuid"?,
+    "metadata"?, "first_name"?, "last_name"?, "email"?}.
 
-    Users and threads that do not exist yet are created. Lines are grouped per thread in order.
+    The whole file is checked first: a bad line is reported with its number and nothing is stored.
+    Users and threads that do not exist yet are created (named from the line or --first-name/--last-name);
+    a line may not add to another user's thread. Messages already stored (same uuid, or the same line) are
+    skipped, so running it again is a no-op.
     """
-    if not file.exists():
-        raise InvalidInputError(f"{file} does not exist")
-    rows: list[dict[str, Any]] = []
-    for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"{file}:{n}: not valid JSON ({exc.msg})") from exc
-        missing = {"user_id", "thread_id", "role", "content"} - set(row)
-        if missing:
-            raise InvalidInputError(f"{file}:{n}: missing {', '.join(sorted(missing))}")
-        rows.append(row)
-    started = time.perf_counter()
-    with _open(home) as memory, Progress(console=console) as progress:
-        task = progress.add_task("ingesting", total=len(rows))
-        batch: list[dict[str, Any]] = []
-        for i, row in enumerate(rows):
-            batch.append(row)
-            nxt = rows[i + 1] if i + 1 < len(rows) else None
-            if nxt is None or nxt["thread_id"] != row["thread_id"] or len(batch) >= 64:
-                _write_batch(memory, batch)
-                progress.advance(task, len(batch))
-                batch = []
-    elapsed = time.perf_counter() - started
-    console.print(f"ingested {len(rows)} messages in {elapsed:.1f} s ({len(rows) / max(elapsed, 1e-9):.0f}/s)")
+    from .jsonl import plan_ingest, read_jsonl
+
+    config = _config(home)
+    lines = read_jsonl(file, max_content_chars=config.max_content_chars)
+    names = {k: v for k, v in (("first_name", first_name), ("last_name", last_name), ("email", email)) if v}
+    with Memory(config=config) as memory:
+        plan = plan_ingest(memory, file, lines, names)
+        for uid, fields in plan.new_users.items():
+            memory.user.add(user_id=uid, **fields)
+        for uid, fields in plan.named_users.items():
+            memory.user.update(uid, **fields)
+        for tid, uid in plan.new_threads.items():
+            memory.thread.create(thread_id=tid, user_id=uid)
+        stored, loading, elapsed = _store(memory, file, plan.todo)
+    skipped = f"; {plan.skipped} already stored, skipped" if plan.skipped else ""
+    rate = f"{(stored - 1) / elapsed:.0f}/s" if stored > 1 and elapsed > 0 else "n/a"
+    console.print(f"ingested {stored} messages{skipped}; {rate} after {loading:.1f} s loading the models "
+                  "(and the first message)")
 
 
-def _write_batch(memory: Memory, batch: list[dict[str, Any]]) -> None:
-    from .errors import ThreadNotFoundError, UserNotFoundError
+def _batches(lines: list[Any]) -> list[list[Any]]:
+    """Consecutive lines of one thread, at most 64 a batch; the first batch holds one line (it loads the models)."""
+    out: list[list[Any]] = []
+    for line in lines:
+        if out and out[-1][0].thread_id == line.thread_id and len(out[-1]) < 64 and len(out) > 1:
+            out[-1].append(line)
+        else:
+            out.append([line])
+    return out
 
-    first = batch[0]
-    try:
-        memory.user.get(first["user_id"])
-    except UserNotFoundError:
-        memory.user.add(user_id=first["user_id"])
-    try:
-        memory.thread.get(first["thread_id"])
-    except ThreadNotFoundError:
-        memory.thread.create(thread_id=first["thread_id"], user_id=first["user_id"])
-    fields = ("role", "content", "name", "created_at", "metadata")
-    memory.thread.add_messages(first["thread_id"], messages=[{k: r[k] for k in fields if k in r} for r in batch])
+
+def _store(memory: Memory, file: Path, todo: list[Any]) -> tuple[int, float, float]:
+    """Add the lines' messages with a progress bar; returns (stored, first-batch seconds, seconds after it)."""
+    stored, loading, started = 0, 0.0, time.perf_counter()
+    columns = (TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=errors, transient=True) as progress:
+        task = progress.add_task("ingesting", total=len(todo), rate="")
+        for i, batch in enumerate(_batches(todo)):
+            try:
+                memory.thread.add_messages(batch[0].thread_id, messages=[line.message for line in batch])
+                stored += len(batch)
+            except AgentMemoryError:  # a batch is all or nothing: find the line, storing those before it
+                for line in batch:
+                    try:
+                        memory.thread.add_messages(line.thread_id, messages=[line.message])
+                    except AgentMemoryError as exc:
+                        raise type(exc)(f"{file}:{line.number}: {exc}; the {stored} messages of the lines before it "
+                                        "were stored (a re-run skips them)") from None
+                    stored += 1
+            now = time.perf_counter()
+            if i == 0:
+                loading, started = now - started, now
+            elif now > started:
+                progress.update(task, rate=f"{(stored - 1) / (now - started):.0f} msg/s")
+            progress.advance(task, len(batch))
+    return stored, loading, time.perf_counter() - started
 
 
 @app.command()
@@ -209,9 +267,5 @@ def delete_user(
 
 
 def main() -> None:
-    """Entry point: run the app, printing our errors as one clear line and exit code 2."""
-    try:
-        app()
-    except AgentMemoryError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
+    """Entry point: run the app; our errors print as one clear line with exit code 2 (see ``_Group``)."""
+    app()

@@ -11,24 +11,23 @@ Setup::
     print(ctx.context)
 
 Async: ``AsyncMemory`` has the same namespaces and method names, each a coroutine. The logic
-is written once (sync, in ``_core``); the async twin runs each call in a worker thread, so an
-event loop is never blocked by SQLite, Chroma or the local models.
+is written once (sync, in ``service``); the async classes run each call in a worker thread, so an
+event loop is never blocked by SQLite, Chroma or the local models. The namespaces only shape
+arguments: every operation is one ``MemoryService`` method.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
-from collections.abc import Callable, Sequence
+import builtins
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._core import Core
+from .builder import build_service
 from .config import MemoryConfig
 from .embedding.base import Embedder
-from .errors import InvalidInputError
 from .extraction.base import Extractor
 from .models import (
     ContextTemplate,
@@ -45,22 +44,18 @@ from .models import (
     UserContext,
 )
 from .retrieval.search import SearchFilters
-from .storage.sqlite import SQLiteStore
+from .service import MemoryService
+from .storage.base import GraphStore, ReconcileReport
 from .storage.vectors import VectorIndex
+from .validation import check_args
 
-__all__ = ["AsyncMemory", "Memory"]
+__all__ = ["AsyncContextAPI", "AsyncGraphAPI", "AsyncMemory", "AsyncThreadAPI", "AsyncUserAPI", "Memory"]
 
-T = TypeVar("T")
-
-
-def _opt_ts(value: Any, field: str) -> datetime | None:
-    from ._time import parse_ts
-
-    return None if value is None else parse_ts(value, field=field)
+T = TypeVar("T", bound="_BaseMemory")
 
 
 class _Namespace:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: MemoryService) -> None:
         self._core = core
 
 
@@ -85,8 +80,7 @@ class UserAPI(_Namespace):
 
     def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:
         """Users in creation order."""
-        self._core.check_open()
-        return self._core.store.list_users(limit, offset)
+        return self._core.list_users(limit, offset)
 
     def delete(self, user_id: str) -> None:
         """Delete the user and every record, vector and file entry of theirs."""
@@ -106,23 +100,19 @@ class ThreadAPI(_Namespace):
 
     def list(self, *, user_id: str, limit: int = 100, offset: int = 0) -> list[Thread]:
         """A user's threads, oldest first."""
-        self._core.user(user_id)
-        return self._core.store.list_threads(user_id, limit, offset)
+        return self._core.list_threads(user_id, limit, offset)
 
     def delete(self, thread_id: str) -> None:
         """Delete the thread and its messages; what the graph learned from them stays."""
         self._core.delete_thread(thread_id)
 
-    def add_messages(self, thread_id: str, *, messages: Sequence[Message | dict[str, Any]]) -> list[Message]:
+    def add_messages(self, thread_id: str, *, messages: Sequence[Message | dict[str, Any]]) -> builtins.list[Message]:
         """Persist messages as episodes (all or none), then process them. Returns them with ids and times."""
         return self._core.add_messages(thread_id, messages)
 
-    def get_messages(self, thread_id: str, *, last: int | None = None) -> list[Message]:
+    def get_messages(self, thread_id: str, *, last: int | None = None) -> builtins.list[Message]:
         """The thread's messages in order (the last ``last`` if given)."""
-        self._core.thread(thread_id)
-        return [Message(uuid=e.uuid, role=e.role, name=e.name, content=e.content, created_at=e.reference_time,
-                        metadata=e.metadata, thread_id=thread_id)
-                for e in self._core.store.thread_messages(thread_id, last=last)]
+        return self._core.messages(thread_id, last)
 
     def get_user_context(self, thread_id: str, *, template_id: str | None = None,
                          token_budget: int | None = None) -> UserContext:
@@ -130,10 +120,7 @@ class ThreadAPI(_Namespace):
 
         The query is the thread's last few messages; ``template_id`` picks a stored template.
         """
-        thread = self._core.thread(thread_id)
-        query, recent = self._core.thread_query(thread_id)
-        return self._core.build_context(thread.user_id, query, template_id=template_id,
-                                        token_budget=token_budget, thread_id=thread_id, exclude=recent)
+        return self._core.thread_context(thread_id, template_id=template_id, token_budget=token_budget)
 
 
 class GraphAPI(_Namespace):
@@ -149,49 +136,29 @@ class GraphAPI(_Namespace):
     def search(self, *, user_id: str, query: str, scope: str | SearchScope = "edges", limit: int = 10,
                filters: SearchFilters | dict[str, Any] | None = None) -> list[SearchResult]:
         """Hybrid search of one scope: edges (facts), nodes (entities), episodes or observations."""
-        self._core.user(user_id)
-        if not isinstance(query, str):
-            raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
-        try:
-            scope = SearchScope(scope)
-        except ValueError:
-            raise InvalidInputError(f"scope must be one of {[s.value for s in SearchScope]}, got {scope!r}") from None
-        if not isinstance(limit, int) or not 0 < limit <= 1000:
-            raise InvalidInputError(f"limit must be a whole number from 1 to 1000, got {limit!r}")
-        if isinstance(filters, dict):
-            try:
-                filters = SearchFilters(**filters)
-            except Exception as exc:
-                raise InvalidInputError(f"bad search filters: {exc}") from exc
-        return self._core.retriever.search(user_id, query, scope, limit, filters)
+        return self._core.search(user_id, query, scope, limit, filters)
 
     def episodes(self, *, user_id: str, thread_id: str | None = None, source: str | None = None,
                  status: str | None = None, since: str | datetime | None = None,
                  until: str | datetime | None = None, limit: int = 100, offset: int = 0) -> list[Episode]:
         """Episodes, filterable by thread, source, status and time; oldest first."""
-        self._core.user(user_id)
-        return self._core.store.list_episodes(user_id, thread_id=thread_id, source=source, status=status,
-                                              since=_opt_ts(since, "since"), until=_opt_ts(until, "until"),
-                                              limit=limit, offset=offset)
+        return self._core.episodes(user_id, thread_id=thread_id, source=source, status=status, since=since,
+                                   until=until, limit=limit, offset=offset)
 
     def facts(self, *, user_id: str, thread_id: str | None = None, relation: str | None = None,
               valid_only: bool = False, as_of: str | datetime | None = None, since: str | datetime | None = None,
               until: str | datetime | None = None, limit: int = 100, offset: int = 0) -> list[Fact]:
         """Facts, filterable by thread, relation, validity, and ``as_of`` (what was true then)."""
-        self._core.user(user_id)
-        return self._core.store.list_facts(user_id, thread_id=thread_id, relation=relation, current_only=valid_only,
-                                           as_of=_opt_ts(as_of, "as_of"), since=_opt_ts(since, "since"),
-                                           until=_opt_ts(until, "until"), limit=limit, offset=offset)
+        return self._core.facts(user_id, thread_id=thread_id, relation=relation, valid_only=valid_only,
+                                as_of=as_of, since=since, until=until, limit=limit, offset=offset)
 
     def entities(self, *, user_id: str, type: str | None = None, limit: int = 100, offset: int = 0) -> list[Entity]:
         """Entities of the user's graph, optionally of one type."""
-        self._core.user(user_id)
-        return self._core.store.list_entities(user_id, type=type, limit=limit, offset=offset)
+        return self._core.entities(user_id, type=type, limit=limit, offset=offset)
 
     def observations(self, *, user_id: str, limit: int = 100) -> list[Observation]:
         """Patterns derived across the user's sessions, strongest first."""
-        self._core.user(user_id)
-        return self._core.store.list_observations(user_id, limit)
+        return self._core.observations(user_id, limit)
 
     def delete_episode(self, *, user_id: str, uuid: str) -> None:
         """Forget one episode: its text, vectors and links, and the facts it alone stated."""
@@ -219,52 +186,56 @@ class ContextAPI(_Namespace):
 
     def get_context_template(self, template_id: str) -> ContextTemplate:
         """A stored template. Raises TemplateNotFoundError."""
-        self._core.template_text(template_id)
-        return self._core.store.get_template(template_id)  # type: ignore[return-value]
+        return self._core.get_template(template_id)
 
     def list_context_templates(self) -> list[ContextTemplate]:
         """Every stored template."""
-        self._core.check_open()
-        return self._core.store.list_templates()
+        return self._core.list_templates()
 
     def delete_context_template(self, template_id: str) -> None:
         """Remove a template."""
-        self._core.template_text(template_id)
-        self._core.store.delete_template(template_id)
+        self._core.delete_template(template_id)
 
     def get(self, *, user_id: str, query: str, template_id: str | None = None,
             token_budget: int | None = None) -> UserContext:
         """The context block for an arbitrary query against the user's graph."""
-        if not isinstance(query, str):
-            raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
+        check_args(query=query)
         return self._core.build_context(user_id, query, template_id=template_id, token_budget=token_budget)
 
 
 class _BaseMemory:
     """Builds the core from a home directory or config; shared by both facades.
 
-    ``llm``: ``"auto"`` (default) uses an OpenAI-compatible model when ``OPENAI_API_KEY``,
-    ``OPENAI_BASE_URL`` or ``AZURE_OPENAI_ENDPOINT`` is set, else stays offline; pass an
-    ``agent_memory.llm.OpenAILLM`` to choose, or ``None``/``False`` to stay offline.
+    ``llm``: ``"auto"`` (default) stays offline unless the model path is asked for: by
+    ``MemoryConfig(llm=True)`` or an ``AGENT_MEMORY_LLM*`` variable (e.g. ``AGENT_MEMORY_LLM_MODEL``,
+    ``AGENT_MEMORY_LLM_BASE_URL``); ``OPENAI_API_KEY`` alone never turns it on. ``True`` asks for
+    the environment's model; pass an ``agent_memory.llm.OpenAILLM`` to choose, ``None``/``False``
+    to stay offline.
+    ``store``: any ``GraphStore`` (else built from the config: see ``agent_memory.builder``).
     ``ontology``: custom entity and edge types for the model's extraction.
     """
 
     def __init__(self, home: str | Path | None = None, *, config: MemoryConfig | None = None,
                  embedder: Embedder | None = None, extractor: Extractor | None = None,
-                 store: SQLiteStore | None = None, vector_index: VectorIndex | None = None,
+                 store: GraphStore | None = None, vector_index: VectorIndex | None = None,
                  json_extractor: Extractor | None = None, llm: Any = "auto", ontology: Any = None) -> None:
         if config is None:
             config = MemoryConfig.from_env(home=Path(home) if home is not None else None)
         elif home is not None:
             config = config.model_copy(update={"home": Path(home)})
-        self._core = Core(config, store=store, vector_index=vector_index, embedder=embedder,
-                          extractor=extractor, json_extractor=json_extractor, llm=llm, ontology=ontology)
+        self._core = build_service(config, store=store, vector_index=vector_index, embedder=embedder,
+                                   extractor=extractor, json_extractor=json_extractor, llm=llm, ontology=ontology)
         self.config = self._core.config  # as used: a model switches ingestion to the background
 
     @property
     def llm(self) -> Any:
         """The model client ingestion uses (e.g. an ``OpenAILLM``), or None when offline."""
         return self._core.llm
+
+    @property
+    def reconciled(self) -> ReconcileReport:
+        """What opening this memory repaired (vectors queued again, orphan vectors removed)."""
+        return self._core.reconcile_report
 
     @classmethod
     def ephemeral(cls: type[T], **kwargs: Any) -> T:
@@ -298,31 +269,164 @@ class Memory(_BaseMemory):
         self.close()
 
 
-def _async_method(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    async def method(self: _AsyncNamespace, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(getattr(self._sync, name), *args, **kwargs)
-
-    return method
-
-
 class _AsyncNamespace:
-    def __init__(self, sync: _Namespace) -> None:
+    def __init__(self, sync: Any) -> None:
         self._sync = sync
 
 
-def _async_twin(sync_cls: type[_Namespace]) -> type[_AsyncNamespace]:
-    """An async class with a coroutine for every public method of ``sync_cls`` (same names, same docs)."""
-    methods = {name: _async_method(name, fn) for name, fn in vars(sync_cls).items()
-               if inspect.isfunction(fn) and not name.startswith("_")}
-    methods["__doc__"] = f"Async twin of {sync_cls.__name__}: every method is a coroutine."
-    return type(f"Async{sync_cls.__name__}", (_AsyncNamespace,), methods)
+class AsyncUserAPI(_AsyncNamespace):
+    """Async twin of ``UserAPI``: the same methods, each a coroutine run in a worker thread."""
+
+    _sync: UserAPI
+
+    async def add(self, *, user_id: str, email: str | None = None, first_name: str | None = None,
+                  last_name: str | None = None, metadata: dict[str, Any] | None = None) -> User:
+        """Create a user (and the entity that stands for them). Raises AlreadyExistsError if taken."""
+        return await asyncio.to_thread(self._sync.add, user_id=user_id, email=email, first_name=first_name,
+                                       last_name=last_name, metadata=metadata)
+
+    async def get(self, user_id: str) -> User:
+        """The user, with their current summary. Raises UserNotFoundError."""
+        return await asyncio.to_thread(self._sync.get, user_id)
+
+    async def update(self, user_id: str, *, email: str | None = None, first_name: str | None = None,
+                     last_name: str | None = None, metadata: dict[str, Any] | None = None) -> User:
+        """Change the given fields; the others stay."""
+        return await asyncio.to_thread(self._sync.update, user_id, email=email, first_name=first_name,
+                                       last_name=last_name, metadata=metadata)
+
+    async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:
+        """Users in creation order."""
+        return await asyncio.to_thread(self._sync.list, limit=limit, offset=offset)
+
+    async def delete(self, user_id: str) -> None:
+        """Delete the user and every record, vector and file entry of theirs."""
+        return await asyncio.to_thread(self._sync.delete, user_id)
 
 
-AsyncUserAPI = _async_twin(UserAPI)
-AsyncThreadAPI = _async_twin(ThreadAPI)
-AsyncGraphAPI = _async_twin(GraphAPI)
-AsyncContextAPI = _async_twin(ContextAPI)
+class AsyncThreadAPI(_AsyncNamespace):
+    """Async twin of ``ThreadAPI``: the same methods, each a coroutine run in a worker thread."""
+
+    _sync: ThreadAPI
+
+    async def create(self, *, thread_id: str, user_id: str, metadata: dict[str, Any] | None = None) -> Thread:
+        """Start a thread for a user."""
+        return await asyncio.to_thread(self._sync.create, thread_id=thread_id, user_id=user_id, metadata=metadata)
+
+    async def get(self, thread_id: str) -> Thread:
+        """The thread. Raises ThreadNotFoundError."""
+        return await asyncio.to_thread(self._sync.get, thread_id)
+
+    async def list(self, *, user_id: str, limit: int = 100, offset: int = 0) -> list[Thread]:
+        """A user's threads, oldest first."""
+        return await asyncio.to_thread(self._sync.list, user_id=user_id, limit=limit, offset=offset)
+
+    async def delete(self, thread_id: str) -> None:
+        """Delete the thread and its messages; what the graph learned from them stays."""
+        return await asyncio.to_thread(self._sync.delete, thread_id)
+
+    async def add_messages(self, thread_id: str, *,
+                           messages: Sequence[Message | dict[str, Any]]) -> builtins.list[Message]:
+        """Persist messages as episodes (all or none), then process them. Returns them with ids and times."""
+        return await asyncio.to_thread(self._sync.add_messages, thread_id, messages=messages)
+
+    async def get_messages(self, thread_id: str, *, last: int | None = None) -> builtins.list[Message]:
+        """The thread's messages in order (the last ``last`` if given)."""
+        return await asyncio.to_thread(self._sync.get_messages, thread_id, last=last)
+
+    async def get_user_context(self, thread_id: str, *, template_id: str | None = None,
+                               token_budget: int | None = None) -> UserContext:
+        """The context block for the thread's next reply, from the whole user graph."""
+        return await asyncio.to_thread(self._sync.get_user_context, thread_id, template_id=template_id,
+                                       token_budget=token_budget)
+
+
+class AsyncGraphAPI(_AsyncNamespace):
+    """Async twin of ``GraphAPI``: the same methods, each a coroutine run in a worker thread."""
+
+    _sync: GraphAPI
+
+    async def add(self, *, user_id: str, type: str, data: str | dict[str, Any],
+                  created_at: str | datetime | None = None, thread_id: str | None = None,
+                  name: str | None = None, role: str | None = None,
+                  metadata: dict[str, Any] | None = None) -> Episode:
+        """Add text, a JSON business event, or a message as an episode, then process it."""
+        return await asyncio.to_thread(self._sync.add, user_id=user_id, type=type, data=data, created_at=created_at,
+                                       thread_id=thread_id, name=name, role=role, metadata=metadata)
+
+    async def search(self, *, user_id: str, query: str, scope: str | SearchScope = "edges", limit: int = 10,
+                     filters: SearchFilters | dict[str, Any] | None = None) -> list[SearchResult]:
+        """Hybrid search of one scope: edges (facts), nodes (entities), episodes or observations."""
+        return await asyncio.to_thread(self._sync.search, user_id=user_id, query=query, scope=scope, limit=limit,
+                                       filters=filters)
+
+    async def episodes(self, *, user_id: str, thread_id: str | None = None, source: str | None = None,
+                       status: str | None = None, since: str | datetime | None = None,
+                       until: str | datetime | None = None, limit: int = 100, offset: int = 0) -> list[Episode]:
+        """Episodes, filterable by thread, source, status and time; oldest first."""
+        return await asyncio.to_thread(self._sync.episodes, user_id=user_id, thread_id=thread_id, source=source,
+                                       status=status, since=since, until=until, limit=limit, offset=offset)
+
+    async def facts(self, *, user_id: str, thread_id: str | None = None, relation: str | None = None,
+                    valid_only: bool = False, as_of: str | datetime | None = None, since: str | datetime | None = None,
+                    until: str | datetime | None = None, limit: int = 100, offset: int = 0) -> list[Fact]:
+        """Facts, filterable by thread, relation, validity, and ``as_of`` (what was true then)."""
+        return await asyncio.to_thread(self._sync.facts, user_id=user_id, thread_id=thread_id, relation=relation,
+                                       valid_only=valid_only, as_of=as_of, since=since, until=until, limit=limit,
+                                       offset=offset)
+
+    async def entities(self, *, user_id: str, type: str | None = None, limit: int = 100,
+                       offset: int = 0) -> list[Entity]:
+        """Entities of the user's graph, optionally of one type."""
+        return await asyncio.to_thread(self._sync.entities, user_id=user_id, type=type, limit=limit, offset=offset)
+
+    async def observations(self, *, user_id: str, limit: int = 100) -> list[Observation]:
+        """Patterns derived across the user's sessions, strongest first."""
+        return await asyncio.to_thread(self._sync.observations, user_id=user_id, limit=limit)
+
+    async def delete_episode(self, *, user_id: str, uuid: str) -> None:
+        """Forget one episode: its text, vectors and links, and the facts it alone stated."""
+        return await asyncio.to_thread(self._sync.delete_episode, user_id=user_id, uuid=uuid)
+
+    async def usage(self, *, user_id: str, episode_uuid: str | None = None) -> LLMUsage:
+        """Model calls, tokens and latency spent on the user's episodes (or one episode's share)."""
+        return await asyncio.to_thread(self._sync.usage, user_id=user_id, episode_uuid=episode_uuid)
+
+    async def retry_failed(self, *, user_id: str) -> int:
+        """Queue failed episodes again; returns how many."""
+        return await asyncio.to_thread(self._sync.retry_failed, user_id=user_id)
+
+
+class AsyncContextAPI(_AsyncNamespace):
+    """Async twin of ``ContextAPI``: the same methods, each a coroutine run in a worker thread."""
+
+    _sync: ContextAPI
+
+    async def create_context_template(self, *, template_id: str, template: str) -> ContextTemplate:
+        """Store a template; unknown placeholders fail here, not at read time."""
+        return await asyncio.to_thread(self._sync.create_context_template, template_id=template_id, template=template)
+
+    async def update_context_template(self, *, template_id: str, template: str) -> ContextTemplate:
+        """Replace a template's text (its version goes up by one)."""
+        return await asyncio.to_thread(self._sync.update_context_template, template_id=template_id, template=template)
+
+    async def get_context_template(self, template_id: str) -> ContextTemplate:
+        """A stored template. Raises TemplateNotFoundError."""
+        return await asyncio.to_thread(self._sync.get_context_template, template_id)
+
+    async def list_context_templates(self) -> list[ContextTemplate]:
+        """Every stored template."""
+        return await asyncio.to_thread(self._sync.list_context_templates)
+
+    async def delete_context_template(self, template_id: str) -> None:
+        """Remove a template."""
+        return await asyncio.to_thread(self._sync.delete_context_template, template_id)
+
+    async def get(self, *, user_id: str, query: str, template_id: str | None = None,
+                  token_budget: int | None = None) -> UserContext:
+        """The context block for an arbitrary query against the user's graph."""
+        return await asyncio.to_thread(self._sync.get, user_id=user_id, query=query, template_id=template_id,
+                                       token_budget=token_budget)
 
 
 class AsyncMemory(_BaseMemory):
@@ -330,10 +434,10 @@ class AsyncMemory(_BaseMemory):
 
     def __init__(self, home: str | Path | None = None, **kwargs: Any) -> None:
         super().__init__(home, **kwargs)
-        self.user: Any = AsyncUserAPI(UserAPI(self._core))
-        self.thread: Any = AsyncThreadAPI(ThreadAPI(self._core))
-        self.graph: Any = AsyncGraphAPI(GraphAPI(self._core))
-        self.context: Any = AsyncContextAPI(ContextAPI(self._core))
+        self.user = AsyncUserAPI(UserAPI(self._core))
+        self.thread = AsyncThreadAPI(ThreadAPI(self._core))
+        self.graph = AsyncGraphAPI(GraphAPI(self._core))
+        self.context = AsyncContextAPI(ContextAPI(self._core))
 
     async def wait_until_processed(self, user_id: str | None = None, *, timeout: float | None = None) -> None:
         """Wait until pending episodes (of one user, or all) are processed."""

@@ -1,17 +1,43 @@
-"""Memory configuration: a frozen pydantic model, read from the environment only when asked."""
+"""Memory configuration: a frozen pydantic model, read from the environment only when asked.
+
+This is the one module that reads the environment (``from_env``, ``llm_environment``).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_HOME", "MemoryConfig"]
+__all__ = ["DEFAULT_HOME", "LLM_PREFIX", "MemoryConfig", "llm_environment"]
 
 DEFAULT_HOME = ".agent_memory"
+LLM_PREFIX = "AGENT_MEMORY_LLM"
+# what an OpenAI-compatible client reads, once the model path is asked for
+_LLM_KEYS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_VERSION", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY")
+
+
+def llm_environment(env: Mapping[str, str] | None = None, *, asked: bool = False) -> dict[str, str] | None:
+    """The model settings of the environment, or None when no ``AGENT_MEMORY_LLM*`` variable asks for one
+    (and the caller did not: ``asked``).
+
+    ``OPENAI_API_KEY`` alone never turns the model path on (it may be there for the agent's own model).
+    ``AGENT_MEMORY_LLM_BASE_URL`` / ``AGENT_MEMORY_LLM_API_KEY`` take precedence over the OPENAI_* ones.
+    """
+    env = os.environ if env is None else env
+    if not asked and not any(k.startswith(LLM_PREFIX) and v for k, v in env.items()):
+        return None
+    out = {k: env[k] for k in _LLM_KEYS if env.get(k)}
+    out.update({k: v for k, v in env.items() if k.startswith(LLM_PREFIX) and v})
+    if env.get(f"{LLM_PREFIX}_BASE_URL"):
+        out["OPENAI_BASE_URL"] = env[f"{LLM_PREFIX}_BASE_URL"]
+    if env.get(f"{LLM_PREFIX}_API_KEY"):
+        out["OPENAI_API_KEY"] = env[f"{LLM_PREFIX}_API_KEY"]
+    return out
 
 
 class MemoryConfig(BaseModel):
@@ -22,7 +48,10 @@ class MemoryConfig(BaseModel):
     home: Path | None = Field(default=Path(DEFAULT_HOME), description="directory for data; None = in memory")
     vector_backend: Literal["chroma", "exact"] = "chroma"
     chroma_host: str | None = Field(default=None, description="use a Chroma server instead of embedded")
-    chroma_port: int = 8000
+    chroma_port: int = Field(default=8000, ge=1, le=65535)
+    database_url: str | None = Field(default=None, repr=False,
+                                     description="a PostgreSQL URL: records, full text and vectors in one server")
+    llm: bool = Field(default=False, description="use the model configured by the environment (AGENT_MEMORY_LLM_*)")
     ingest_mode: Literal["inline", "background"] = "inline"
     ingest_batch_size: int = Field(default=64, ge=1, le=4096)
     max_content_chars: int = Field(default=100_000, ge=1)
@@ -39,6 +68,12 @@ class MemoryConfig(BaseModel):
     llm_summary_min_facts: int = Field(default=8, ge=1, le=10_000,
                                        description="with a model: facts changed before the summary is rewritten")
 
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except pydantic.ValidationError as exc:
+            raise _config_error(exc) from None
+
     @property
     def db_path(self) -> str:
         """The SQLite file (or ``:memory:``)."""
@@ -51,7 +86,8 @@ class MemoryConfig(BaseModel):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> MemoryConfig:
-        """Defaults, then ``AGENT_MEMORY_HOME`` / ``AGENT_MEMORY_CHROMA_HOST`` / ``..._PORT``, then overrides."""
+        """Defaults, then ``AGENT_MEMORY_HOME`` / ``..._CHROMA_HOST`` / ``..._CHROMA_PORT`` /
+        ``..._DATABASE_URL`` / any ``AGENT_MEMORY_LLM*`` (switches the model path on), then overrides."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}
         if env.get("AGENT_MEMORY_HOME"):
@@ -59,6 +95,47 @@ class MemoryConfig(BaseModel):
         if env.get("AGENT_MEMORY_CHROMA_HOST"):
             values["chroma_host"] = env["AGENT_MEMORY_CHROMA_HOST"]
         if env.get("AGENT_MEMORY_CHROMA_PORT"):
-            values["chroma_port"] = int(env["AGENT_MEMORY_CHROMA_PORT"])
+            values["chroma_port"] = _port(env["AGENT_MEMORY_CHROMA_PORT"], "AGENT_MEMORY_CHROMA_PORT")
+        if env.get("AGENT_MEMORY_DATABASE_URL"):
+            values["database_url"] = env["AGENT_MEMORY_DATABASE_URL"]
+        if llm_environment(env) is not None:
+            values["llm"] = True
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _config_error(exc: pydantic.ValidationError) -> Exception:
+    """pydantic's error as our ConfigError: which setting, what is wrong, what was given."""
+    from .errors import ConfigError
+
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "value"
+        lines.append(f"MemoryConfig.{loc}: {err.get('msg', 'invalid value')} (got {err.get('input')!r})")
+    return ConfigError("; ".join(lines))
+
+
+def _port(text: str, name: str) -> int:
+    from .errors import ConfigError
+
+    if not text.strip().isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"{name}={text!r} is not a port number; set it to a whole number from 1 to 65535")
+    return int(text)
+
+
+def ensure_home(home: Path) -> None:
+    """Create the memory directory, or raise ConfigError saying why it cannot be used."""
+    from .errors import ConfigError
+
+    path = Path(home)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"memory home {str(path)!r} is a file, not a directory; pass a directory "
+                          "(--home / AGENT_MEMORY_HOME / Memory(home=...))")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (NotADirectoryError, FileExistsError) as exc:
+        raise ConfigError(f"memory home {str(path)!r} cannot be created: a part of its path is a file "
+                          f"({exc.strerror}); choose a directory path") from exc
+    except OSError as exc:
+        raise ConfigError(f"memory home {str(path)!r} cannot be created ({exc.strerror or exc}); choose a "
+                          "writable directory") from exc

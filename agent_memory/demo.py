@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from .client import Memory
 from .models import Message, UserContext
 
 __all__ = ["DEMO_THREADS", "DemoResult", "run_demo"]
 
-USER = {"user_id": "jane", "email": "jane@example.com", "first_name": "Jane", "last_name": "Smith"}
+USER: dict[str, Any] = {"user_id": "jane", "email": "jane@example.com", "first_name": "Jane", "last_name": "Smith"}
 
 # (thread id, day, [(role, text)]) - a support assistant chatting with Jane over a month.
 DEMO_THREADS: list[tuple[str, str, list[tuple[str, str]]]] = [
@@ -62,7 +63,7 @@ def run_demo(memory: Memory, *, user_id: str = "jane") -> DemoResult:
             Message(role=role, name="Jane Smith" if role == "user" else "Support", content=text, created_at=day)
             for role, text in turns
         ])
-    memory.graph.add(user_id=user_id, type="json", data=json.dumps(EVENT), created_at=EVENT["timestamp"])
+    memory.graph.add(user_id=user_id, type="json", data=json.dumps(EVENT), created_at=str(EVENT["timestamp"]))
     new_thread = f"{user_id}-day-30"
     memory.thread.create(thread_id=new_thread, user_id=user_id)
     memory.thread.add_messages(new_thread, messages=[

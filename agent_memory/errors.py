@@ -14,7 +14,8 @@ AgentMemoryError
 │   ├── UserNotFoundError, ThreadNotFoundError, TemplateNotFoundError, EpisodeNotFoundError
 ├── AlreadyExistsError
 ├── StorageError                              the database or vector index failed
-│   └── MigrationError
+│   ├── MigrationError
+│   └── MemoryInUseError                      another process owns this embedded home
 ├── ExtractionError
 │   └── LLMResponseError
 ├── ProviderError                             a remote model service failed
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidJSONError",
     "InvalidTimestampError",
     "LLMResponseError",
+    "MemoryInUseError",
     "MigrationError",
     "MissingDependencyError",
     "NotFoundError",
@@ -174,3 +176,7 @@ class ProcessingTimeoutError(AgentMemoryError, TimeoutError):
 
 class SequenceOrderError(InvalidInputError):
     """A message sequence that an OpenAI-style chat API would reject (tool messages out of order)."""
+
+
+class MemoryInUseError(StorageError):
+    """Another process owns this memory home: an embedded home has exactly one owner process."""

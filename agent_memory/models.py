@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._time import parse_ts, utcnow
 from .errors import AgentMemoryError, InvalidInputError
+from .validation import check_id, check_metadata, check_name, check_new_id, check_time
 
 __all__ = [
     "ContextTemplate",
@@ -74,6 +75,14 @@ def _ts_validator(*fields: str) -> Any:
     return field_validator(*fields, mode="before")(check)
 
 
+def _checked(check: Any, *fields: str) -> Any:
+    """A before-validator running one of ``agent_memory.validation``'s checks on each field (None passes)."""
+    def run(cls: type, value: Any, info: pydantic.ValidationInfo) -> Any:
+        return value if value is None else check(value, f"{cls.__name__}.{info.field_name}")
+
+    return field_validator(*fields, mode="before")(run)
+
+
 class Role(str, Enum):
     """Who wrote a message."""
 
@@ -122,6 +131,8 @@ class User(_Record):
     updated_at: datetime = Field(default_factory=utcnow)
 
     _check_ts = _ts_validator("created_at", "updated_at")
+    _check_names = _checked(check_name, "email", "first_name", "last_name")
+    _check_meta = _checked(check_metadata, "metadata")
 
     @property
     def display_name(self) -> str:
@@ -139,6 +150,8 @@ class Thread(_Record):
     created_at: datetime = Field(default_factory=utcnow)
 
     _check_ts = _ts_validator("created_at")
+    _check_ids = _checked(check_id, "user_id")
+    _check_meta = _checked(check_metadata, "metadata")
 
 
 class Message(_Record):
@@ -152,7 +165,11 @@ class Message(_Record):
     metadata: dict[str, Any] = Field(default_factory=dict)
     thread_id: str | None = None
 
-    _check_ts = _ts_validator("created_at")
+    _check_ts = _checked(check_time, "created_at")
+    _check_uuid = _checked(check_new_id, "uuid")
+    _check_ids = _checked(check_id, "thread_id")
+    _check_name = _checked(check_name, "name")
+    _check_meta = _checked(check_metadata, "metadata")
 
 
 class Episode(_Record):

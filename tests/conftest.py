@@ -6,8 +6,8 @@ import os
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-for _key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT"):  # tests never reach a model
-    os.environ.pop(_key, None)
+for _key in [k for k in os.environ if k.startswith(("OPENAI_", "AZURE_OPENAI_", "AGENT_MEMORY_LLM"))]:
+    os.environ.pop(_key, None)  # tests never reach a model unless they ask for one
 
 from collections.abc import Iterator
 

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from ..models import Entity, Episode, Fact, Observation
 from .templates import Placeholder, parse_template
@@ -29,13 +30,28 @@ __all__ = [
     "episode_line",
     "escape",
     "fact_line",
+    "one_line",
     "render_context",
 ]
 
 
+# line breaks of every kind (what str.splitlines splits on) and the other control characters but tab
+_BREAKS = re.compile(r"[ \t]*(?:[\r\n\v\f\x1c-\x1e\x85\u2028\u2029][ \t]*)+|[\x00-\x08\x0e-\x1b\x1f\x7f]")
+
+
 def escape(text: str) -> str:
-    """Stored text can never open or close a tag of the block, nor inject a placeholder."""
+    """Stored text as part of one line of the block: it can never open or close a tag, inject a
+    placeholder, or start a line of its own (line breaks fold to a space), so it cannot forge a header,
+    a date line or another item."""
+    text = _BREAKS.sub(" ", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%{", "%\u200b{")
+
+
+def one_line(text: str) -> str:
+    """Stored text standing alone on a line (the summary): escaped, and a leading ``#`` cannot make it a
+    Markdown heading."""
+    text = escape(text).strip()
+    return "\\" + text if text.startswith("#") else text
 
 
 def _day(ts: datetime | None) -> str:
@@ -231,7 +247,7 @@ def _render(template: str, parts: ContextParts, token_budget: int) -> Rendered:
     for ph in placeholders:
         if ph.name == "user_summary":
             summary = _cut_summary(parts.user_summary or "", int(shares.get("user_summary", 1.0) * token_budget))
-            text = escape(summary)
+            text = one_line(summary)
             cost = count_tokens(text)
             if text and used + cost <= token_budget:
                 used += cost
@@ -278,9 +294,9 @@ def _render(template: str, parts: ContextParts, token_budget: int) -> Rendered:
             break
         fullest[-1].items.pop()  # the last item chosen for the last section: the least relevant
         fullest[-1].lines.pop()
-    kept: dict[str, list[object]] = {"facts": [], "entities": [], "episodes": [], "observations": []}
+    kept: dict[str, list[Any]] = {"facts": [], "entities": [], "episodes": [], "observations": []}
     for s in slots:
         if isinstance(s, _Slot):
             kept[s.kind] += s.items
-    return Rendered(text, tokens, kept["facts"], kept["entities"], kept["episodes"],  # type: ignore[arg-type]
+    return Rendered(text, tokens, kept["facts"], kept["entities"], kept["episodes"],
                     kept["observations"], summary_used)

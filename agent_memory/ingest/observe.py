@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
-from .._time import parse_ts
-from ..embedding.base import Embedder
 from ..extraction.relations import SINGLE_VALUED
 from ..models import Observation, User
-from ..storage.sqlite import SQLiteStore
-from ..storage.vectors import VectorIndex
+from ..storage.base import GraphStore
 
 __all__ = ["update_observations", "update_summary", "summarize_user"]
 
@@ -19,38 +15,36 @@ _SUMMARY_ORDER = ["LIVES_IN", "WORKS_AT", "JOB_TITLE", "HAS_PLAN", "ACCOUNT_STAT
                   "MARRIED_TO", "STUDIES_AT", "PREFERS_CONTACT"]
 
 
-def update_observations(store: SQLiteStore, index: VectorIndex, embedder: Embedder, user: User,
-                        entity_uuids: Iterable[str]) -> list[Observation]:
-    """Refresh 'recurring entity' observations for entities this batch touched (seen in 2+ sessions)."""
+def update_observations(store: GraphStore, user: User, entity_uuids: Iterable[str]) -> list[Observation]:
+    """Refresh 'recurring entity' observations for entities this batch touched (seen in 2+ sessions).
+
+    Saving an observation queues its vector; the indexer writes it after this run.
+    """
     touched = set(entity_uuids)
     if not touched:
         return []
     user_entity = user.entity_uuid
     rows = [r for r in store.mention_stats(user.user_id, min_threads=2, limit=500)
-            if r["entity_uuid"] in touched and r["entity_uuid"] != user_entity]
+            if r.entity_uuid in touched and r.entity_uuid != user_entity]
     if not rows:
         return []
     total = max(store.count_threads(user.user_id), 1)
-    entities = {e.uuid: e for e in store.get_entities([r["entity_uuid"] for r in rows])}
+    entities = {e.uuid: e for e in store.get_entities(user.user_id, [r.entity_uuid for r in rows])}
     saved = []
     for r in rows:
-        ent = entities.get(r["entity_uuid"])
+        ent = entities.get(r.entity_uuid)
         if ent is None:
             continue
-        first, last = parse_ts(r["first_seen"]), parse_ts(r["last_seen"])
-        sessions = [s for s in json.loads(r["sessions"]) if s]
-        text = (f"{user.display_name} keeps coming back to {ent.name} ({ent.type}): {r['n']} mentions in "
-                f"{r['threads']} sessions of {max(total, r['threads'])}, {first:%Y-%m-%d} to {last:%Y-%m-%d}")
+        first, last = r.first_seen, r.last_seen
+        text = (f"{user.display_name} keeps coming back to {ent.name} ({ent.type}): {r.mentions} mentions in "
+                f"{r.threads} sessions of {max(total, r.threads)}, {first:%Y-%m-%d} to {last:%Y-%m-%d}")
         saved.append(store.save_observation(Observation(
             user_id=user.user_id, key=f"entity:{ent.uuid}", text=text, evidence=[ent.uuid],
-            first_seen=first, last_seen=last, count=int(r["n"]), sessions=sessions)))
-    if saved:
-        vectors = embedder.embed_batch([o.text for o in saved])
-        index.upsert(user.user_id, "observation", [o.uuid for o in saved], vectors)
+            first_seen=first, last_seen=last, count=r.mentions, sessions=list(r.sessions))))
     return saved
 
 
-def summarize_user(store: SQLiteStore, user: User, max_facts: int = 8) -> str:
+def summarize_user(store: GraphStore, user: User, max_facts: int = 8) -> str:
     """A short paragraph: who the user is and the strongest current facts about them."""
     parts = [user.display_name]
     if user.email:
@@ -76,7 +70,7 @@ def summarize_user(store: SQLiteStore, user: User, max_facts: int = 8) -> str:
     return text
 
 
-def update_summary(store: SQLiteStore, user: User) -> str:
+def update_summary(store: GraphStore, user: User) -> str:
     """Recompute and store the user's summary."""
     fresh = store.get_user(user.user_id) or user
     summary = summarize_user(store, fresh)

@@ -1,9 +1,12 @@
-"""The ingestion pipeline: pending episodes -> extract -> resolve -> invalidate -> embed -> index -> observe.
+"""The ingestion pipeline: pending episodes -> extract -> resolve -> invalidate -> commit -> index -> observe.
 
 Episodes of one user are processed in reference-time order, a batch per transaction.
 Ids of derived records are deterministic (uuid5 of the episode and position, or of the
 user and name), so a batch that is retried after a crash rewrites the same records and
-vectors instead of adding new ones.
+vectors instead of adding new ones. The pipeline sees only the ``GraphStore`` protocol; the
+transaction that writes records also queues their vectors (the outbox), and vectors are
+written after it commits (episodes' own vectors precomputed on a second thread, the rest by
+the ``Indexer``), so no reader waits for an embedding.
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ from ..errors import AgentMemoryError, LLMResponseError, ProviderError, StorageE
 from ..extraction.base import ExtractedEntity, Extraction, ExtractionContext, Extractor
 from ..extraction.relations import is_single_valued, normalize_relation, opposite_relation
 from ..models import Entity, Episode, EpisodeSource, EpisodeStatus, Fact, User
-from ..storage.sqlite import SQLiteStore, normalize_name
-from ..storage.vectors import VectorIndex
+from ..storage.base import GraphStore
+from ..text import normalize_name
+from .indexer import CONTEXT_WEIGHT, Indexer, contextual_vectors, entity_text, episode_context, episode_text
 from .observe import update_observations, update_summary
 from .temporal import resolve_fact
 
-__all__ = ["Ingestor", "entity_id", "episode_context", "episode_text", "user_entity"]
+__all__ = ["CONTEXT_WEIGHT", "Ingestor", "entity_id", "entity_text", "episode_context", "episode_text", "user_entity"]
 
 log = logging.getLogger(__name__)
 Judge = Callable[..., Sequence[Any]]  # (new, existing, *, episodes) -> judgements with key/duplicate_of/contradicts
@@ -89,10 +93,12 @@ class _Batch:
 class Ingestor:
     """Runs the pipeline for one user at a time; safe to call from several threads."""
 
-    def __init__(self, store: SQLiteStore, index: VectorIndex, embedder: Embedder, extractor: Extractor,
+    def __init__(self, store: GraphStore, embedder: Embedder, extractor: Extractor,
                  json_extractor: Extractor, *, batch_size: int = 64, merge_threshold: float = 0.93,
-                 judge: Judge | None = None, summarizer: Summarizer | None = None) -> None:
-        self.store, self.index, self.embedder = store, index, embedder
+                 judge: Judge | None = None, summarizer: Summarizer | None = None,
+                 indexer: Indexer | None = None) -> None:
+        self.store, self.embedder = store, embedder
+        self.indexer = indexer or Indexer(store, embedder)
         self.judge, self.summarizer = judge, summarizer
         self.extractor, self.json_extractor = extractor, json_extractor
         self.batch_size, self.merge_threshold = batch_size, merge_threshold
@@ -104,13 +110,14 @@ class Ingestor:
         """Stop the embedding thread."""
         self._pool.shutdown(wait=True)
 
-    def _lock_for(self, user_id: str) -> threading.Lock:
+    def user_lock(self, user_id: str) -> threading.Lock:
+        """The lock a run of this user holds (a delete takes it too, so it never races a run)."""
         with self._locks_guard:
             return self._user_locks.setdefault(user_id, threading.Lock())
 
     def process_user(self, user_id: str) -> int:
         """Process every pending episode of the user; returns how many were handled."""
-        with self._lock_for(user_id):
+        with self.user_lock(user_id):
             user = self.store.get_user(user_id)
             if user is None:
                 raise UserNotFoundError(f"user {user_id!r} does not exist", user_id=user_id)
@@ -120,13 +127,13 @@ class Ingestor:
             started = utcnow()
             while pending := [e for e in self.store.pending_episodes(user_id, limit=self.batch_size)
                               if e.ingested_at <= started]:
-                batch = self._process_batch(user, pending)
+                batch = self._process_isolated(user, pending)
                 touched |= batch.touched
                 changed.update(batch.facts)
                 seen += [e.uuid for e in pending]
                 done += len(pending)
             if done:
-                update_observations(self.store, self.index, self.embedder, user, touched)
+                update_observations(self.store, user, touched)
                 if self.summarizer is None:
                     update_summary(self.store, user)
                 else:  # learned: current facts first stated in this run (not old ones merged with a repeat)
@@ -134,7 +141,36 @@ class Ingestor:
                     learned = [f for f in facts if f.is_current and (not f.episodes or f.episodes[0] in run)]
                     self.summarizer(self.store.get_user(user_id) or user, learned,
                                     [f for f in facts if not f.is_current], seen)
+                self.index_owed(user_id)
             return done
+
+    def _process_isolated(self, user: User, episodes: list[Episode]) -> _Batch:
+        """A batch; if it fails as a whole (not the store), each episode alone, so that one that fails
+        is marked failed with its error and the others go through: a bad episode never blocks the queue."""
+        try:
+            return self._process_batch(user, episodes)
+        except StorageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded on the episode below, retryable
+            if len(episodes) == 1:
+                log.exception("processing failed for episode %s", episodes[0].uuid)
+                self.store.set_episode_status(user.user_id, episodes[0].uuid, EpisodeStatus.failed, _describe(exc))
+                return _Batch()
+        merged = _Batch()
+        for ep in episodes:
+            one = self._process_isolated(user, [ep])
+            merged.facts.update(one.facts)
+            merged.entities.update(one.entities)
+            merged.touched |= one.touched
+        return merged
+
+    def index_owed(self, user_id: str) -> None:
+        """Write the vectors the user's records owe; if the index or embedder is down, they stay queued
+        (the records are committed: nothing is lost) and the next run or ``wait_until_processed`` retries."""
+        try:
+            self.indexer.drain(user_id)
+        except AgentMemoryError as exc:  # the records are committed; never fail (or redo) a batch for this
+            log.warning("vectors of %s stay queued for the next run: %s", user_id, exc)
 
     # -- extraction -------------------------------------------------------------------------
     def _context(self, user: User) -> ExtractionContext:
@@ -174,16 +210,17 @@ class Ingestor:
         entity_ids = [u for u, _ in self.store.search_text(user.user_id, "entity", text, 30)]
         fact_ids = [u for u, _ in self.store.search_text(user.user_id, "fact", text, 60)]
         names = {user.display_name.casefold(): user.display_name}  # the user's own entity matches too: once
-        for ent in self.store.get_entities(entity_ids):
+        for ent in self.store.get_entities(user.user_id, entity_ids):
             names.setdefault(ent.name.casefold(), ent.name)
-        facts = list(dict.fromkeys(f.fact for f in self.store.get_facts(fact_ids) if f.is_current))[:30]
+        facts = list(dict.fromkeys(f.fact for f in self.store.get_facts(user.user_id, fact_ids) if f.is_current))[:30]
         return ctx.model_copy(update={"known_entities": list(names.values()), "known_facts": facts})
 
     # -- one batch ----------------------------------------------------------------------------
     def _process_batch(self, user: User, episodes: list[Episode]) -> _Batch:
         # Episode vectors need no extraction: compute them on the second core while the extractor runs.
         # (what each message answers is read here: the store is not for the pool's thread)
-        episode_vectors = self._pool.submit(self._episode_vectors, episodes, episode_context(self.store, episodes))
+        episode_vectors = self._pool.submit(contextual_vectors, self._embed, episodes,
+                                            episode_context(self.store, episodes))
         extractions = self._extract(user, episodes)
         batch = _Batch()
         self._embed_new_names(user, [x for x in extractions.values() if isinstance(x, Extraction)], batch)
@@ -194,7 +231,7 @@ class Ingestor:
                 result = extractions.get(ep.uuid) or Extraction(episode_uuid=ep.uuid)
                 if isinstance(result, Exception):
                     log.warning("extraction failed for episode %s: %s", ep.uuid, result)
-                    self.store.set_episode_status(ep.uuid, EpisodeStatus.failed, _describe(result))
+                    self.store.set_episode_status(ep.user_id, ep.uuid, EpisodeStatus.failed, _describe(result))
                     continue
                 with self._episode_guard(ep):
                     drafted.append((ep, self._draft(user, ep, result, batch)))
@@ -204,8 +241,15 @@ class Ingestor:
                 with self._episode_guard(ep):
                     for draft in drafts:
                         self._commit(user, ep, draft, batch, now, judgements.get(draft.fact.uuid))
-                    self.store.set_episode_status(ep.uuid, EpisodeStatus.processed)
-            self._index(user, episodes, batch, episode_vectors.result())
+                    self.store.set_episode_status(ep.user_id, ep.uuid, EpisodeStatus.processed)
+        # committed: the records and their vector tasks. The episodes' vectors, computed meanwhile, go in
+        # now; if that fails the tasks stay, and the indexer writes them later (nothing waits on it).
+        try:
+            self.store.write_vectors(user.user_id, "episode", [e.uuid for e in episodes if e.uuid.strip()],
+                                     episode_vectors.result()[[i for i, e in enumerate(episodes) if e.uuid.strip()]])
+        except AgentMemoryError as exc:
+            log.warning("episode vectors of %s stay queued: %s", user.user_id, exc)
+        self.index_owed(user.user_id)
         return batch
 
     @contextmanager
@@ -218,19 +262,19 @@ class Ingestor:
             raise
         except Exception as exc:  # noqa: BLE001 - recorded on the episode, retryable
             log.exception("processing failed for episode %s", ep.uuid)
-            self.store.set_episode_status(ep.uuid, EpisodeStatus.failed, _describe(exc))
+            self.store.set_episode_status(ep.user_id, ep.uuid, EpisodeStatus.failed, _describe(exc))
 
     def _embed_new_names(self, user: User, extractions: list[Extraction], batch: _Batch) -> None:
         """The nearest known entity of every name the graph does not know (one embedding call, one
         query), for similarity-based merging."""
-        if self.merge_threshold >= 1.0 or not self.index.count(user.user_id, "entity"):
+        if self.merge_threshold >= 1.0 or not self.store.count_vectors(user.user_id, "entity"):
             return
         names = {n for x in extractions for n in [*(e.name for e in x.entities),
                                                    *(f.source for f in x.facts), *(f.target for f in x.facts)]}
         known = self.store.entities_by_names(user.user_id, sorted(names))
         unknown = sorted(n for n in names if normalize_name(n) not in known and normalize_name(n))
         if unknown:
-            hits = self.index.query_many(user.user_id, "entity", self.embedder.embed_batch(unknown), 1)
+            hits = self.store.search_vectors(user.user_id, "entity", self._embed(unknown), 1)
             batch.nearest_entity = {normalize_name(n): h[0] for n, h in zip(unknown, hits) if h}
 
     def _resolve_entity(self, user: User, ent: ExtractedEntity, batch: _Batch) -> Entity:
@@ -244,7 +288,7 @@ class Ingestor:
                      attributes=ent.attributes)
         nearest = batch.nearest_entity.get(normalize_name(new.name))
         if nearest is not None and nearest[1] >= self.merge_threshold:
-            match = self.store.get_entities([nearest[0]])
+            match = self.store.get_entities(user.user_id, [nearest[0]])
             if match and match[0].type == new.type:
                 merged = match[0].model_copy(update={"aliases": sorted({*match[0].aliases, new.name})})
                 self.store.save_entity(merged)
@@ -335,7 +379,7 @@ class Ingestor:
             batch.facts[fact.uuid] = fact
             return
         if verdict is not None and verdict.duplicate_of:
-            found = self.store.get_facts([verdict.duplicate_of])
+            found = self.store.get_facts(user.user_id, [verdict.duplicate_of])
             old = found[0] if found else None
             if old is not None and old.is_current:
                 merged = old.model_copy(update={"episodes": list(dict.fromkeys([*old.episodes, ep.uuid]))})
@@ -348,7 +392,7 @@ class Ingestor:
         res = resolve_fact(fact, same, opposite, episode_uuid=ep.uuid, now=now, ends=draft.ends)
         changed = ([res.new] if res.new else []) + res.updated
         if verdict is not None and res.new is not None:
-            closing = [f for f in self.store.get_facts(verdict.contradicts) if f.is_current]
+            closing = [f for f in self.store.get_facts(user.user_id, verdict.contradicts) if f.is_current]
             changed += [f.model_copy(update={"invalid_at": fact.valid_at or now, "expired_at": now,
                                              "invalidated_by": ep.uuid}) for f in closing]
         for f in changed:
@@ -362,82 +406,4 @@ class Ingestor:
 
     # -- vectors --------------------------------------------------------------------------------
     def _embed(self, texts: list[str]) -> np.ndarray:
-        try:
-            return np.asarray(self.embedder.embed_batch(texts), dtype=np.float32)
-        except AgentMemoryError:
-            raise
-        except Exception as exc:
-            raise StorageError(f"embedding failed; the episodes stay pending: {exc}") from exc
-
-    def _episode_vectors(self, episodes: list[Episode], previous: dict[str, Episode | None]) -> np.ndarray:
-        """Each episode's vector, leaning towards the message it answers (see ``episode_context``).
-
-        A reply often only makes sense with what it answers ("Yes, last year!" after "Did you paint
-        this?"). Embedding the two texts together costs twice the model time; adding
-        ``CONTEXT_WEIGHT`` times the previous message's own vector did as well on two LoCoMo
-        dialogues (evidence coverage within 1,000 tokens 0.863, joint text 0.862, no context 0.841).
-        """
-        mine = {ep.uuid for ep in episodes}
-        extra = list({p.uuid: p for p in previous.values() if p is not None and p.uuid not in mine}.values())
-        own = self._embed([episode_text(ep) for ep in [*episodes, *extra]])
-        row = {ep.uuid: i for i, ep in enumerate([*episodes, *extra])}
-        out = own[: len(episodes)].copy()
-        for i, ep in enumerate(episodes):
-            before = previous.get(ep.uuid)
-            if before is not None and CONTEXT_WEIGHT:
-                out[i] += CONTEXT_WEIGHT * own[row[before.uuid]]
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
-
-    def _index(self, user: User, episodes: list[Episode], batch: _Batch, episode_vectors: np.ndarray) -> None:
-        """Embed and upsert what the batch wrote; runs inside the batch transaction."""
-        if episodes:
-            self.index.upsert(user.user_id, "episode", [e.uuid for e in episodes], episode_vectors)
-        groups: list[tuple[str, list[str], list[str]]] = [
-            ("fact", list(batch.facts), [f.fact for f in batch.facts.values()]),
-            ("entity", list(batch.entities), [entity_text(e) for e in batch.entities.values()]),
-        ]
-        texts = [t for _, _, ts in groups for t in ts]
-        if not texts:
-            return
-        vectors = self._embed(texts)
-        start = 0
-        for kind, ids, ts in groups:
-            if ids:
-                self.index.upsert(user.user_id, kind, ids, vectors[start : start + len(ts)])  # type: ignore[arg-type]
-            start += len(ts)
-
-
-def episode_text(ep: Episode) -> str:
-    """What an episode is embedded as: the speaker's name and the content."""
-    return f"{ep.name}: {ep.content}" if ep.name else ep.content
-
-
-CONTEXT_WEIGHT = 0.3  # of the previous message's vector in a message's vector
-
-
-def episode_context(store: SQLiteStore, episodes: Sequence[Episode]) -> dict[str, Episode | None]:
-    """For each message of a batch (in reference-time order), the message before it in its thread.
-
-    The previous message is the batch's own when it holds one of the same thread, else the latest
-    earlier message of the thread in the store (messages that share a timestamp across batches may
-    then pair with an earlier one: harmless, only the context of the text changes).
-    """
-    last: dict[str, Episode] = {}
-    out: dict[str, Episode | None] = {}
-    for ep in episodes:
-        previous = None
-        if ep.source == EpisodeSource.message and ep.thread_id is not None:
-            previous = last.get(ep.thread_id)
-            if previous is None:
-                found = store.list_episodes(ep.user_id, thread_id=ep.thread_id, source="message",
-                                            until=ep.reference_time, limit=1, newest_first=True)
-                previous = found[0] if found else None
-            last[ep.thread_id] = ep
-        out[ep.uuid] = previous
-    return out
-
-
-def entity_text(ent: Entity) -> str:
-    """What an entity is embedded as: name, type and summary."""
-    return f"{ent.name} ({ent.type})" + (f": {ent.summary}" if ent.summary else "")
+        return self.indexer.embed(texts)

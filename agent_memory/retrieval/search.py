@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict
 from .._time import utcnow
 from ..embedding.base import Embedder
 from ..models import Entity, Episode, Fact, Observation, SearchResult, SearchScope
-from ..storage.sqlite import SQLiteStore, normalize_name
-from ..storage.vectors import Kind, VectorIndex
+from ..storage.base import GraphStore, Kind
+from ..text import normalize_name
 from .fusion import jaccard, mmr, recency_weight, rrf, word_set
 
 __all__ = ["Candidates", "Retriever", "SearchFilters"]
@@ -109,20 +109,22 @@ def _ngrams(text: str, n: int = 3, max_words: int = 60) -> list[str]:
 class Retriever:
     """Finds what a query needs from the user's graph, within a candidate pool per kind."""
 
-    def __init__(self, store: SQLiteStore, index: VectorIndex, embedder: Embedder, *, pool: int = 40,
+    def __init__(self, store: GraphStore, embedder: Embedder, *, pool: int = 40,
                  episode_pool: int | None = None) -> None:
-        self.store, self.index, self.embedder, self.pool = store, index, embedder, pool
+        self.store, self.embedder, self.pool = store, embedder, pool
         # Episodes are the bulk of a block (a 4k-token block holds ~100 chat turns): rank more of them.
         self.episode_pool = episode_pool or 4 * pool
 
     def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
                extra: Sequence[tuple[Sequence[str], float]] = (),
                weights: tuple[float, float] = (1.0, 1.0), k: int = 60) -> dict[str, float]:
-        dense = [i for i, _ in self.index.query(user_id, kind, qvec, pool)]
+        dense = [i for i, _ in self._dense(user_id, kind, qvec, pool)]
         lexical = [i for i, _ in self.store.search_text(user_id, kind, query, pool)]
         lists = [dense, lexical, *[list(ids) for ids, _ in extra]]
-        weights = [*weights, *[w for _, w in extra]]
-        return rrf(lists, weights=weights, k=k)
+        return rrf(lists, weights=[*weights, *[w for _, w in extra]], k=k)
+
+    def _dense(self, user_id: str, kind: Kind, qvec: np.ndarray, pool: int) -> list[tuple[str, float]]:
+        return self.store.search_vectors(user_id, kind, np.asarray(qvec, dtype=np.float32)[None, :], pool)[0]
 
     def query_entities(self, user_id: str, query: str) -> list[Entity]:
         """Entities the query names (by name or alias, up to three-word phrases)."""
@@ -143,7 +145,7 @@ class Retriever:
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True) -> tuple[dict[str, float], dict[str, Episode]]:
         """Fused episode scores (vector + BM25), with neighbour and speaker rescoring; and the episodes read."""
-        dense = dict(self.index.query(user_id, "episode", qvec, pool))
+        dense = dict(self._dense(user_id, "episode", qvec, pool))
         lexical = dict(self.store.search_text(user_id, "episode", query, pool))
         fused: dict[str, float] = {}
         for w, sc in zip(EPISODE_WEIGHTS, (dense, lexical)):
@@ -156,7 +158,7 @@ class Retriever:
         if not rescore:
             return scores, {}
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-        episodes = {e.uuid: e for e in self.store.get_episodes(ranked[:pool])}
+        episodes = {e.uuid: e for e in self.store.get_episodes(user_id, ranked[:pool])}
         if NEIGHBOUR_WEIGHT and NEIGHBOUR_SOURCES:
             for uid in ranked[:NEIGHBOUR_SOURCES]:
                 ep = episodes.get(uid)
@@ -207,11 +209,11 @@ class Retriever:
 
         if "fact" in kinds:
             bfs = [f.uuid for f in self.store.facts_touching(user_id, named_ids, limit=pool)] if named_ids else []
-            supported = self.store.facts_of_episodes(top_episodes[: pool // 2])
+            supported = self.store.facts_of_episodes(user_id, top_episodes[: pool // 2])
             via_episodes = [fid for ep in top_episodes[: pool // 2] for fid in supported.get(ep, [])]
             scores = self._fused(user_id, "fact", query, qvec, pool,
                                  [(bfs, FACT_GRAPH_WEIGHT), (via_episodes, FACT_EPISODE_WEIGHT)])
-            facts = self.store.get_facts(list(scores))
+            facts = self.store.get_facts(user_id, list(scores))
             rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now)) for f in facts]
             order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:pool]
             facts, rel = [facts[i] for i in order], [rel[i] for i in order]
@@ -222,20 +224,20 @@ class Retriever:
 
         if "episode" in kinds:
             missing = [i for i in top_episodes if i not in episodes]
-            episodes.update((e.uuid, e) for e in self.store.get_episodes(missing))
+            episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
             out.episodes = [(episodes[i], episode_scores[i]) for i in top_episodes if i in episodes]
 
         if "entity" in kinds:
             endpoints = [u for f, _ in out.facts[:10] for u in (f.source_uuid, f.target_uuid)]
             scores = self._fused(user_id, "entity", query, qvec, pool, [(named_ids, 1.0), (endpoints, 0.5)])
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
-            out.entities = [(e, scores[e.uuid]) for e in self.store.get_entities(ids)
+            out.entities = [(e, scores[e.uuid]) for e in self.store.get_entities(user_id, ids)
                             if not e.attributes.get("is_user")]
 
         if "observation" in kinds:
             scores = self._fused(user_id, "observation", query, qvec, pool)
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
-            out.observations = [(o, scores[o.uuid]) for o in self.store.get_observations(ids)]
+            out.observations = [(o, scores[o.uuid]) for o in self.store.get_observations(user_id, ids)]
         return out
 
     def search(self, user_id: str, query: str, scope: SearchScope, limit: int,
@@ -263,7 +265,7 @@ class Retriever:
         return results[:limit]
 
 
-def _fact_ok(f: Fact, flt: SearchFilters, store: SQLiteStore) -> bool:
+def _fact_ok(f: Fact, flt: SearchFilters, store: GraphStore) -> bool:
     if flt.valid_only and f.invalid_at is not None:
         return False
     if flt.as_of is not None and ((f.valid_at and f.valid_at > flt.as_of)
@@ -276,7 +278,7 @@ def _fact_ok(f: Fact, flt: SearchFilters, store: SQLiteStore) -> bool:
     if flt.until and (f.valid_at is None or f.valid_at >= flt.until):
         return False
     if flt.thread_id is not None:
-        eps = store.get_episodes(f.episodes)
+        eps = store.get_episodes(f.user_id, f.episodes)
         if not any(e.thread_id == flt.thread_id for e in eps):
             return False
     return True

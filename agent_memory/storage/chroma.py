@@ -88,12 +88,12 @@ def _persist_dir(client: Any) -> Path | None:
     """The data directory of an embedded on-disk client, else None."""
     try:
         settings = client.get_settings()
-    except Exception:
+    except AttributeError:  # not a chromadb client we know
         return None
     if not getattr(settings, "is_persistent", False) or "fastapi" in str(settings.chroma_api_impl).lower():
         return None
     directory = getattr(settings, "persist_directory", None)
-    return Path(directory) if directory else None
+    return Path(directory).resolve() if directory else None  # a relative home stays right if cwd changes
 
 
 class ChromaIndex:
@@ -139,7 +139,7 @@ class ChromaIndex:
     @classmethod
     def persistent(cls, path: str | os.PathLike[str], *, dimensions: int | None = None) -> ChromaIndex:
         """An embedded Chroma storing its files under ``path``."""
-        path = os.fspath(path)
+        path = os.fspath(Path(path).resolve())
         return cls._open("PersistentClient", f"open {path!r}", {"dimensions": dimensions}, path=path)
 
     @classmethod
@@ -284,20 +284,42 @@ class ChromaIndex:
             self._existing(user_id, kind, "delete from", None, lambda _, handle: handle.delete(ids=ids))
 
     def delete_user(self, user_id: str) -> None:
-        """Delete this user's collections of every kind (no error if there are none)."""
+        """Delete this user's collections of every kind (no error if there are none).
+
+        Embedded on disk, the collections' segment directories go too, and ``chroma.sqlite3`` is
+        vacuumed: Chroma deletes the rows of its log and tables, but their bytes (ids, vectors)
+        stay in freed pages until then.
+        """
         if self._closed:
             raise ClosedError("This ChromaIndex was closed")
-        for kind in KINDS:
-            name = collection_name(user_id, kind, self.prefix)
-            leftovers = self._segment_dirs(name)
+        self._drop([collection_name(user_id, kind, self.prefix) for kind in KINDS])
+
+    def _drop(self, names: Sequence[str]) -> None:
+        """Delete these collections and, embedded on disk, every byte of them."""
+        leftovers: list[Path] = []
+        for name in names:
+            leftovers += self._segment_dirs(name)
             self._forget(name)
             try:
                 self._client.delete_collection(name)
             except Exception as exc:
                 if not _is_not_found(exc):
                     raise _storage_error(exc, f"delete collection {name}") from exc
-            for directory in leftovers:
-                shutil.rmtree(directory, ignore_errors=True)
+        for directory in leftovers:
+            shutil.rmtree(directory, ignore_errors=True)
+        if self._persist_dir is not None and names:
+            self._vacuum()
+
+    def _vacuum(self) -> None:
+        """Rewrite chroma.sqlite3 without its freed pages (they still hold deleted ids and vectors)."""
+        path = self._persist_dir / "chroma.sqlite3" if self._persist_dir else None
+        if path is None or not path.is_file():
+            return
+        try:
+            with closing(sqlite3.connect(str(path), timeout=30)) as conn:
+                conn.execute("VACUUM")
+        except sqlite3.Error as exc:
+            raise StorageError(f"could not vacuum {path} after deleting vectors: {exc}") from exc
 
     def _segment_dirs(self, name: str) -> list[Path]:
         """On-disk segment directories of a collection (embedded persistent Chroma only)."""
@@ -305,15 +327,18 @@ class ChromaIndex:
         if root is None or not (root / "chroma.sqlite3").is_file():
             return []
         handle = self._collections.get(name)
-        try:
-            if handle is None:
+        if handle is None:
+            try:
                 handle = self._client.get_collection(name, embedding_function=None)
-            uri = f"{(root / 'chroma.sqlite3').as_uri()}?mode=ro"
-            with closing(sqlite3.connect(uri, uri=True)) as conn:
-                query = "SELECT id FROM segments WHERE collection = ?"
-                rows = conn.execute(query, (str(handle.id),)).fetchall()
-        except Exception:  # a missing collection, or Chroma's private schema changed: nothing to do
-            return []
+            except Exception as exc:
+                if _is_not_found(exc):
+                    return []
+                raise _storage_error(exc, f"open collection {name}") from exc
+        try:
+            with closing(sqlite3.connect(str(root / "chroma.sqlite3"), timeout=30)) as conn:
+                rows = conn.execute("SELECT id FROM segments WHERE collection = ?", (str(handle.id),)).fetchall()
+        except sqlite3.Error as exc:  # Chroma's private schema changed: say so, do not hide it
+            raise StorageError(f"cannot list the segments of Chroma collection {name}: {exc}") from exc
         dirs = []
         for (segment_id,) in rows:
             try:
@@ -323,6 +348,33 @@ class ChromaIndex:
             if directory.is_dir():
                 dirs.append(directory)
         return dirs
+
+    def ids(self, user_id: str, kind: Kind) -> list[str]:
+        """Every id this user has vectors for, of this kind."""
+
+        def run(_: str, handle: Any) -> list[str]:
+            out: list[str] = []
+            while True:
+                page = handle.get(include=[], limit=5000, offset=len(out))["ids"]
+                out += page
+                if len(page) < 5000:
+                    return out
+
+        return self._existing(user_id, kind, "list", [], run)  # type: ignore[no-any-return]
+
+    def drop_users_except(self, user_ids: Sequence[str]) -> int:
+        """Delete the collections of every user not listed; returns how many users were dropped."""
+        if self._closed:
+            raise ClosedError("This ChromaIndex was closed")
+        keep = {collection_name(u, kind, self.prefix) for u in user_ids for kind in KINDS}
+        try:
+            names = [getattr(c, "name", c) for c in self._client.list_collections()]
+        except Exception as exc:
+            raise _storage_error(exc, "list collections") from exc
+        pattern = re.compile(rf"{re.escape(self.prefix)}_([0-9a-f]{{32}})_({'|'.join(KINDS)})")
+        stale = [n for n in names if isinstance(n, str) and pattern.fullmatch(n) and n not in keep]
+        self._drop(stale)
+        return len({pattern.fullmatch(n).group(1) for n in stale})  # type: ignore[union-attr]
 
     def count(self, user_id: str, kind: Kind) -> int:
         """How many vectors this user has of this kind."""

@@ -211,6 +211,22 @@ class ExactIndex:
             part = self._parts.get((user_id, kind))
             return 0 if part is None else len(part.ids)
 
+    def ids(self, user_id: str, kind: Kind) -> list[str]:
+        """Every id this user has vectors for, of this kind."""
+        check_kind(kind)
+        with self._lock:
+            part = self._parts.get((user_id, kind))
+            return [] if part is None else list(part.ids)
+
+    def drop_users_except(self, user_ids: Sequence[str]) -> int:
+        """Delete the vectors of every user not listed; returns how many users were dropped."""
+        keep = set(user_ids)
+        with self._lock:
+            gone = {u for u, _ in self._parts if u not in keep}
+            for key in [k for k in self._parts if k[0] in gone]:
+                del self._parts[key]
+        return len(gone)
+
     def close(self) -> None:
         """Drop all vectors (there is nothing else to release)."""
         with self._lock:

@@ -170,32 +170,59 @@ def m003_episodes_by_thread_time(conn: sqlite3.Connection) -> None:
     _run_script(conn, "CREATE INDEX episodes_by_thread_time ON episodes(thread_id, reference_time, seq);")
 
 
+@migration(4, "vector_outbox")
+def m004_vector_outbox(conn: sqlite3.Connection) -> None:
+    # The outbox: a record that needs a (new) vector gets a row here in its own transaction; the
+    # indexer settles it after the vector is stored. REPLACE gives a re-queued record a new seq.
+    _run_script(
+        conn,
+        """
+        CREATE TABLE vector_tasks (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id TEXT NOT NULL, kind TEXT NOT NULL, uuid TEXT NOT NULL,
+            UNIQUE (kind, uuid)
+        );
+        CREATE INDEX vector_tasks_by_user ON vector_tasks(user_id, seq);
+        """,
+    )
+
+
 SCHEMA_VERSION = max(v for v, _, _ in MIGRATIONS)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply pending migrations; return the schema version. Refuses a database newer than this code."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)"
-    )
-    current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
-    if current > SCHEMA_VERSION:
-        raise MigrationError(
-            f"database schema version {current} is newer than this agent-memory ({SCHEMA_VERSION}); "
-            "upgrade agent-memory to open it"
+    """Apply pending migrations in one ``BEGIN IMMEDIATE`` transaction; return the schema version.
+
+    The version is read inside the transaction, so processes opening a fresh file at once apply
+    each step exactly once (the others wait, then find nothing to do). Refuses a newer database.
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise MigrationError(f"cannot lock the database to check its schema: {exc}") from exc
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)"
         )
-    for version, name, step in sorted(MIGRATIONS):
-        if version <= current:
-            continue
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            step(conn)
+        current = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise MigrationError(
+                f"database schema version {current} is newer than this agent-memory ({SCHEMA_VERSION}); "
+                "upgrade agent-memory to open it"
+            )
+        for version, name, step in sorted(MIGRATIONS):
+            if version <= current:
+                continue
+            try:
+                step(conn)
+            except sqlite3.Error as exc:
+                raise MigrationError(f"migration {version} ({name}) failed: {exc}") from exc
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, format_ts(utcnow())),
             )
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise MigrationError(f"migration {version} ({name}) failed: {exc}") from exc
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     return SCHEMA_VERSION

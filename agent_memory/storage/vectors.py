@@ -52,6 +52,14 @@ class VectorIndex(Protocol):
         """How many vectors this user has of this kind."""
         ...
 
+    def ids(self, user_id: str, kind: Kind) -> list[str]:
+        """Every id this user has vectors for, of this kind (for reconcile)."""
+        ...
+
+    def drop_users_except(self, user_ids: Sequence[str]) -> int:
+        """Delete the vectors of every user not listed (left by a crash mid-delete); returns how many users."""
+        ...
+
     def close(self) -> None:
         """Release files and connections."""
         ...

@@ -9,11 +9,11 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
 from agent_memory import AsyncMemory, Memory
+from agent_memory.bridge import Bridge, Flow, call, ensure_user
 from agent_memory.context.placement import RECALL_TOOL_NAME, Placement, check_placement
 from agent_memory.errors import ConfigError, ThreadNotFoundError
 from agent_memory.models import Thread, UserContext
 
-from agent_memory.bridge import Bridge, Flow, call, ensure_user
 from .messages import place_context
 
 __all__ = ["memory_context"]

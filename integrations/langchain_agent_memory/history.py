@@ -9,11 +9,11 @@ from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage
 
 from agent_memory import AsyncMemory, Memory
+from agent_memory.bridge import Bridge, Flow, call, ensure_thread
 from agent_memory.context.placement import RECALL_TOOL_NAME
 from agent_memory.errors import ThreadNotFoundError
 from agent_memory.models import Message
 
-from agent_memory.bridge import Bridge, Flow, call, ensure_thread
 from .messages import from_memory_message, to_memory_messages
 
 __all__ = ["AgentMemoryChatMessageHistory"]

@@ -11,10 +11,9 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, field_validator
 
 from agent_memory import AsyncMemory, Memory
+from agent_memory.bridge import Bridge, Flow, call
 from agent_memory.errors import ConfigError
 from agent_memory.models import SearchResult
-
-from agent_memory.bridge import Bridge, Flow, call
 
 __all__ = ["AgentMemoryRetriever", "result_to_document"]
 

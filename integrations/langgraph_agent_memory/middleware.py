@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from langchain.agents.middleware.types import AgentMiddleware, AgentState, ModelRequest, ModelResponse
-from agent_memory.bridge import Bridge, Flow, call, ensure_thread, ensure_user
 from langchain_agent_memory.messages import place_context, to_memory_messages
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage, BaseMessage, SystemMessage
@@ -29,6 +28,7 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from agent_memory import AsyncMemory, Memory
+from agent_memory.bridge import Bridge, Flow, call, ensure_thread, ensure_user
 from agent_memory.context.placement import (
     RECALL_TOOL_DESCRIPTION,
     RECALL_TOOL_NAME,

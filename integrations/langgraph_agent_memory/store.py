@@ -44,7 +44,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from agent_memory.bridge import Bridge, Flow, call, ensure_user
 from langgraph.store.base import (
     BaseStore,
     GetOp,
@@ -59,6 +58,7 @@ from langgraph.store.base import (
 )
 
 from agent_memory import AsyncMemory, Memory
+from agent_memory.bridge import Bridge, Flow, call, ensure_user
 from agent_memory.errors import (
     ContentTooLargeError,
     InvalidInputError,

@@ -58,4 +58,4 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", "from agent_memory.cli import main; main()", "ingest", str(bad),
                            "--home", str(tmp_path / "h")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert "missing content" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    assert "missing content" in proc.stderr and "Traceback" not in proc.stdout + proc.stderr

@@ -244,3 +244,23 @@ def test_auto_without_an_endpoint_stays_offline(monkeypatch: pytest.MonkeyPatch,
     with Memory.ephemeral(llm="auto", embedder=real_embedder) as memory:
         assert memory.llm is None
         assert memory.config.ingest_mode == "inline"
+
+
+def test_an_openai_key_alone_never_switches_the_model_path_on(monkeypatch: pytest.MonkeyPatch,
+                                                               real_embedder: Any) -> None:
+    """The key may be there for the agent's own model: sending every user's messages to a paid API
+    needs an explicit ask (llm=, MemoryConfig(llm=True) or an AGENT_MEMORY_LLM* variable)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    with Memory.ephemeral(embedder=real_embedder) as memory:
+        assert memory.llm is None
+        assert memory.config.ingest_mode == "inline"
+    with Memory.ephemeral(embedder=real_embedder, config=MemoryConfig(home=None, llm=True)) as memory:
+        assert isinstance(memory.llm, OpenAILLM)  # asked for in the config: the endpoint is the environment's
+        memory.llm.client.close()
+    monkeypatch.setenv("AGENT_MEMORY_LLM_BASE_URL", "http://127.0.0.1:8/v1")
+    assert MemoryConfig.from_env().llm is True
+    with Memory.ephemeral(embedder=real_embedder) as memory:
+        assert isinstance(memory.llm, OpenAILLM)
+        assert str(memory.llm.client.base_url).rstrip("/") == "http://127.0.0.1:8/v1"
+        memory.llm.client.close()

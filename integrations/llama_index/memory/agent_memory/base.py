@@ -12,11 +12,11 @@ from llama_index.core.memory.memory import BaseMemoryBlock
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from agent_memory import AsyncMemory, Memory
+from agent_memory.bridge import Bridge, Flow, call, ensure_thread, ensure_user
 from agent_memory.context.placement import RECALL_TOOL_NAME, check_placement, system_with_context
 from agent_memory.errors import ConfigError, ThreadNotFoundError
 from agent_memory.models import Message, UserContext
 
-from agent_memory.bridge import Bridge, Flow, call, ensure_thread, ensure_user
 from .messages import from_memory_message, insert_pair, text_of, to_memory_messages, tool_pair
 
 __all__ = ["AgentMemory", "AgentMemoryBlock"]

@@ -1,33 +1,30 @@
-"""The engine behind Memory and AsyncMemory: builds the parts, validates input, runs the pipeline.
+"""The service layer behind Memory and AsyncMemory: validation and orchestration, written once.
 
-Everything here is synchronous and I/O-bound on SQLite, Chroma and local models; the async
-facade runs the same methods in worker threads, so the logic exists once.
+It is given its parts (a ``GraphStore``, an embedder, extractors, an optional model client: see
+``builder``) and never builds or imports a concrete backend. Every public operation of the client
+is one method here; the client only shapes arguments. Everything is synchronous and I/O-bound;
+the async facade runs the same methods in worker threads.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import threading
 from collections.abc import Sequence
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from ._time import parse_ts, utcnow
 from .config import MemoryConfig
 from .context.render import ContextParts, render_context
-from .context.templates import DEFAULT_TEMPLATE, parse_template
+from .context.templates import DEFAULT_TEMPLATE
 from .embedding.base import Embedder
 from .errors import (
     AlreadyExistsError,
     ClosedError,
     ConfigError,
-    ContentTooLargeError,
-    EmptyContentError,
     EpisodeNotFoundError,
     InvalidInputError,
-    InvalidJSONError,
     LLMResponseError,
     ProviderError,
     TemplateNotFoundError,
@@ -35,10 +32,12 @@ from .errors import (
     UserNotFoundError,
 )
 from .extraction.base import Extractor
-from .ingest.pipeline import Ingestor, user_entity
+from .ingest.indexer import Indexer
+from .ingest.pipeline import Ingestor, Judge, user_entity
 from .ingest.worker import Worker
 from .models import (
     ContextTemplate,
+    Entity,
     Episode,
     EpisodeSource,
     Fact,
@@ -46,85 +45,56 @@ from .models import (
     Message,
     Observation,
     Role,
+    SearchResult,
+    SearchScope,
     Thread,
     User,
     UserContext,
 )
 from .retrieval.search import Retriever
-from .storage.sqlite import SQLiteStore
-from .storage.vectors import VectorIndex
+from .storage.base import GraphStore, ReconcileReport
+from .validation import (
+    check_args,
+    check_content,
+    check_filters,
+    check_message,
+    check_metadata,
+    check_name,
+    check_new_id,
+    check_query,
+    check_role,
+    check_template,
+    check_time,
+    check_token_budget,
+)
+from .validation import check_id as _check_id
+from .validation import check_json_data as _json_text
 
-__all__ = ["Core"]
+__all__ = ["MemoryService"]
 
 log = logging.getLogger(__name__)
 
 
-def _default_index(config: MemoryConfig) -> VectorIndex:
-    from .storage.chroma import ChromaIndex
-
-    if config.chroma_host:
-        return ChromaIndex.http(config.chroma_host, config.chroma_port)
-    if config.vector_backend == "exact" or config.chroma_path is None:
-        from .storage.inmemory import ExactIndex
-
-        return ExactIndex()
-    return ChromaIndex.persistent(config.chroma_path)
-
-
-class Core:
-    """Owns the store, vector index, embedder, extractors, pipeline and retriever of one Memory."""
+class MemoryService:
+    """Validates input and runs one memory: its store, pipeline, indexer, retriever and worker."""
 
     _store_closed: bool  # set once the store is closed: no more accounting writes
 
-    def __init__(self, config: MemoryConfig, *, store: SQLiteStore | None = None,
-                 vector_index: VectorIndex | None = None, embedder: Embedder | None = None,
-                 extractor: Extractor | None = None, json_extractor: Extractor | None = None,
-                 llm: Any = "auto", ontology: Any = None) -> None:
+    def __init__(self, config: MemoryConfig, *, store: GraphStore, embedder: Embedder, extractor: Extractor,
+                 json_extractor: Extractor, llm: Any = None, judge: Judge | None = None) -> None:
         self.config = config
-        self.llm = _resolve_llm(llm)
-        owner = getattr(getattr(self.llm, "on_call", None), "__self__", None)
-        if isinstance(owner, Core) and not owner._store_closed:  # its records would go to the other memory
-            raise ConfigError("this model client already serves another open Memory, whose accounting it reports "
-                              "to; give each Memory its own client (e.g. OpenAILLM.from_env())")
-        if ontology is not None and not callable(getattr(ontology, "spec", None)):
-            raise ConfigError("ontology must be an agent_memory.extraction.ontology.Ontology, e.g. "
-                              f"Ontology(entity_types=[...], edge_types=[...]); got {type(ontology).__name__}")
-        if config.home is not None and store is None:
-            Path(config.home).mkdir(parents=True, exist_ok=True)
-        self.store = store or SQLiteStore(config.db_path)
-        self.index = vector_index or _default_index(config)
-        if embedder is None:
-            from .embedding.minilm import MiniLMEmbedder
-
-            embedder = MiniLMEmbedder()
-        judge = summarizer = None
-        if self.llm is not None:
-            from .ingest.judge import judge_facts
-
-            judge = functools.partial(judge_facts, self.llm)
-            summarizer = self._queue_summary
-            if extractor is None:
-                from .extraction.llm import LLMExtractor
-
-                extractor = LLMExtractor(self.llm, ontology=ontology, max_batch_messages=config.llm_batch_messages)
-            if "ingest_mode" not in config.model_fields_set:  # a model is slow: do not block add_messages
-                config = self.config = config.model_copy(update={"ingest_mode": "background"})
-        elif ontology is not None:
-            log.warning("ontology= is used by the model's extraction only, and no model is configured: ignored")
-        if extractor is None:
-            from .extraction.offline import OfflineExtractor
-
-            extractor = OfflineExtractor()
-        if json_extractor is None:
-            from .extraction.json import JsonExtractor
-
-            json_extractor = JsonExtractor()
+        self.llm = llm
+        self.store = store
         self.embedder = embedder
         self._check_embedder()
-        self.ingestor = Ingestor(self.store, self.index, embedder, extractor, json_extractor,
+        self.indexer = Indexer(store, embedder)
+        self.reconcile_report: ReconcileReport = store.reconcile()
+        self.indexer.drain()  # what a crash (or an upgrade) left owed
+        summarizer = self._queue_summary if llm is not None else None
+        self.ingestor = Ingestor(self.store, embedder, extractor, json_extractor,
                                  batch_size=config.ingest_batch_size, merge_threshold=config.entity_merge_threshold,
-                                 judge=judge, summarizer=summarizer)
-        self.retriever = Retriever(self.store, self.index, embedder, pool=config.candidate_pool)
+                                 judge=judge, summarizer=summarizer, indexer=self.indexer)
+        self.retriever = Retriever(self.store, embedder, pool=config.candidate_pool)
         debounce = config.llm_debounce_seconds if self.llm is not None else 0.0
         self.worker = (Worker(self.ingestor, debounce=debounce, min_batch=config.llm_min_batch if self.llm else 1)
                        if config.ingest_mode == "background" else None)
@@ -213,8 +183,7 @@ class Core:
                 user_id=user.user_id, key=key, text=obs.text, evidence=episodes[-20:],
                 first_seen=old.first_seen if old else now, last_seen=now, count=(old.count + 1) if old else 1)))
         if saved:
-            self.index.upsert(user.user_id, "observation", [o.uuid for o in saved],
-                              self.embedder.embed_batch([o.text for o in saved]))
+            self.ingestor.index_owed(user.user_id)
 
     def usage(self, user_id: str, episode_uuid: str | None) -> LLMUsage:
         self.user(user_id)
@@ -238,7 +207,6 @@ class Core:
             except Exception:  # noqa: BLE001 - closing must not fail on a summary; facts are stored
                 log.exception("final summary call failed")
         self.ingestor.close()
-        self.index.close()
         self._store_closed = True
         self.store.close()
 
@@ -265,6 +233,7 @@ class Core:
     # -- users --------------------------------------------------------------------------------
     def add_user(self, user: User) -> User:
         self.check_open()
+        check_new_id(user.user_id, "user_id")
         if self.store.get_user(user.user_id) is not None:
             raise AlreadyExistsError(f"user {user.user_id!r} already exists; use memory.user.update",
                                      user_id=user.user_id)
@@ -289,47 +258,41 @@ class Core:
             self.store.save_entity(entity)
         return user
 
+    def list_users(self, limit: int, offset: int) -> list[User]:
+        self.check_open()
+        check_args(limit=limit, offset=offset)
+        return self.store.list_users(limit, offset)
+
     def delete_user(self, user_id: str) -> None:
         self.user(user_id)
         if self.worker:
             self.worker.forget(user_id)
-        self.index.delete_user(user_id)
-        self.store.delete_user(user_id)
+        with self.ingestor.user_lock(user_id):  # not while an inline run of theirs writes
+            self.store.delete_user(user_id)
 
     def delete_thread(self, thread_id: str) -> None:
-        thread = self.thread(thread_id)
-        ids = [e.uuid for e in self.store.thread_messages(thread_id)]
-        self.index.delete(thread.user_id, "episode", ids)
+        self.thread(thread_id)
         self.store.delete_thread(thread_id)
 
     def delete_episode(self, user_id: str, uuid: str) -> None:
         self.user(user_id)
-        found = self.store.get_episodes([uuid])
-        if not found or found[0].user_id != user_id:
+        _check_id(uuid, "uuid")
+        if not self.store.get_episodes(user_id, [uuid]):
             raise EpisodeNotFoundError(f"episode {uuid!r} does not exist for user {user_id!r}",
                                        user_id=user_id, episode_uuid=uuid)
-        facts = self.store.delete_episode(uuid)
-        self.index.delete(user_id, "episode", [uuid])
-        self.index.delete(user_id, "fact", facts)
+        self.store.delete_episode(user_id, uuid)
 
     # -- threads and episodes -----------------------------------------------------------------
     def create_thread(self, thread: Thread) -> Thread:
         self.user(thread.user_id)
+        check_new_id(thread.thread_id, "thread_id")
         if self.store.get_thread(thread.thread_id) is not None:
             raise AlreadyExistsError(f"thread {thread.thread_id!r} already exists", thread_id=thread.thread_id)
         self.store.add_thread(thread)
         return thread
 
     def _check_content(self, content: Any, what: str) -> str:
-        if not isinstance(content, str):
-            raise InvalidInputError(f"{what} must be a string, got {type(content).__name__}")
-        if not content.strip():
-            raise EmptyContentError(f"{what} is empty; send non-blank text")
-        if len(content) > self.config.max_content_chars:
-            raise ContentTooLargeError(
-                f"{what} has {len(content):,} characters, over the limit of {self.config.max_content_chars:,}; "
-                "split it or raise MemoryConfig.max_content_chars")
-        return content
+        return check_content(content, what, self.config.max_content_chars)
 
     def add_messages(self, thread_id: str, messages: Sequence[Message | dict[str, Any]]) -> list[Message]:
         thread = self.thread(thread_id)
@@ -341,7 +304,7 @@ class Core:
             raise InvalidInputError(f"{len(messages)} messages in one call; the limit is "
                                     f"{self.config.max_messages_per_call}: send them in smaller batches")
         now = utcnow()
-        parsed = [m if isinstance(m, Message) else _message(m) for m in messages]
+        parsed = [check_message(m, f"messages[{i}]") for i, m in enumerate(messages)]
         episodes = []
         for i, m in enumerate(parsed):
             self._check_content(m.content, f"messages[{i}].content")
@@ -367,13 +330,13 @@ class Core:
         if source is EpisodeSource.json:
             data = _json_text(data)
         content = self._check_content(data, "data")
-        when = parse_ts(created_at, field="created_at") if created_at is not None else utcnow()
+        when = check_time(created_at, "created_at") if created_at is not None else utcnow()
         episode = Episode(user_id=user_id, thread_id=thread_id, source=source, content=content,
-                          role=Role(role) if role else (Role.user if source is EpisodeSource.message else None),
-                          name=name, reference_time=when, metadata=metadata or {})
+                          role=check_role(role) if role else (Role.user if source is EpisodeSource.message else None),
+                          name=check_name(name, "name"), reference_time=when, metadata=check_metadata(metadata))
         self.store.add_episodes([episode])
         self._ingest(user_id)
-        return self.store.get_episodes([episode.uuid])[0]
+        return self.store.get_episodes(user_id, [episode.uuid])[0]
 
     def _ingest(self, user_id: str, count: int = 1) -> None:
         if self.worker:
@@ -385,26 +348,94 @@ class Core:
         self.check_open()
         if self.worker:
             self.worker.wait(user_id, timeout)
-            if self.llm is not None:
-                self._flush_summary(user_id)
-            return
-        for uid in [user_id] if user_id else self.store.users_with_pending():
-            self.ingestor.process_user(uid)
+        else:
+            for uid in [user_id] if user_id else self.store.users_with_pending():
+                self.ingestor.process_user(uid)
         if self.llm is not None:
             self._flush_summary(user_id)
+        self.indexer.drain(user_id)  # raises if the vector index is still down: vectors stay owed
 
     def retry_failed(self, user_id: str) -> int:
         self.user(user_id)
         failed = self.store.list_episodes(user_id, status="failed", limit=100_000)
         for ep in failed:
-            self.store.set_episode_status(ep.uuid, ep.status.__class__.pending, None)
+            self.store.set_episode_status(user_id, ep.uuid, ep.status.__class__.pending, None)
         self._ingest(user_id)
         return len(failed)
+
+    # -- reads the client serves ------------------------------------------------------------------
+    def list_threads(self, user_id: str, limit: int, offset: int) -> list[Thread]:
+        self.user(user_id)
+        check_args(limit=limit, offset=offset)
+        return self.store.list_threads(user_id, limit, offset)
+
+    def messages(self, thread_id: str, last: int | None) -> list[Message]:
+        self.thread(thread_id)
+        check_args(last=last)
+        return [Message(uuid=e.uuid, role=e.role, name=e.name, content=e.content, created_at=e.reference_time,
+                        metadata=e.metadata, thread_id=thread_id)
+                for e in self.store.thread_messages(thread_id, last=last)]
+
+    def search(self, user_id: str, query: Any, scope: Any, limit: Any, filters: Any) -> list[SearchResult]:
+        """Validate a search request, then run it."""
+        self.user(user_id)
+        check_args(query=query, search_limit=limit)
+        try:
+            scope = SearchScope(scope)
+        except ValueError:
+            raise InvalidInputError(f"scope must be one of {[s.value for s in SearchScope]}, got {scope!r}") from None
+        if not isinstance(limit, int) or not 0 < limit <= 1000:
+            raise InvalidInputError(f"limit must be a whole number from 1 to 1000, got {limit!r}")
+        return self.retriever.search(user_id, query, scope, limit, check_filters(filters))
+
+    def episodes(self, user_id: str, *, thread_id: str | None, source: str | None, status: str | None,
+                 since: Any, until: Any, limit: int, offset: int) -> list[Episode]:
+        self.user(user_id)
+        check_args(thread_id=thread_id, source=source, status=status, since=since, until=until, limit=limit,
+                   offset=offset)
+        return self.store.list_episodes(user_id, thread_id=thread_id, source=source, status=status,
+                                        since=_opt_ts(since, "since"), until=_opt_ts(until, "until"),
+                                        limit=limit, offset=offset)
+
+    def facts(self, user_id: str, *, thread_id: str | None, relation: str | None, valid_only: bool,
+              as_of: Any, since: Any, until: Any, limit: int, offset: int) -> list[Fact]:
+        self.user(user_id)
+        check_args(thread_id=thread_id, relation=relation, as_of=as_of, since=since, until=until, limit=limit,
+                   offset=offset)
+        return self.store.list_facts(user_id, thread_id=thread_id, relation=relation, current_only=valid_only,
+                                     as_of=_opt_ts(as_of, "as_of"), since=_opt_ts(since, "since"),
+                                     until=_opt_ts(until, "until"), limit=limit, offset=offset)
+
+    def entities(self, user_id: str, *, type: str | None, limit: int, offset: int) -> list[Entity]:
+        self.user(user_id)
+        check_args(type=type, limit=limit, offset=offset)
+        return self.store.list_entities(user_id, type=type, limit=limit, offset=offset)
+
+    def observations(self, user_id: str, limit: int) -> list[Observation]:
+        self.user(user_id)
+        check_args(limit=limit)
+        return self.store.list_observations(user_id, limit)
+
+    def get_template(self, template_id: str) -> ContextTemplate:
+        self.template_text(template_id)
+        found = self.store.get_template(template_id)
+        if found is None:  # deleted in between
+            raise TemplateNotFoundError(f"context template {template_id!r} does not exist", template_id=template_id)
+        return found
+
+    def list_templates(self) -> list[ContextTemplate]:
+        self.check_open()
+        return self.store.list_templates()
+
+    def delete_template(self, template_id: str) -> None:
+        self.template_text(template_id)
+        self.store.delete_template(template_id)
 
     # -- context ------------------------------------------------------------------------------
     def template_text(self, template_id: str | None) -> str:
         if template_id is None:
             return DEFAULT_TEMPLATE
+        _check_id(template_id, "template_id")
         found = self.store.get_template(template_id)
         if found is None:
             raise TemplateNotFoundError(f"context template {template_id!r} does not exist; create it with "
@@ -413,7 +444,7 @@ class Core:
 
     def save_template(self, template_id: str, template: str, *, create: bool) -> ContextTemplate:
         self.check_open()
-        parse_template(template)
+        check_template(template_id, template)
         existing = self.store.get_template(template_id)
         if create and existing is not None:
             raise AlreadyExistsError(f"context template {template_id!r} already exists; use update_context_template",
@@ -432,8 +463,9 @@ class Core:
                       exclude: frozenset[str] = frozenset()) -> UserContext:
         """Retrieve, rank and render; ``exclude`` drops episodes already in the caller's window."""
         user = self.user(user_id)
+        check_query(query, template_id)
         template = self.template_text(template_id)
-        budget = token_budget or self.config.token_budget
+        budget = check_token_budget(token_budget) or self.config.token_budget
         cands = self.retriever.candidates(user_id, query)
         parts = ContextParts(
             user_summary=user.summary,
@@ -449,54 +481,19 @@ class Core:
                            entities=out.entities, episodes=out.episodes, observations=out.observations,
                            token_count=out.tokens)
 
+    def thread_context(self, thread_id: str, *, template_id: str | None = None,
+                       token_budget: int | None = None) -> UserContext:
+        """The context block for a thread's next reply: its last messages are the query."""
+        thread = self.thread(thread_id)
+        query, recent = self.thread_query(thread_id)
+        return self.build_context(thread.user_id, query, template_id=template_id, token_budget=token_budget,
+                                  thread_id=thread_id, exclude=recent)
+
     def thread_query(self, thread_id: str) -> tuple[str, frozenset[str]]:
         """The latest messages of a thread, newest first, as the query; and their ids."""
         recent = self.store.thread_messages(thread_id, last=self.config.query_messages)
         return "\n".join(m.content[:1000] for m in reversed(recent)), frozenset(m.uuid for m in recent)
 
 
-def _resolve_llm(llm: Any) -> Any:
-    """``"auto"``: a model when OPENAI_API_KEY / OPENAI_BASE_URL / AZURE_OPENAI_ENDPOINT is set; False/None: none."""
-    if llm is None or llm is False:
-        return None
-    if llm == "auto":
-        import os
-
-        if not any(os.environ.get(k) for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT")):
-            return None
-        from .llm.openai import OpenAILLM
-
-        return OpenAILLM.from_env()
-    if not callable(getattr(llm, "generate_structured", None)):
-        raise ConfigError("llm must have generate_structured(messages, schema, *, name, episodes) "
-                          "(e.g. agent_memory.llm.OpenAILLM), or be 'auto', None or False")
-    return llm
-
-
-def _check_id(value: Any, what: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
-
-
-def _message(data: Any) -> Message:
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"each message must be a Message or a dict, got {type(data).__name__}")
-    return Message(**data)
-
-
-def _json_text(data: Any) -> str:
-    """Validate JSON event data and return its text: an object, as a string or a dict."""
-    if isinstance(data, dict):
-        try:
-            return json.dumps(data, ensure_ascii=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidJSONError(f"data cannot be serialised as JSON: {exc}") from exc
-    if not isinstance(data, str):
-        raise InvalidJSONError(f"json data must be a JSON object as a string or dict, got {type(data).__name__}")
-    try:
-        parsed = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise InvalidJSONError(f"data is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
-    if not isinstance(parsed, dict):
-        raise InvalidJSONError(f"json data must be an object ({{...}}), got {type(parsed).__name__}")
-    return data
+def _opt_ts(value: Any, field: str) -> datetime | None:
+    return None if value is None else parse_ts(value, field=field)

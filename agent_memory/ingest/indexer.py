@@ -1,0 +1,144 @@
+"""The indexer: drains the vector outbox, embedding what records owe and storing it idempotently.
+
+A record's transaction queues its vector task; the indexer runs after the commit (never inside a
+write transaction), reads the current text, embeds it and calls ``write_vectors``, which upserts
+(ids are the record ids: a repeat is harmless) and settles only the tasks queued before the text
+was read. What each kind is embedded as lives here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..embedding.base import Embedder
+from ..errors import AgentMemoryError, EmbeddingError
+from ..models import Entity, Episode, EpisodeSource, EpisodeStatus
+from ..storage.base import KINDS, GraphStore, Kind, VectorTask
+
+__all__ = ["CONTEXT_WEIGHT", "Indexer", "contextual_vectors", "entity_text", "episode_context", "episode_text"]
+
+log = logging.getLogger(__name__)
+
+CONTEXT_WEIGHT = 0.3  # of the previous message's vector in a message's vector
+
+
+def episode_text(ep: Episode) -> str:
+    """What an episode is embedded as: the speaker's name and the content."""
+    return f"{ep.name}: {ep.content}" if ep.name else ep.content
+
+
+def entity_text(ent: Entity) -> str:
+    """What an entity is embedded as: name, type and summary."""
+    return f"{ent.name} ({ent.type})" + (f": {ent.summary}" if ent.summary else "")
+
+
+def episode_context(store: GraphStore, episodes: Sequence[Episode]) -> dict[str, Episode | None]:
+    """For each message of a batch (in reference-time order), the message before it in its thread.
+
+    The previous message is the batch's own when it holds one of the same thread, else the latest
+    earlier message of the thread in the store (messages that share a timestamp across batches may
+    then pair with an earlier one: harmless, only the context of the text changes).
+    """
+    last: dict[str, Episode] = {}
+    out: dict[str, Episode | None] = {}
+    for ep in episodes:
+        previous = None
+        if ep.source == EpisodeSource.message and ep.thread_id is not None:
+            previous = last.get(ep.thread_id)
+            if previous is None:
+                found = store.list_episodes(ep.user_id, thread_id=ep.thread_id, source="message",
+                                            until=ep.reference_time, limit=1, newest_first=True)
+                previous = found[0] if found else None
+            last[ep.thread_id] = ep
+        out[ep.uuid] = previous
+    return out
+
+
+def contextual_vectors(embed: Callable[[list[str]], np.ndarray], episodes: list[Episode],
+                       previous: dict[str, Episode | None]) -> np.ndarray:
+    """Each episode's vector, leaning towards the message it answers (see ``episode_context``).
+
+    A reply often only makes sense with what it answers ("Yes, last year!" after "Did you paint
+    this?"). Embedding the two texts together costs twice the model time; adding
+    ``CONTEXT_WEIGHT`` times the previous message's own vector did as well on two LoCoMo
+    dialogues (evidence coverage within 1,000 tokens 0.863, joint text 0.862, no context 0.841).
+    """
+    mine = {ep.uuid for ep in episodes}
+    extra = list({p.uuid: p for p in previous.values() if p is not None and p.uuid not in mine}.values())
+    own = embed([episode_text(ep) for ep in [*episodes, *extra]])
+    row = {ep.uuid: i for i, ep in enumerate([*episodes, *extra])}
+    out = own[: len(episodes)].copy()
+    for i, ep in enumerate(episodes):
+        before = previous.get(ep.uuid)
+        if before is not None and CONTEXT_WEIGHT:
+            out[i] += CONTEXT_WEIGHT * own[row[before.uuid]]
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out
+
+
+class Indexer:
+    """Embeds what the outbox says records owe; safe to run from any thread, any number of times."""
+
+    def __init__(self, store: GraphStore, embedder: Embedder, *, batch: int = 256) -> None:
+        self.store, self.embedder, self.batch = store, embedder, batch
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed texts as a float32 matrix; a failure leaves the tasks for the next drain."""
+        try:
+            return np.asarray(self.embedder.embed_batch(texts), dtype=np.float32)
+        except AgentMemoryError:
+            raise
+        except Exception as exc:
+            raise EmbeddingError(f"embedding failed; the vectors stay queued: {exc}") from exc
+
+    def drain(self, user_id: str | None = None, *, include_pending: bool = False) -> int:
+        """Store every owed vector (of one user, or all); returns how many were written.
+
+        Episodes still pending are skipped unless ``include_pending``: the pipeline embeds them
+        itself when it processes them (with the message they answer as context).
+        """
+        written = 0
+        while True:
+            tasks = self.store.vector_tasks(4096, user_id=user_id)
+            groups: dict[tuple[str, Kind], list[VectorTask]] = {}
+            for task in tasks:
+                groups.setdefault((task.user_id, task.kind), []).append(task)
+            progress = 0
+            for (uid, kind), group in sorted(groups.items(), key=lambda g: KINDS.index(g[0][1])):
+                for start in range(0, len(group), self.batch):
+                    progress += self._write(uid, kind, group[start : start + self.batch], include_pending)
+            written += progress
+            if not progress or len(tasks) < 4096:
+                return written
+
+    def _write(self, user_id: str, kind: Kind, tasks: list[VectorTask], include_pending: bool) -> int:
+        ids = [t.uuid for t in tasks if t.uuid.strip()]  # a blank id (stored by an old version) is never indexable
+        upto = max(t.seq for t in tasks)
+        if not ids:
+            return 0
+        texts: list[str]
+        if kind == "episode":
+            episodes = [e for e in self.store.get_episodes(user_id, ids)
+                        if include_pending or e.status != EpisodeStatus.pending]
+            if not episodes:
+                return 0
+            episodes.sort(key=lambda e: e.reference_time)
+            vectors = contextual_vectors(self.embed, episodes, episode_context(self.store, episodes))
+            self.store.write_vectors(user_id, kind, [e.uuid for e in episodes], vectors, queued_before=upto)
+            return len(episodes)
+        if kind == "fact":
+            facts = self.store.get_facts(user_id, ids)
+            found, texts = [f.uuid for f in facts], [f.fact for f in facts]
+        elif kind == "entity":
+            entities = self.store.get_entities(user_id, ids)
+            found, texts = [e.uuid for e in entities], [entity_text(e) for e in entities]
+        else:
+            observations = self.store.get_observations(user_id, ids)
+            found, texts = [o.uuid for o in observations], [o.text for o in observations]
+        if not found:
+            return 0
+        self.store.write_vectors(user_id, kind, found, self.embed(texts), queued_before=upto)
+        return len(found)

@@ -1,0 +1,263 @@
+"""The storage contract: ``GraphStore``, everything ingestion and retrieval need from a backend.
+
+A backend keeps one memory: users, threads, episodes, the temporal graph (entities, facts,
+mentions), observations, templates and model-call accounting, plus full text and vectors of the
+four searchable kinds. Ingest and retrieval see only this protocol; the embedded default (SQLite
+records + a vector index) and PostgreSQL (records, full text and pgvector in one engine) implement
+it, and ``tests/storage`` pins the contract for every backend.
+
+Rules every backend keeps:
+
+- **Scoped by user.** Every read of graph records takes the owning ``user_id`` and never returns
+  another user's rows, whatever ids it is given.
+- **Transactions.** ``atomic()`` opens a write transaction for the calling thread (nested calls are
+  savepoints); other threads never join it, and readers in other threads are not blocked by it for
+  longer than a statement.
+- **Vectors follow records (the outbox).** A write that creates a searchable record, or changes the
+  text it is embedded from, also records in the same transaction that the record needs a vector.
+  ``vector_tasks`` lists what is owed; ``write_vectors`` stores vectors idempotently (ids are
+  deterministic) and settles those tasks. No vector is written inside a record transaction, so a
+  reader never waits for someone else's embedding. ``reconcile`` repairs what a crash left: records
+  with no vector and no task get a task, vectors with no record are removed.
+- **Delete means gone.** ``delete_user`` removes every row, full-text entry and vector of the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..models import ContextTemplate, Entity, Episode, EpisodeStatus, Fact, Observation, Thread, User
+
+__all__ = [
+    "KINDS",
+    "GraphStore",
+    "Kind",
+    "MentionStat",
+    "ReconcileReport",
+    "VectorTask",
+]
+
+Kind = Literal["fact", "entity", "episode", "observation"]
+KINDS: tuple[Kind, ...] = ("fact", "entity", "episode", "observation")
+
+
+@dataclass(frozen=True)
+class VectorTask:
+    """A record that needs a (new) vector: written by the record's own transaction.
+
+    ``seq`` grows every time a task is queued (again): ``write_vectors(..., queued_before=seq)``
+    settles only tasks queued before the text was read, so an edit made meanwhile is not lost.
+    """
+
+    user_id: str
+    kind: Kind
+    uuid: str
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class MentionStat:
+    """How often one entity is mentioned across a user's threads."""
+
+    entity_uuid: str
+    mentions: int
+    threads: int
+    first_seen: datetime
+    last_seen: datetime
+    sessions: list[str]
+
+
+@dataclass
+class ReconcileReport:
+    """What ``reconcile`` repaired: per kind, vectors owed again and orphan vectors removed."""
+
+    queued: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def repaired(self) -> int:
+        return sum(self.queued.values()) + sum(self.removed.values())
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    """One memory's records, full text and vectors. See the module docstring for the rules."""
+
+    # -- lifecycle and metadata --------------------------------------------------------------
+    def atomic(self) -> AbstractContextManager[None]:
+        """A write transaction for the calling thread; nested calls are savepoints."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    # -- users and threads -------------------------------------------------------------------
+    def add_user(self, user: User) -> None: ...
+
+    def update_user(self, user: User) -> None: ...
+
+    def get_user(self, user_id: str) -> User | None: ...
+
+    def list_users(self, limit: int = 100, offset: int = 0) -> list[User]: ...
+
+    def count_users(self) -> int: ...
+
+    def delete_user(self, user_id: str) -> None:
+        """Remove every row, full-text entry, vector and vector task of the user."""
+        ...
+
+    def add_thread(self, thread: Thread) -> None: ...
+
+    def get_thread(self, thread_id: str) -> Thread | None: ...
+
+    def list_threads(self, user_id: str, limit: int = 100, offset: int = 0) -> list[Thread]: ...
+
+    def count_threads(self, user_id: str) -> int: ...
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Remove the thread, its episodes and their vectors (the graph keeps what it learned)."""
+        ...
+
+    # -- episodes ----------------------------------------------------------------------------
+    def add_episodes(self, episodes: Sequence[Episode]) -> None:
+        """Persist new episodes (all or none), pending, each owing a vector."""
+        ...
+
+    def get_episodes(self, user_id: str, uuids: Sequence[str]) -> list[Episode]:
+        """The user's episodes among ``uuids``, in the order given; unknown ids are skipped."""
+        ...
+
+    def list_episodes(
+        self, user_id: str, *, thread_id: str | None = None, source: str | None = None,
+        status: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        limit: int = 100, offset: int = 0, newest_first: bool = False,
+    ) -> list[Episode]: ...
+
+    def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
+        """A thread's message episodes in conversation order (the last ``last`` if given)."""
+        ...
+
+    def pending_episodes(self, user_id: str, limit: int = 256) -> list[Episode]:
+        """Pending episodes in reference-time order."""
+        ...
+
+    def users_with_pending(self) -> list[str]: ...
+
+    def set_episode_status(self, user_id: str, uuid: str, status: EpisodeStatus, error: str | None = None) -> None:
+        ...
+
+    def count_episodes(self, user_id: str, status: str | None = None) -> int: ...
+
+    def delete_episode(self, user_id: str, uuid: str) -> list[str]:
+        """Remove an episode, its links and vector, and the facts only it stated; returns those facts' ids."""
+        ...
+
+    # -- entities and mentions ---------------------------------------------------------------
+    def save_entity(self, entity: Entity) -> None:
+        """Insert or update (by uuid); owes a vector when new or when its embedded text changed."""
+        ...
+
+    def get_entities(self, user_id: str, uuids: Sequence[str]) -> list[Entity]: ...
+
+    def entities_by_names(self, user_id: str, names: Sequence[str]) -> dict[str, list[Entity]]:
+        """Entities whose name or alias normalises to one of ``names``, keyed by normalised name."""
+        ...
+
+    def list_entities(self, user_id: str, *, type: str | None = None, limit: int = 100,
+                      offset: int = 0) -> list[Entity]: ...
+
+    def add_mentions(self, user_id: str, pairs: Sequence[tuple[str, str]]) -> None:
+        """Record (entity_uuid, episode_uuid) mentions; repeats are ignored."""
+        ...
+
+    def mention_stats(self, user_id: str, min_threads: int = 2, limit: int = 50) -> list[MentionStat]: ...
+
+    # -- facts -------------------------------------------------------------------------------
+    def save_fact(self, fact: Fact) -> None:
+        """Insert or update (by uuid) with provenance; owes a vector when new or its text changed."""
+        ...
+
+    def get_facts(self, user_id: str, uuids: Sequence[str]) -> list[Fact]: ...
+
+    def facts_from(self, user_id: str, source_uuid: str, relation: str, *,
+                   current_only: bool = True) -> list[Fact]: ...
+
+    def facts_touching(self, user_id: str, entity_uuids: Sequence[str], limit: int = 200) -> list[Fact]: ...
+
+    def list_facts(
+        self, user_id: str, *, thread_id: str | None = None, relation: str | None = None,
+        current_only: bool = False, as_of: datetime | None = None, since: datetime | None = None,
+        until: datetime | None = None, limit: int = 100, offset: int = 0,
+    ) -> list[Fact]: ...
+
+    def facts_of_episodes(self, user_id: str, episode_uuids: Sequence[str]) -> dict[str, list[str]]:
+        """Episode uuid -> ids of the facts it is provenance of."""
+        ...
+
+    def count_facts(self, user_id: str) -> int: ...
+
+    # -- observations ------------------------------------------------------------------------
+    def save_observation(self, obs: Observation) -> Observation:
+        """Insert or update by (user, key); returns it with its stored uuid."""
+        ...
+
+    def delete_observation(self, user_id: str, key: str) -> None: ...
+
+    def list_observations(self, user_id: str, limit: int = 100) -> list[Observation]: ...
+
+    def get_observations(self, user_id: str, uuids: Sequence[str]) -> list[Observation]: ...
+
+    # -- search ------------------------------------------------------------------------------
+    def search_text(self, user_id: str, kind: Kind, query: str, limit: int = 20) -> list[tuple[str, float]]:
+        """Full-text (stemmed, ranked) hits of one kind: (uuid, score), best first."""
+        ...
+
+    def search_vectors(self, user_id: str, kind: Kind, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """For each row of ``vectors``, the ``k`` nearest (uuid, cosine similarity), best first."""
+        ...
+
+    def count_vectors(self, user_id: str, kind: Kind) -> int: ...
+
+    # -- the vector outbox -------------------------------------------------------------------
+    def vector_tasks(self, limit: int = 256, *, user_id: str | None = None) -> list[VectorTask]:
+        """Records owed a vector, oldest first."""
+        ...
+
+    def write_vectors(self, user_id: str, kind: Kind, uuids: Sequence[str], vectors: np.ndarray, *,
+                      queued_before: int | None = None) -> None:
+        """Store vectors (idempotent upsert) and settle those records' tasks; skips deleted records.
+
+        With ``queued_before``, only tasks with ``seq <= queued_before`` are settled (a record
+        queued again after its text was read keeps its task).
+        """
+        ...
+
+    def reconcile(self) -> ReconcileReport:
+        """Queue vectors for records that lack one; remove vectors whose record is gone."""
+        ...
+
+    # -- model-call accounting and templates -------------------------------------------------
+    def record_llm_call(self, *, purpose: str, model: str, prompt_tokens: int, completion_tokens: int,
+                        latency_ms: float, ok: bool, error: str | None, attempt: int,
+                        episodes: Sequence[str], created_at: datetime) -> None: ...
+
+    def llm_usage(self, user_id: str, episode_uuid: str | None = None) -> dict[str, Any]: ...
+
+    def save_template(self, template: ContextTemplate) -> None: ...
+
+    def get_template(self, template_id: str) -> ContextTemplate | None: ...
+
+    def list_templates(self) -> list[ContextTemplate]: ...
+
+    def delete_template(self, template_id: str) -> None: ...

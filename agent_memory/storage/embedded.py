@@ -1,0 +1,154 @@
+"""The embedded GraphStore: SQLite records and full text, plus a VectorIndex for the vectors.
+
+Records and vector tasks are written in one SQLite transaction; vectors only ever after it, by
+``write_vectors`` (upsert, then settle the tasks: a crash in between leaves the task, and the
+next upsert of the same deterministic id is harmless). ``reconcile`` compares records, tasks and
+vectors after a crash. Deletes remove the records first, then the vectors; one lock orders them
+against ``write_vectors``, so a vector computed for a record being deleted is never left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from .base import KINDS, Kind, ReconcileReport
+from .sqlite import SQLiteStore
+from .sqlite_base import Tracer
+from .vectors import VectorIndex
+
+__all__ = ["EmbeddedStore"]
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedStore(SQLiteStore):
+    """SQLite (records, FTS5, the outbox) composed with a VectorIndex (embedded Chroma, a Chroma
+    server, or the exact in-process index). ``on_close`` runs last (e.g. releasing the home lock)."""
+
+    def __init__(self, path: str | Path, index: VectorIndex, *, tracer: Tracer | None = None,
+                 on_close: list[object] | None = None) -> None:
+        self.index = index
+        self._vectors = threading.RLock()  # orders write_vectors against deletes
+        self._on_close = on_close or []
+        self.last_reconcile: ReconcileReport | None = None
+        super().__init__(path, tracer=tracer)  # closes everything above if the database cannot open
+
+    def close(self) -> None:
+        """Close the vector index, then the database, then whatever else the store was given."""
+        if self._closed:
+            return
+        try:
+            self.index.close()
+        finally:
+            super().close()
+            for resource in self._on_close:
+                closer = getattr(resource, "close", None)
+                if callable(closer):
+                    closer()
+
+    # -- vectors ----------------------------------------------------------------------------
+    def search_vectors(self, user_id: str, kind: Kind, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """For each row of ``vectors``, the ``k`` nearest (uuid, cosine similarity), best first."""
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if matrix.ndim == 1:
+            matrix = matrix[None, :]
+        return self.index.query_many(user_id, kind, matrix, k)
+
+    def count_vectors(self, user_id: str, kind: Kind) -> int:
+        return self.index.count(user_id, kind)
+
+    def write_vectors(self, user_id: str, kind: Kind, uuids: Sequence[str], vectors: np.ndarray, *,
+                      queued_before: int | None = None) -> None:
+        """Upsert the vectors of records that still exist, then settle their tasks."""
+        if kind not in KINDS:
+            raise InvalidInputError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        ids = list(uuids)
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if len(ids) != (matrix.shape[0] if matrix.ndim == 2 else 1 if ids else 0):
+            raise InvalidInputError(f"{len(ids)} ids but vectors of shape {matrix.shape}")
+        if not ids:
+            return
+        with self._vectors:
+            live = set(self._existing(user_id, kind, ids))
+            keep = [i for i, u in enumerate(ids) if u in live]
+            if keep:
+                self.index.upsert(user_id, kind, [ids[i] for i in keep], matrix.reshape(len(ids), -1)[keep])
+            with self.atomic():
+                self._settle(kind, ids, queued_before)
+
+    def _existing(self, user_id: str, kind: Kind, ids: Sequence[str]) -> list[str]:
+        table = self._FTS_SOURCE[kind][0]
+        found: list[str] = []
+        for start in range(0, len(ids), 500):
+            part = list(ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            found += [r[0] for r in self._all(f"SELECT uuid FROM {table} WHERE user_id=? AND uuid IN ({marks})",
+                                              (user_id, *part))]
+        return found
+
+    def reconcile(self) -> ReconcileReport:
+        """Queue a task for every record with neither a vector nor a task; remove orphan vectors.
+
+        Also drops the vectors of users that no longer exist (a crash between deleting a user's
+        records and their vectors).
+        """
+        report = ReconcileReport()
+        with self._vectors:
+            users = self.user_ids()
+            report.removed["users"] = self.index.drop_users_except(users)
+            for user_id in users:
+                for kind in KINDS:
+                    records = set(self.record_ids(user_id, kind))
+                    vectors = set(self.index.ids(user_id, kind))
+                    queued = {t[0] for t in self._all("SELECT uuid FROM vector_tasks WHERE user_id=? AND kind=?",
+                                                      (user_id, kind))}
+                    missing = sorted(records - vectors - queued)
+                    orphans = sorted(vectors - records)
+                    if missing:
+                        with self.atomic():
+                            for uuid in missing:
+                                self._queue(user_id, kind, uuid)
+                        report.queued[kind] = report.queued.get(kind, 0) + len(missing)
+                    if orphans:
+                        self.index.delete(user_id, kind, orphans)
+                        report.removed[kind] = report.removed.get(kind, 0) + len(orphans)
+        report.removed = {k: v for k, v in report.removed.items() if v}
+        self.last_reconcile = report
+        if report.repaired:
+            log.warning("reconcile repaired this memory: queued %s, removed %s", report.queued, report.removed)
+        return report
+
+    # -- deletes: records first, then vectors ------------------------------------------------
+    def delete_user(self, user_id: str) -> None:
+        """Remove every row, full-text entry, vector task and vector of the user; purge freed pages."""
+        with self._vectors:
+            self._delete_user_rows(user_id)
+            self.index.delete_user(user_id)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Remove the thread, its episodes and their vectors (the graph keeps what it learned)."""
+        with self._vectors:
+            user_id, episodes = self._delete_thread_rows(thread_id)
+            if user_id is not None and episodes:
+                self.index.delete(user_id, "episode", episodes)
+
+    def delete_episode(self, user_id: str, uuid: str) -> list[str]:
+        """Remove an episode, its links and vector, and the facts only it stated; returns those facts' ids."""
+        with self._vectors:
+            facts = self._delete_episode_rows(user_id, uuid)
+            self.index.delete(user_id, "episode", [uuid])
+            if facts:
+                self.index.delete(user_id, "fact", facts)
+            return facts
+
+    def delete_observation(self, user_id: str, key: str) -> None:
+        with self._vectors:
+            uuid = self._delete_observation_row(user_id, key)
+            if uuid is not None:
+                self.index.delete(user_id, "observation", [uuid])

@@ -26,11 +26,40 @@ _LINES = re.compile(
     re.MULTILINE,
 )
 _QUICK = re.compile(r"<[A-Z]|#|\(\w+\)|\d{4}-\d{2}-\d{2}")
+_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]*([A-Z][A-Z0-9_ ]{1,40})[ \t]*$")
+_SECTIONS = frozenset({"USER_SUMMARY", "SUMMARY", "FACTS", "EDGES", "EPISODES", "ENTITIES", "OBSERVATIONS",
+                       "MEMORY", "CONTEXT", "USER SUMMARY"})
+_ITEM = re.compile(r"^[ \t]*(?:- |\d{4}-\d{2}-\d{2}[ \t]+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[ \t]*$)")
+
+
+def _markdown_sections(text: str) -> str:
+    """Drop a Markdown block of ours: a ``# FACTS``-style heading and the list items (or, under a
+    summary heading, the paragraph) that follow it."""
+    out: list[str] = []
+    dropping: str | None = None
+    for line in text.split("\n"):
+        heading = _HEADING.match(line)
+        if heading and heading.group(1).strip() in _SECTIONS:
+            dropping = heading.group(1).strip()
+            continue
+        if dropping is not None:
+            if not line.strip():
+                if "SUMMARY" in dropping:
+                    dropping = "FACTS"  # the summary paragraph ended; list items may follow
+                continue
+            if _ITEM.match(line) or "SUMMARY" in dropping:
+                continue
+            dropping = None
+        out.append(line)
+    return "\n".join(out)
 
 
 def strip_block_markup(text: str) -> str:
-    """``text`` without our context block: paired upper-case tag blocks, then markup lines."""
+    """``text`` without our context block: paired upper-case tag blocks, Markdown sections of ours,
+    then stray markup lines."""
     if not _QUICK.search(text):
         return text  # the common case costs one scan
     out = _BLOCK.sub("\n", text)
+    if "#" in out:
+        out = _markdown_sections(out)
     return _LINES.sub("", out)

@@ -96,8 +96,8 @@ class OpenAILLM:
         client: a ready ``openai.OpenAI``-like client (its own retries are turned off).
         structured: ``"auto"`` (json_schema, falling back to json_object), or force one mode.
         max_retries: retries after a 429, 408/409/5xx or connection error.
-        timeout: seconds per HTTP attempt; default ``AGENT_MEMORY_LLM_TIMEOUT``, else 600 for a local
-            ``base_url`` (a small model on a CPU took 54-368 s per call) and 60 otherwise.
+        timeout: seconds per HTTP attempt; default 600 for a local ``base_url`` (a small model on a
+            CPU took 54-368 s per call) and 60 otherwise (``from_env`` also reads ``AGENT_MEMORY_LLM_TIMEOUT``).
         max_tokens: the cap on each answer's tokens (``max_tokens`` in the request); None sends none.
             A runaway answer (1,621 tokens from a 1.5B model) is cut, fails validation and is retried once.
         max_concurrency: HTTP calls in flight at once from this client.
@@ -122,7 +122,7 @@ class OpenAILLM:
     ) -> None:
         if structured not in ("auto", "json_schema", "json_object"):
             raise ConfigError(f"structured must be 'auto', 'json_schema' or 'json_object', got {structured!r}")
-        timeout = default_timeout(base_url) if timeout is None else timeout
+        timeout = default_timeout(base_url, {}) if timeout is None else timeout
         if max_retries < 0 or max_concurrency < 1 or timeout <= 0 or (max_tokens is not None and max_tokens < 16):
             raise ConfigError("max_retries must be >= 0, max_concurrency >= 1, timeout > 0 and max_tokens >= 16")
         openai = _import_openai()
@@ -148,7 +148,7 @@ class OpenAILLM:
         return f"OpenAILLM(model={self.model!r}, mode={self.mode!r})"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> OpenAILLM | None:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, timeout: float | None = None) -> OpenAILLM | None:
         """A client configured from the environment, or None when no endpoint is configured.
 
         Reads ``AZURE_OPENAI_ENDPOINT`` (+ ``AZURE_OPENAI_API_KEY``, ``OPENAI_API_VERSION``), else
@@ -166,12 +166,12 @@ class OpenAILLM:
         if env.get("AZURE_OPENAI_ENDPOINT"):
             return cls(model, azure_endpoint=env["AZURE_OPENAI_ENDPOINT"], api_key=env.get("AZURE_OPENAI_API_KEY"),
                        api_version=env.get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
-                       structured=structured, timeout=default_timeout(None, env),  # type: ignore[arg-type]
+                       structured=structured, timeout=timeout or default_timeout(None, env),  # type: ignore[arg-type]
                        max_tokens=cap)
         if env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL"):
             base_url = env.get("OPENAI_BASE_URL") or None
             return cls(model, api_key=env.get("OPENAI_API_KEY") or None, base_url=base_url,
-                       structured=structured, timeout=default_timeout(base_url, env),  # type: ignore[arg-type]
+                       structured=structured, timeout=timeout or default_timeout(base_url, env),  # type: ignore[arg-type]
                        max_tokens=cap)
         return None
 

@@ -252,3 +252,19 @@ def test_the_summary_waits_for_enough_change_or_a_wait(llm: ScriptedLLM) -> None
         memory.thread.add_messages("t", messages=[said("I moved to Denver.", DAY2)])
         assert llm.names == ["extract", "extract", "summarize"]  # Boston closed + Denver new: rewrite it
         assert memory.user.get("jane").summary == "Jane Smith lives in Denver."
+
+
+def test_summary_questions_are_asked_with_the_current_facts(llm: ScriptedLLM) -> None:
+    """The model's summary call carries the questions it must answer and the facts that answer them."""
+    config = MemoryConfig(home=None, vector_backend="exact", summary_questions=("Where does the user live?",))
+    with Memory.ephemeral(llm=llm, embedder=HashEmbedder(), config=config) as memory:
+        memory.user.add(user_id="jane", first_name="Jane", last_name="Smith")
+        memory.thread.create(thread_id="t", user_id="jane")
+        llm.answers += [lives_in("Denver"), summary("Jane Smith. Where does the user live? Denver.")]
+        memory.thread.add_messages("t", messages=[said("I live in Denver.")])
+        memory.wait_until_processed("jane")
+        (asked,) = [m for m, _, name, _ in llm.asked if name == "summarize"]
+        assert "Questions the summary must answer:\n- Where does the user live?" in asked[-1]["content"]
+        assert "Current facts:\n- Jane Smith lives in Denver." in asked[-1]["content"]
+        assert "must also answer each listed question" in asked[0]["content"]
+        assert memory.user.get("jane").summary == "Jane Smith. Where does the user live? Denver."

@@ -14,11 +14,10 @@ import os
 from typing import Any
 
 import pytest
+from test_memory_llm import THREADS, turns  # rootdir-relative: tests/llm is on sys.path
 
 from agent_memory import Memory, MemoryConfig
 from agent_memory.llm import OpenAILLM
-
-from test_memory_llm import THREADS, turns  # rootdir-relative: tests/llm is on sys.path
 
 BASE_URL = os.environ.get("AGENT_MEMORY_LIVE_BASE_URL")
 pytestmark = [pytest.mark.live, pytest.mark.skipif(not BASE_URL, reason="set AGENT_MEMORY_LIVE_BASE_URL to run")]

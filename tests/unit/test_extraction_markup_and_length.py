@@ -44,7 +44,8 @@ def test_strip_block_markup_removes_tags_headings_and_fact_lines() -> None:
     plain = "I moved to Denver on 2024-03-01 (a Friday). # not a heading"
     assert strip_block_markup(plain) == plain
     markdown = ("# USER_SUMMARY\nJane is a designer in Boston.\n\n# FACTS\n"
-                "- Jane lives in Boston (2024-03-01 - present)\n# EPISODES\n2024-03-02 Sat\n- Jane: I love hiking.\n# ENTITIES\n- Acme Corp (Organization)\n"
+                "- Jane lives in Boston (2024-03-01 - present)\n# EPISODES\n2024-03-02 Sat\n- Jane: I love hiking.\n"
+                "# ENTITIES\n- Acme Corp (Organization)\n"
                 "Thanks! By the way, I moved to Denver.")
     assert strip_block_markup(markdown).strip() == "Thanks! By the way, I moved to Denver."
 

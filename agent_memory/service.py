@@ -27,6 +27,7 @@ from .errors import (
     InvalidInputError,
     LLMResponseError,
     ProviderError,
+    StorageError,
     TemplateNotFoundError,
     ThreadNotFoundError,
     UserNotFoundError,
@@ -356,8 +357,11 @@ class MemoryService:
     def _ingest(self, user_id: str, count: int = 1) -> None:
         if self.worker:
             self.worker.submit(user_id, count)
-        else:
-            self.ingestor.process_user(user_id)
+        else:  # stored means accepted: if processing fails on storage, they stay pending for the next run
+            try:
+                self.ingestor.process_user(user_id)
+            except StorageError as exc:
+                log.warning("stored episodes of %s stay pending (wait_until_processed retries them): %s", user_id, exc)
 
     def wait_until_processed(self, user_id: str | None, timeout: float | None) -> None:
         self.check_open()

@@ -371,3 +371,31 @@ def test_a_really_full_disk_at_open_write_and_close(tiny_disk: Path) -> None:
     filler.unlink()
     with open_memory(tiny_disk / "home") as again:
         assert [m.uuid for m in again.thread.get_messages("t1")] == [kept.uuid]
+
+
+def test_odd_arguments_elsewhere_are_typed(memory: Memory) -> None:
+    with pytest.raises(InvalidInputError, match="surrogate"):
+        memory.graph.usage(user_id="jane", episode_uuid="\ud800")
+    with pytest.raises(InvalidInputError, match="surrogate"):
+        memory.wait_until_processed("\ud800")
+    for timeout in ("x", -1, float("nan"), True):
+        with pytest.raises(InvalidInputError, match="timeout"):
+            memory.wait_until_processed("jane", timeout=timeout)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="relations must be a list"):
+        memory.graph.search(user_id="jane", query="x", filters={"relations": "LIVES_IN"})
+    for home in (123, "", "a\0b"):
+        with pytest.raises(ConfigError, match="home"):
+            Memory(home=home)  # type: ignore[arg-type]
+
+
+def test_look_alike_user_ids_are_separate_graphs(memory: Memory) -> None:
+    twins = ["Jane", "jane_", "j\u0430ne", "jane@example.com", "JANE"]  # the third has a Cyrillic a
+    for uid in twins:
+        memory.user.add(user_id=uid)
+        memory.thread.create(thread_id=f"t-{uid}", user_id=uid)
+        memory.thread.add_messages(f"t-{uid}", messages=[Message(role="user", content=f"I | OWNS | secret of {uid}")])
+    memory.thread.add_messages("t1", messages=[Message(role="user", content="I | OWNS | secret of jane")])
+    for uid in ["jane", *twins]:
+        ctx = memory.context.get(user_id=uid, query="secret of jane")
+        assert {r.user_id for r in [*ctx.facts, *ctx.entities, *ctx.episodes]} == {uid}
+        assert [e.content for e in ctx.episodes] == [f"I | OWNS | secret of {uid}"]

@@ -293,7 +293,7 @@ def _comma_splice(clause: Token, head: Token) -> bool:
     if clause.i > head.i or head.lemma_.lower() in _DOUBT_VERBS:
         return False
     end = max(t.i for t in clause.subtree)
-    return any(t.text in (",", ";") for t in clause.doc[end + 1 : head.i])
+    return any(t.text == "," for t in clause.doc[end + 1 : head.i])
 
 
 def _vocative(tok: Token) -> bool:

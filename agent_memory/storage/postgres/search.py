@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import psycopg
 
-from ...errors import DimensionMismatchError, InvalidInputError
+from ...errors import DimensionMismatchError, InvalidInputError, StorageError
 from ...text import content_words
 from ..base import KINDS, Kind, ReconcileReport, VectorTask
 from .connection import PgConnection
@@ -246,30 +246,39 @@ class SearchMixin(PgConnection):
                         f" WITH ORDINALITY AS t(uuid, v, i) JOIN {table} r ON r.uuid = t.uuid AND r.user_id = %s"
                         " ORDER BY t.uuid, t.i DESC"
                         " ON CONFLICT (uuid) DO UPDATE SET embedding = excluded.embedding", (ids, texts, user_id))
-                    self._x("DELETE FROM vector_tasks WHERE kind=%s AND user_id=%s AND uuid = ANY(%s)"
-                            " AND (%s::bigint IS NULL OR id <= %s::bigint)", (kind, user_id, ids, queued_before,
-                                                                             queued_before))
+                    # settle the tasks; one locked by another transaction is skipped, not waited for: it is
+                    # being queued again (a newer text: it must stay) or settled by another writer, and
+                    # waiting on it while holding these vectors could deadlock with that transaction
+                    self._x("DELETE FROM vector_tasks WHERE ctid IN (SELECT ctid FROM vector_tasks"
+                            " WHERE kind=%s AND user_id=%s AND uuid = ANY(%s)"
+                            " AND (%s::bigint IS NULL OR id <= %s::bigint) FOR UPDATE SKIP LOCKED)",
+                            (kind, user_id, ids, queued_before, queued_before))
                 return
             except InvalidInputError as exc:  # a record deleted meanwhile by another process: skip it, once
                 if attempt == 2 or not isinstance(exc.__cause__, psycopg.errors.ForeignKeyViolation):
+                    raise
+            except StorageError as exc:  # chosen as a deadlock victim: the other side has committed, retry once
+                if attempt == 2 or not isinstance(exc.__cause__, psycopg.errors.DeadlockDetected):
                     raise
 
     def reconcile(self) -> ReconcileReport:
         """Queue vectors for records that have neither a vector nor a task; remove vectors and tasks of
         records that are gone."""
         report = ReconcileReport()
-        with self._group():
-            for kind in KINDS:
-                table = TABLES[kind]
-                queued = self._all(
-                    f"INSERT INTO vector_tasks (user_id, kind, uuid) SELECT r.user_id, %s, r.uuid FROM {table} r"
-                    f" WHERE NOT EXISTS (SELECT 1 FROM vectors_{kind} v WHERE v.uuid = r.uuid)"
-                    " ON CONFLICT (kind, uuid) DO NOTHING RETURNING 1", (kind,))
-                removed = self._all(
-                    f"DELETE FROM vectors_{kind} v WHERE NOT EXISTS"
-                    f" (SELECT 1 FROM {table} r WHERE r.uuid = v.uuid AND r.user_id = v.user_id) RETURNING 1")
-                self._x(f"DELETE FROM vector_tasks t WHERE t.kind=%s AND NOT EXISTS"
-                        f" (SELECT 1 FROM {table} r WHERE r.uuid = t.uuid AND r.user_id = t.user_id)", (kind,))
-                report.queued[kind] = len(queued)
-                report.removed[kind] = len(removed)
+        # statement by statement (each its own transaction unless the caller has one): every process
+        # runs this when it opens, next to running ingestion; short transactions keep it out of their way
+        for kind in KINDS:
+            table = TABLES[kind]
+            queued = self._all(
+                f"INSERT INTO vector_tasks (user_id, kind, uuid) SELECT r.user_id, %s, r.uuid FROM {table} r"
+                f" WHERE NOT EXISTS (SELECT 1 FROM vectors_{kind} v WHERE v.uuid = r.uuid)"
+                " ON CONFLICT (kind, uuid) DO NOTHING RETURNING 1", (kind,))
+            removed = self._all(
+                f"DELETE FROM vectors_{kind} v WHERE NOT EXISTS"
+                f" (SELECT 1 FROM {table} r WHERE r.uuid = v.uuid AND r.user_id = v.user_id) RETURNING 1")
+            self._x(f"DELETE FROM vector_tasks WHERE ctid IN (SELECT t.ctid FROM vector_tasks t WHERE t.kind=%s"
+                    f" AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.uuid = t.uuid AND r.user_id = t.user_id)"
+                    " FOR UPDATE SKIP LOCKED)", (kind,))
+            report.queued[kind] = len(queued)
+            report.removed[kind] = len(removed)
         return report

@@ -224,7 +224,7 @@ class AgentMemoryStore(BaseStore):
 
     def _item_thread(self, namespace: tuple[str, ...], key: str) -> Flow[Thread | None]:
         try:
-            thread: Thread = yield from call("thread", "get", self.thread_id_for(namespace, key))
+            thread: Thread = yield from call(lambda api: api.thread.get(self.thread_id_for(namespace, key)))
         except ThreadNotFoundError:
             return None
         return thread
@@ -233,8 +233,8 @@ class AgentMemoryStore(BaseStore):
         thread = yield from self._item_thread(namespace, key)
         if thread is None:
             return None
-        episodes: list[Episode] = yield from call("graph", "episodes", user_id=thread.user_id,
-                                                  thread_id=thread.thread_id, limit=1)
+        episodes: list[Episode] = yield from call(lambda api: api.graph.episodes(user_id=thread.user_id,
+                                                  thread_id=thread.thread_id, limit=1))
         return self._read(episodes[0]) if episodes else None
 
     def _get(self, namespace: tuple[str, ...], key: str) -> Flow[Item | None]:
@@ -247,7 +247,7 @@ class AgentMemoryStore(BaseStore):
             return self.user_id
         for label in namespace:
             try:
-                yield from call("user", "get", label)
+                yield from call(lambda api: api.user.get(label))
                 return label
             except (UserNotFoundError, InvalidInputError):
                 continue
@@ -270,28 +270,28 @@ class AgentMemoryStore(BaseStore):
         order = time.time_ns()
         thread = yield from self._item_thread(namespace, key)
         if thread is not None:
-            episodes: list[Episode] = yield from call("graph", "episodes", user_id=thread.user_id,
-                                                      thread_id=thread.thread_id, limit=1)
+            episodes: list[Episode] = yield from call(lambda api: api.graph.episodes(user_id=thread.user_id,
+                                                      thread_id=thread.thread_id, limit=1))
             old = self._read(episodes[0]) if episodes else None
             if old is not None:
                 order = old.order  # an overwritten key keeps its place, as in InMemoryStore
-            yield from call("thread", "delete", thread.thread_id)
+            yield from call(lambda api: api.thread.delete(thread.thread_id))
         if data is None:
             return
         owner = yield from self._owner(namespace)
         marker = {"namespace": list(namespace), "key": key}
         tid = self.thread_id_for(namespace, key)
-        yield from call("thread", "create", thread_id=tid, user_id=owner, metadata={STORE_MARKER: marker})
+        yield from call(lambda api: api.thread.create(thread_id=tid, user_id=owner, metadata={STORE_MARKER: marker}))
         index = op.index if op.index is None or op.index is False else list(op.index)
-        yield from call("graph", "add", user_id=owner, type="json", data=data, thread_id=tid,
-                        metadata={STORE_MARKER: {**marker, "order": order, "index": index}})
+        yield from call(lambda api: api.graph.add(user_id=owner, type="json", data=data, thread_id=tid,
+                        metadata={STORE_MARKER: {**marker, "order": order, "index": index}}))
 
     def _owners(self) -> Flow[list[str]]:
         if self.user_id is not None:
             return [self.user_id]
         owners: list[str] = []
         while True:
-            page: list[User] = yield from call("user", "list", limit=_PAGE, offset=len(owners))
+            page: list[User] = yield from call(lambda api: api.user.list(limit=_PAGE, offset=len(owners)))
             owners.extend(u.user_id for u in page)
             if len(page) < _PAGE:
                 return owners
@@ -304,8 +304,8 @@ class AgentMemoryStore(BaseStore):
             offset = 0
             while True:
                 try:
-                    page: list[Episode] = yield from call("graph", "episodes", user_id=owner, source="json",
-                                                          limit=_PAGE, offset=offset)
+                    page: list[Episode] = yield from call(lambda api: api.graph.episodes(user_id=owner, source="json",
+                                                          limit=_PAGE, offset=offset))
                 except UserNotFoundError:
                     break
                 for episode in page:
@@ -327,12 +327,13 @@ class AgentMemoryStore(BaseStore):
         stored = [s for s in stored if matches_filter(s.item.value, op.filter)]
         scores: dict[str, float] = {}
         if op.query and stored:
+            query = op.query
             by_owner: dict[str, int] = {}
             for s in stored:
                 by_owner[s.episode.user_id] = by_owner.get(s.episode.user_id, 0) + 1
             for owner, count in by_owner.items():
-                hits = yield from call("graph", "search", user_id=owner, query=op.query, scope="episodes",
-                                       limit=min(1000, max(25, 4 * count)))
+                hits = yield from call(lambda api: api.graph.search(user_id=owner, query=query, scope="episodes",
+                                       limit=min(1000, max(25, 4 * count))))
                 scores.update({h.episode.uuid: float(h.score) for h in hits if h.episode is not None})
         ranked: list[tuple[float | None, _Stored]] = []
         for s in stored:

@@ -136,9 +136,12 @@ def ingest(
             memory.thread.create(thread_id=tid, user_id=uid)
         stored, loading, elapsed = _store(memory, file, plan.todo)
     skipped = f"; {plan.skipped} already stored, skipped" if plan.skipped else ""
-    rate = f"{(stored - 1) / elapsed:.0f}/s" if stored > 1 and elapsed > 0 else "n/a"
-    console.print(f"ingested {stored} messages{skipped}; {rate} after {loading:.1f} s loading the models "
-                  "(and the first message)")
+    if stored > 1 and elapsed > 0:  # the first message loads the models: the rate is of the others
+        rate = f" in {loading + elapsed:.1f} s: {(stored - 1) / elapsed:.1f} messages/s after {loading:.1f} s " \
+               "loading the models with the first message"
+    else:
+        rate = f" in {loading + elapsed:.1f} s" if stored else ""
+    console.print(f"ingested {stored} messages{skipped}{rate}", soft_wrap=True)
 
 
 def _batches(lines: list[Any]) -> list[list[Any]]:

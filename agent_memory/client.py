@@ -47,7 +47,7 @@ from .retrieval.search import SearchFilters
 from .service import MemoryService
 from .storage.base import GraphStore, ReconcileReport
 from .storage.vectors import VectorIndex
-from .validation import check_args
+from .validation import check_args, check_home
 
 __all__ = ["AsyncContextAPI", "AsyncGraphAPI", "AsyncMemory", "AsyncThreadAPI", "AsyncUserAPI", "Memory"]
 
@@ -134,9 +134,13 @@ class GraphAPI(_Namespace):
                                       name=name, role=role, metadata=metadata)
 
     def search(self, *, user_id: str, query: str, scope: str | SearchScope = "edges", limit: int = 10,
-               filters: SearchFilters | dict[str, Any] | None = None) -> list[SearchResult]:
-        """Hybrid search of one scope: edges (facts), nodes (entities), episodes or observations."""
-        return self._core.search(user_id, query, scope, limit, filters)
+               filters: SearchFilters | dict[str, Any] | None = None, relevance: bool = False) -> list[SearchResult]:
+        """Hybrid search of one scope: edges (facts), nodes (entities), episodes or observations.
+
+        ``relevance=True`` also sets each hit's ``relevance``: the cosine of query and hit text in [0, 1],
+        comparable across queries and scopes (costs one embedding batch of the hits).
+        """
+        return self._core.search(user_id, query, scope, limit, filters, relevance=relevance)
 
     def episodes(self, *, user_id: str, thread_id: str | None = None, source: str | None = None,
                  status: str | None = None, since: str | datetime | None = None,
@@ -220,9 +224,9 @@ class _BaseMemory:
                  store: GraphStore | None = None, vector_index: VectorIndex | None = None,
                  json_extractor: Extractor | None = None, llm: Any = "auto", ontology: Any = None) -> None:
         if config is None:
-            config = MemoryConfig.from_env(home=Path(home) if home is not None else None)
+            config = MemoryConfig.from_env(home=check_home(home) if home is not None else None)
         elif home is not None:
-            config = config.model_copy(update={"home": Path(home)})
+            config = config.model_copy(update={"home": check_home(home)})
         self._core = build_service(config, store=store, vector_index=vector_index, embedder=embedder,
                                    extractor=extractor, json_extractor=json_extractor, llm=llm, ontology=ontology)
         self.config = self._core.config  # as used: a model switches ingestion to the background
@@ -355,10 +359,11 @@ class AsyncGraphAPI(_AsyncNamespace):
                                        thread_id=thread_id, name=name, role=role, metadata=metadata)
 
     async def search(self, *, user_id: str, query: str, scope: str | SearchScope = "edges", limit: int = 10,
-                     filters: SearchFilters | dict[str, Any] | None = None) -> list[SearchResult]:
-        """Hybrid search of one scope: edges (facts), nodes (entities), episodes or observations."""
+                     filters: SearchFilters | dict[str, Any] | None = None,
+                     relevance: bool = False) -> list[SearchResult]:
+        """Hybrid search of one scope (``relevance=True``: also the calibrated relevance of each hit)."""
         return await asyncio.to_thread(self._sync.search, user_id=user_id, query=query, scope=scope, limit=limit,
-                                       filters=filters)
+                                       filters=filters, relevance=relevance)
 
     async def episodes(self, *, user_id: str, thread_id: str | None = None, source: str | None = None,
                        status: str | None = None, since: str | datetime | None = None,

@@ -128,6 +128,8 @@ def ensure_home(home: Path) -> None:
     from .errors import ConfigError
 
     path = Path(home)
+    if "\0" in str(path):
+        raise ConfigError(f"memory home {str(path)!r} has a NUL byte; pass a real directory path")
     if path.exists() and not path.is_dir():
         raise ConfigError(f"memory home {str(path)!r} is a file, not a directory; pass a directory "
                           "(--home / AGENT_MEMORY_HOME / Memory(home=...))")

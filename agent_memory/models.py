@@ -267,9 +267,14 @@ class ContextTemplate(_Record):
 
 
 class SearchResult(_Record):
-    """One scored hit of ``graph.search``: exactly one of the record fields is set."""
+    """One scored hit of ``graph.search``: exactly one of the record fields is set.
+
+    ``score`` ranks hits within one search (its scale varies by query and scope); ``relevance``
+    is comparable across searches: the cosine of query and hit text, in [0, 1] (``retrieval.relevance``).
+    """
 
     score: float
+    relevance: float | None = None
     fact: Fact | None = None
     entity: Entity | None = None
     episode: Episode | None = None

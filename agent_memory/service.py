@@ -27,6 +27,7 @@ from .errors import (
     InvalidInputError,
     LLMResponseError,
     ProviderError,
+    StorageError,
     TemplateNotFoundError,
     ThreadNotFoundError,
     UserNotFoundError,
@@ -187,6 +188,7 @@ class MemoryService:
 
     def usage(self, user_id: str, episode_uuid: str | None) -> LLMUsage:
         self.user(user_id)
+        check_args(episode_uuid=episode_uuid)
         return LLMUsage(user_id=user_id, episode_uuid=episode_uuid, **self.store.llm_usage(user_id, episode_uuid))
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -275,12 +277,20 @@ class MemoryService:
         self.store.delete_thread(thread_id)
 
     def delete_episode(self, user_id: str, uuid: str) -> None:
-        self.user(user_id)
+        user = self.user(user_id)
         _check_id(uuid, "uuid")
         if not self.store.get_episodes(user_id, [uuid]):
             raise EpisodeNotFoundError(f"episode {uuid!r} does not exist for user {user_id!r}",
                                        user_id=user_id, episode_uuid=uuid)
-        self.store.delete_episode(user_id, uuid)
+        stated = self.store.get_facts(user_id, self.store.facts_of_episodes(user_id, [uuid]).get(uuid, []))
+        facts = set(self.store.delete_episode(user_id, uuid))
+        from .ingest.forget import tidy_after_forget  # summaries must not repeat what was forgotten
+
+        if tidy_after_forget(self.store, user, [f for f in stated if f.uuid in facts]):
+            try:
+                self.indexer.drain(user_id)  # rewritten entity summaries: their vectors now, not at the next ingest
+            except Exception as exc:  # noqa: BLE001 - the outbox keeps them owed; the delete itself is done
+                log.warning("entity vectors stay owed after forgetting episode %s: %s", uuid, exc)
 
     # -- threads and episodes -----------------------------------------------------------------
     def create_thread(self, thread: Thread) -> Thread:
@@ -336,16 +346,21 @@ class MemoryService:
                           name=check_name(name, "name"), reference_time=when, metadata=check_metadata(metadata))
         self.store.add_episodes([episode])
         self._ingest(user_id)
-        return self.store.get_episodes(user_id, [episode.uuid])[0]
+        found = self.store.get_episodes(user_id, [episode.uuid])
+        return found[0] if found else episode  # a concurrent delete_episode may have removed it already
 
     def _ingest(self, user_id: str, count: int = 1) -> None:
         if self.worker:
             self.worker.submit(user_id, count)
-        else:
-            self.ingestor.process_user(user_id)
+        else:  # stored means accepted: if processing fails on storage, they stay pending for the next run
+            try:
+                self.ingestor.process_user(user_id)
+            except StorageError as exc:
+                log.warning("stored episodes of %s stay pending (wait_until_processed retries them): %s", user_id, exc)
 
     def wait_until_processed(self, user_id: str | None, timeout: float | None) -> None:
         self.check_open()
+        check_args(user_id=user_id, timeout=timeout)
         if self.worker:
             self.worker.wait(user_id, timeout)
         else:
@@ -376,7 +391,8 @@ class MemoryService:
                         metadata=e.metadata, thread_id=thread_id)
                 for e in self.store.thread_messages(thread_id, last=last)]
 
-    def search(self, user_id: str, query: Any, scope: Any, limit: Any, filters: Any) -> list[SearchResult]:
+    def search(self, user_id: str, query: Any, scope: Any, limit: Any, filters: Any, *,
+               relevance: bool = False) -> list[SearchResult]:
         """Validate a search request, then run it."""
         self.user(user_id)
         check_args(query=query, search_limit=limit)
@@ -386,7 +402,7 @@ class MemoryService:
             raise InvalidInputError(f"scope must be one of {[s.value for s in SearchScope]}, got {scope!r}") from None
         if not isinstance(limit, int) or not 0 < limit <= 1000:
             raise InvalidInputError(f"limit must be a whole number from 1 to 1000, got {limit!r}")
-        return self.retriever.search(user_id, query, scope, limit, check_filters(filters))
+        return self.retriever.search(user_id, query, scope, limit, check_filters(filters), relevance=relevance is True)
 
     def episodes(self, user_id: str, *, thread_id: str | None, source: str | None, status: str | None,
                  since: Any, until: Any, limit: int, offset: int) -> list[Episode]:

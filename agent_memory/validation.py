@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pydantic
@@ -342,6 +344,9 @@ def check_args(**args: Any) -> None:
             check_count(value, name)
         elif value is None:
             continue
+        elif name == "timeout":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise InvalidInputError(f"timeout must be None or a number of seconds from 0, got {value!r}")
         elif name in ("as_of", "since", "until"):
             parse_ts(value, field=name)
         elif name == "source" and value not in {s.value for s in EpisodeSource}:
@@ -352,3 +357,15 @@ def check_args(**args: Any) -> None:
             check_id(value, name)
         else:
             check_text(value, name)
+
+
+def check_home(value: Any) -> Path:
+    """A memory home given as a path (str or os.PathLike): non-empty, no NUL byte."""
+    from .errors import ConfigError
+
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f"home must be a path (str or pathlib.Path), got {type(value).__name__}")
+    text = os.fspath(value)
+    if not isinstance(text, str) or not text.strip() or "\0" in text:
+        raise ConfigError(f"home {text!r} is not a usable directory path; pass a non-empty path without NUL bytes")
+    return Path(text)

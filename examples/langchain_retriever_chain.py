@@ -2,8 +2,12 @@
 
 Day 1, a chat chain with ``RunnableWithMessageHistory`` stores Jane's conversation in a thread
 (``AgentMemoryChatMessageHistory``). Day 2, a retrieval chain in a new session answers from
-``AgentMemoryRetriever``: facts, entities and episodes as Documents, with their dates, scores
-and provenance in metadata.
+``AgentMemoryRetriever``: facts, entities and episodes as Documents, with their dates, a
+relevance score in [0, 1] and provenance in metadata.
+
+``RunnableWithMessageHistory`` is deprecated in langchain-core 1.8 (LangChain now recommends
+LangGraph persistence: ``create_agent`` with a checkpointer, see ``examples/langgraph_agent.py``);
+it is shown here for existing chains, and the retriever half works with either.
 
     pip install -e ".[all]"
     python examples/langchain_retriever_chain.py

@@ -1,7 +1,10 @@
-"""A LangGraph agent that remembers users across threads.
+"""A LangChain v1 ``create_agent`` that remembers users across threads.
 
 Day 1, in one thread, Jane tells the agent about herself. Day 2, in a new thread (and a new
 process state: the memory is closed and reopened from disk), the agent knows where she lives.
+The user comes in through ``context=`` (the run's ``Runtime.context``), as LangChain documents;
+``AgentMemoryMiddleware`` places her context block each turn and writes the turn back, and the
+memory tools let the model search, save, update and forget memories of that same user.
 
     pip install -e ".[all]"
     python examples/langgraph_agent.py
@@ -17,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from typing import Any
 
 from langchain.agents import create_agent
@@ -25,13 +29,20 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph_agent_memory import AgentMemoryMiddleware
+from langgraph_agent_memory import AgentMemoryMiddleware, create_memory_tools
 from pydantic import Field
 
 from agent_memory import Memory
 
 SYSTEM_PROMPT = "You are a friendly assistant. Use what you remember about the user."
 USER = {"user_id": "jane", "first_name": "Jane", "last_name": "Smith"}
+
+
+@dataclass
+class UserContext:
+    """What each run is for (LangChain v1: ``create_agent(context_schema=...)``, ``invoke(context=...)``)."""
+
+    user_id: str
 
 
 class MemoryEchoModel(GenericFakeChatModel):
@@ -66,9 +77,15 @@ def chat_model() -> BaseChatModel:
     return MemoryEchoModel()
 
 
+def build_agent(model: BaseChatModel, memory: Memory) -> Any:
+    return create_agent(model, tools=create_memory_tools(memory), system_prompt=SYSTEM_PROMPT,
+                        middleware=[AgentMemoryMiddleware(memory)], context_schema=UserContext,
+                        checkpointer=InMemorySaver())
+
+
 def say(agent: Any, text: str, *, thread_id: str) -> str:
-    config = {"configurable": {"user_id": USER["user_id"], "thread_id": thread_id}}
-    result = agent.invoke({"messages": [HumanMessage(text)]}, config)
+    result = agent.invoke({"messages": [HumanMessage(text)]}, {"configurable": {"thread_id": thread_id}},
+                          context=UserContext(user_id=USER["user_id"]))
     reply = str(result["messages"][-1].text)
     print(f"  user: {text}\n  assistant: {reply}")
     return reply
@@ -79,16 +96,14 @@ def main(home: str) -> None:
 
     print("== Day 1, thread day-1 ==")
     with Memory(home) as memory:
-        memory.user.add(**USER)
-        agent = create_agent(model, tools=[], system_prompt=SYSTEM_PROMPT,
-                             middleware=[AgentMemoryMiddleware(memory)], checkpointer=InMemorySaver())
+        memory.user.add(**USER)  # optional: a user is created on first use; this names her
+        agent = build_agent(model, memory)
         say(agent, "Hi! I moved to Denver last week. I work at Acme Corp.", thread_id="day-1")
         say(agent, "Also, my sister Anna lives in Boston.", thread_id="day-1")
 
     print("== Day 2, a new thread (day-2), memory reopened from disk ==")
     with Memory(home) as memory:
-        agent = create_agent(model, tools=[], system_prompt=SYSTEM_PROMPT,
-                             middleware=[AgentMemoryMiddleware(memory)], checkpointer=InMemorySaver())
+        agent = build_agent(model, memory)
         reply = say(agent, "Where do I live, and where do I work?", thread_id="day-2")
         print(f"RECALL ACROSS THREADS: {'yes' if 'Denver' in reply else 'no'}")
         print("Facts in Jane's graph:")

@@ -16,6 +16,7 @@ from ..models import Entity, Episode, Fact, Observation, SearchResult, SearchSco
 from ..storage.base import GraphStore, Kind
 from ..text import normalize_name
 from .fusion import jaccard, mmr, recency_weight, rrf, word_set
+from .relevance import attach_relevance
 
 __all__ = ["Candidates", "Retriever", "SearchFilters"]
 
@@ -241,8 +242,11 @@ class Retriever:
         return out
 
     def search(self, user_id: str, query: str, scope: SearchScope, limit: int,
-               filters: SearchFilters | None = None) -> list[SearchResult]:
-        """Ranked results of one scope, filters applied after fusion over a widened pool."""
+               filters: SearchFilters | None = None, *, relevance: bool = False) -> list[SearchResult]:
+        """Ranked results of one scope, filters applied after fusion over a widened pool.
+
+        ``relevance``: also set each hit's calibrated relevance (``relevance.attach_relevance``).
+        """
         filters = filters or SearchFilters()
         kind = {"edges": "fact", "nodes": "entity", "episodes": "episode", "observations": "observation"}[scope.value]
         pool = max(self.pool, limit * 4)
@@ -262,7 +266,7 @@ class Retriever:
                     results.append(SearchResult(score=s, episode=ep))
         else:
             results = [SearchResult(score=s, observation=o) for o, s in cands.observations]
-        return results[:limit]
+        return attach_relevance(self.embedder, query, results[:limit]) if relevance else results[:limit]
 
 
 def _fact_ok(f: Fact, flt: SearchFilters, store: GraphStore) -> bool:

@@ -46,11 +46,13 @@ class EmbeddedStore(SQLiteStore):
         try:
             self.index.close()
         finally:
-            super().close()
-            for resource in self._on_close:
-                closer = getattr(resource, "close", None)
-                if callable(closer):
-                    closer()
+            try:
+                super().close()
+            finally:  # even when the checkpoint fails (a full disk): the home lock must go
+                for resource in self._on_close:
+                    closer = getattr(resource, "close", None)
+                    if callable(closer):
+                        closer()
 
     # -- vectors ----------------------------------------------------------------------------
     def search_vectors(self, user_id: str, kind: Kind, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:

@@ -40,6 +40,17 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def _hint(exc: sqlite3.Error) -> str:
+    """What to do about the errors a user can fix."""
+    text = str(exc).lower()
+    if "disk is full" in text:
+        return "; free disk space and retry"
+    if "readonly" in text or "read-only" in text:
+        return "; the memory directory or its files are read-only: make them writable"
+    if "locked" in text:
+        return "; another process holds the database: retry, or use one process per memory home"
+    return ""
+
 class SQLiteBase:
     """Connections, transactions, metadata and the vector outbox of one SQLite file."""
 
@@ -119,7 +130,7 @@ class SQLiteBase:
         except sqlite3.IntegrityError as exc:
             raise AlreadyExistsError(f"record already exists: {exc}") from exc
         except sqlite3.Error as exc:
-            raise StorageError(f"database error: {exc}") from exc
+            raise StorageError(f"database error: {exc}{_hint(exc)}") from exc
 
     def _w(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """A write: under the writer lock, inside this thread's transaction if it has one."""
@@ -153,9 +164,10 @@ class SQLiteBase:
                 yield
             except BaseException:
                 self._local.depth = depth
-                self._x("ROLLBACK" if outer else f"ROLLBACK TO {name}")
-                if not outer:
-                    self._x(f"RELEASE {name}")
+                if self._conn().in_transaction:  # SQLite itself rolls back on a full disk or I/O error: keep that error
+                    self._x("ROLLBACK" if outer else f"ROLLBACK TO {name}")
+                    if not outer:
+                        self._x(f"RELEASE {name}")
                 raise
             self._local.depth = depth
             self._x("COMMIT" if outer else f"RELEASE {name}")

@@ -14,6 +14,7 @@ from agent_memory.context.placement import RECALL_TOOL_NAME, Placement, check_pl
 from agent_memory.errors import ConfigError, ThreadNotFoundError
 from agent_memory.models import Thread, UserContext
 
+from .identity import AUTH_USER_KEY, run_identity
 from .messages import place_context
 
 __all__ = ["memory_context"]
@@ -33,9 +34,11 @@ def memory_context(memory: Memory | AsyncMemory, *, placement: Placement = "tool
                    tool_name: str = RECALL_TOOL_NAME) -> RunnableLambda:  # type: ignore[type-arg]
     """A runnable for ``prompt | memory_context(memory) | model``: the prompt with the block placed.
 
-    Who: ``user_id`` here, else ``config["configurable"]["user_id"]``, else the owner of the thread
-    named by ``configurable["thread_id"]`` or ``["session_id"]`` (as ``RunnableWithMessageHistory``
-    sets it). The query is the last ``query_messages`` messages of the prompt, so it includes the
+    Who: ``user_id`` here, else ``config["configurable"]["user_id"]`` (or Agent Server's
+    ``langgraph_auth_user_id``), else the owner of the thread named by ``configurable["thread_id"]``
+    or ``["session_id"]``. With ``RunnableWithMessageHistory`` and a history factory that passes
+    ``user_id=``, the history creates the thread when it is first read, so the first turn of a
+    new session works too. The query is the last ``query_messages`` messages of the prompt, so it includes the
     question being asked even before the history stores it.
 
     ``placement="tool"`` (default): the leading system message is passed through unchanged (the
@@ -51,7 +54,9 @@ def memory_context(memory: Memory | AsyncMemory, *, placement: Placement = "tool
 
     def _flow(messages: list[BaseMessage], config: RunnableConfig) -> Flow[list[BaseMessage]]:
         configurable = config.get("configurable") or {}
-        owner = user_id or configurable.get("user_id")
+        owner: str | None = user_id
+        if owner is None and (configurable.get("user_id") or configurable.get(AUTH_USER_KEY)):
+            owner = run_identity(config, None, None, who="memory_context")[0]
         thread_id = configurable.get("thread_id") or configurable.get("session_id")
         if not owner and thread_id:
             try:
@@ -60,8 +65,10 @@ def memory_context(memory: Memory | AsyncMemory, *, placement: Placement = "tool
             except ThreadNotFoundError:
                 pass
         if not owner:
-            raise ConfigError("memory_context needs a user: pass user_id=, or configurable user_id, or the "
-                              "thread_id/session_id of an existing thread")
+            raise ConfigError(
+                "memory_context needs a user: pass memory_context(memory, user_id=...), or "
+                "config={'configurable': {'user_id': ...}}, or the thread_id/session_id of an existing thread "
+                "(AgentMemoryChatMessageHistory(memory, session_id, user_id=...) creates it on the first turn)")
         texts = [str(m.text) for m in messages if m.type in ("human", "ai") and str(m.text).strip()]
         query = "\n".join(reversed(texts[-query_messages:]))
         yield from ensure_user(str(owner))

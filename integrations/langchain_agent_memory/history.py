@@ -11,12 +11,16 @@ from langchain_core.messages import BaseMessage
 from agent_memory import AsyncMemory, Memory
 from agent_memory.bridge import Bridge, Flow, call, ensure_thread
 from agent_memory.context.placement import RECALL_TOOL_NAME
-from agent_memory.errors import ThreadNotFoundError
+from agent_memory.errors import ConfigError, ThreadNotFoundError
 from agent_memory.models import Message
 
 from .messages import from_memory_message, to_memory_messages
 
 __all__ = ["AgentMemoryChatMessageHistory"]
+
+_NO_USER = ("thread {thread_id!r} does not exist yet, so AgentMemoryChatMessageHistory cannot tell whose memory it "
+            "is: pass user_id=, e.g. lambda session_id: AgentMemoryChatMessageHistory(memory, session_id, "
+            "user_id=current_user_id) (the user and thread are then created on first use)")
 
 
 class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
@@ -31,9 +35,14 @@ class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
     Key init args:
         memory: a ``Memory`` (sync and async methods) or an ``AsyncMemory`` (async methods only).
         thread_id: the thread that holds the conversation.
-        user_id: the thread's owner. With it, the user and thread are created on first write and a
-            missing thread reads as empty; without it, the thread must exist.
+        user_id: the thread's owner. With it, the user and thread are created on first use (read or
+            write); without it, the thread must exist (a ``Memory`` checks at construction and raises
+            ``ConfigError`` saying what to pass).
         last: read only the last ``last`` messages (default: all).
+
+    For new code LangChain recommends LangGraph persistence (``RunnableWithMessageHistory`` is
+    deprecated in langchain-core 1.8): ``create_agent`` with ``AgentMemoryMiddleware`` and a
+    checkpointer. This class serves existing chains.
 
     Usage:
         .. code-block:: python
@@ -65,17 +74,24 @@ class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
         self.user_id = user_id
         self.last = last
         self.tool_name = tool_name
+        if user_id is None and isinstance(memory, Memory):  # say now what to pass, not on the first read
+            try:
+                memory.thread.get(thread_id)
+            except ThreadNotFoundError:
+                raise ConfigError(_NO_USER.format(thread_id=thread_id), thread_id=thread_id) from None
 
     def __repr__(self) -> str:
         return f"AgentMemoryChatMessageHistory(thread_id={self.thread_id!r}, user_id={self.user_id!r})"
 
     # -- flows (the logic, once) -----------------------------------------------------------------
     def _read(self) -> Flow[list[BaseMessage]]:
-        if self.user_id is not None:  # a missing thread reads as empty; another user's is refused
+        if self.user_id is not None:  # created on first use (so the thread names its user); another user's is refused
+            yield from ensure_thread(self.thread_id, self.user_id)
+        else:
             try:
-                yield from ensure_thread(self.thread_id, self.user_id, create=False)
+                yield from call(lambda api: api.thread.get(self.thread_id))
             except ThreadNotFoundError:
-                return []
+                raise ConfigError(_NO_USER.format(thread_id=self.thread_id), thread_id=self.thread_id) from None
         stored: list[Message] = yield from call(lambda api: api.thread.get_messages(self.thread_id, last=self.last))
         return [from_memory_message(m) for m in stored]
 
@@ -83,7 +99,10 @@ class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
         records = to_memory_messages(messages, tool_name=self.tool_name)
         if not records:
             return
-        yield from ensure_thread(self.thread_id, self.user_id)
+        try:
+            yield from ensure_thread(self.thread_id, self.user_id)
+        except ThreadNotFoundError:
+            raise ConfigError(_NO_USER.format(thread_id=self.thread_id), thread_id=self.thread_id) from None
         yield from call(lambda api: api.thread.add_messages(self.thread_id, messages=records))
 
     def _clear(self) -> Flow[None]:

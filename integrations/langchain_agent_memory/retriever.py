@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from agent_memory import AsyncMemory, Memory
 from agent_memory.bridge import Bridge, Flow, call
@@ -27,9 +27,14 @@ def _iso(ts: datetime | None) -> str | None:
 def result_to_document(result: SearchResult, *, user_id: str, scope: str) -> Document:
     """One search hit as a ``Document``: the text as content; kind, dates, score, provenance as metadata.
 
-    Dates are RFC 3339 strings (``None`` when unknown) so the metadata stays JSON-serialisable.
+    ``score`` is the hit's calibrated relevance in [0, 1] (cosine of query and text under the memory's
+    embedder, see ``agent_memory.retrieval.relevance``), comparable across scopes and queries;
+    ``fused_score`` is the ranking score of its own scope. Dates are RFC 3339 strings (``None`` when
+    unknown) so the metadata stays JSON-serialisable.
     """
-    base: dict[str, Any] = {"user_id": user_id, "score": float(result.score), "scope": scope}
+    score = result.relevance if result.relevance is not None else 0.0
+    base: dict[str, Any] = {"user_id": user_id, "score": float(score), "fused_score": float(result.score),
+                            "scope": scope}
     if result.fact is not None:
         f = result.fact
         return Document(f.fact, id=f.uuid, metadata={
@@ -81,6 +86,9 @@ class AgentMemoryRetriever(BaseRetriever):
         scopes: which record kinds to search: any of ``edges`` (facts), ``nodes`` (entities),
             ``episodes``, ``observations``.
         filters: ``SearchFilters`` fields as a dict, e.g. ``{"valid_only": True}``.
+        score_threshold: drop documents whose relevance (``metadata["score"]``, in [0, 1]) is lower.
+        search_kwargs: as for a vector store's retriever: ``k``, ``filter`` (or ``filters``),
+            ``score_threshold`` and ``scopes``; any other key is refused.
 
     Usage:
         .. code-block:: python
@@ -91,7 +99,9 @@ class AgentMemoryRetriever(BaseRetriever):
     Async:
         ``ainvoke`` is native: awaited on an ``AsyncMemory``, in a worker thread on a ``Memory``.
 
-    Scores of different scopes come from separate fused rankings; documents are merged by score.
+    Each scope is ranked by its own hybrid search; the scopes are merged on the calibrated
+    relevance (``metadata["score"]``), so a fact that matches the query well beats a loosely
+    related episode.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -101,6 +111,25 @@ class AgentMemoryRetriever(BaseRetriever):
     k: int = 4
     scopes: tuple[str, ...] = ("edges", "nodes", "episodes")
     filters: dict[str, Any] | None = None
+    score_threshold: float | None = None
+    search_kwargs: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_search_kwargs(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("search_kwargs"):
+            return data
+        extra = dict(data["search_kwargs"])
+        if "filter" in extra:
+            extra["filters"] = extra.pop("filter")
+        unknown = sorted(set(extra) - {"k", "filters", "score_threshold", "scopes"})
+        if unknown:
+            raise ConfigError(f"search_kwargs keys {unknown} are not supported; use k, filter, score_threshold "
+                              "or scopes")
+        clash = sorted(k for k in extra if k in data and data[k] != extra[k])
+        if clash:
+            raise ConfigError(f"{clash} given both directly and in search_kwargs; give each once")
+        return {**data, **extra}
 
     @field_validator("memory")
     @classmethod
@@ -129,9 +158,11 @@ class AgentMemoryRetriever(BaseRetriever):
         docs: list[Document] = []
         for scope in self.scopes:
             hits = yield from call(lambda api: api.graph.search(user_id=self.user_id, query=query, scope=scope,
-                                   limit=k, filters=self.filters))
+                                   limit=k, filters=self.filters, relevance=True))
             docs.extend(result_to_document(h, user_id=self.user_id, scope=scope) for h in hits)
         docs.sort(key=lambda d: d.metadata["score"], reverse=True)  # stable: scope order breaks ties
+        if self.score_threshold is not None:
+            docs = [d for d in docs if d.metadata["score"] >= self.score_threshold]
         return docs[:k]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,

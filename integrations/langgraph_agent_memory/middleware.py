@@ -6,9 +6,11 @@ Two entry points share one implementation (``MemoryTurn``):
 - ``AgentMemoryMiddleware`` for ``langchain.agents.create_agent``;
 - ``create_memory_node`` for a hand-written ``StateGraph`` over ``MessagesState``.
 
-Who and where: ``user_id`` comes from ``config["configurable"]["user_id"]``, else the run's
-``context`` (an attribute or key ``user_id``), else the adapter's own ``user_id``; ``thread_id``
-from ``config["configurable"]["thread_id"]`` (the checkpointer's thread), else ``context``.
+Who and where: ``user_id`` is Agent Server's authenticated user
+(``configurable["langgraph_auth_user_id"]``), else ``config["configurable"]["user_id"]``, else the
+run's ``context`` (LangChain v1 ``context=``: an attribute or key ``user_id``), else the adapter's
+own ``user_id``; ``thread_id`` from ``configurable["thread_id"]`` (the checkpointer's thread), else
+``context``.
 The user and the thread are created in agent-memory on first use. Without a thread id the turn
 is still remembered, as thread-less message episodes of the user.
 """
@@ -19,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from langchain.agents.middleware.types import AgentMiddleware, AgentState, ModelRequest, ModelResponse
+from langchain_agent_memory.identity import run_identity
 from langchain_agent_memory.messages import place_context, to_memory_messages
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AnyMessage, BaseMessage, SystemMessage
@@ -35,18 +38,9 @@ from agent_memory.context.placement import (
     Placement,
     check_placement,
 )
-from agent_memory.errors import ConfigError
 from agent_memory.models import UserContext
 
 __all__ = ["AgentMemoryMiddleware", "MemoryTurn", "create_memory_node"]
-
-
-def _from_context(context: Any, name: str) -> Any:
-    if context is None:
-        return None
-    if isinstance(context, dict):
-        return context.get(name)
-    return getattr(context, name, None)
 
 
 def _config() -> RunnableConfig:
@@ -82,14 +76,9 @@ class MemoryTurn:
 
     # -- identity ---------------------------------------------------------------------------------
     def identity(self, config: RunnableConfig | None = None, context: Any = None) -> tuple[str, str | None]:
-        """``(user_id, thread_id)`` of the run (see the module docstring for where they come from)."""
-        configurable = (config if config is not None else _config()).get("configurable") or {}
-        user_id = configurable.get("user_id") or _from_context(context, "user_id") or self.user_id
-        thread_id = configurable.get("thread_id") or _from_context(context, "thread_id")
-        if not user_id:
-            raise ConfigError("no user_id for this run: pass config={'configurable': {'user_id': ...}}, a "
-                              "context with a user_id, or user_id= to the memory middleware/node")
-        return str(user_id), (str(thread_id) if thread_id else None)
+        """``(user_id, thread_id)`` of the run (see ``langchain_agent_memory.identity.run_identity``)."""
+        return run_identity(config if config is not None else _config(), context, self.user_id,
+                            who="the memory middleware/node")
 
     # -- flows ----------------------------------------------------------------------------------
     def _context(self, user_id: str, thread_id: str | None, query: str) -> Flow[UserContext]:
@@ -171,20 +160,24 @@ class MemoryTurn:
         return self._place(messages, system, block.context, query)
 
     def recall_tool(self) -> BaseTool:
-        """A real ``recall_memory`` tool for the model to call itself (declared so ``tools=`` is static)."""
+        """A real ``recall_memory`` tool for the model to call itself (declared so ``tools=`` is static).
 
-        def _flow(query: str) -> Flow[str]:
-            user_id, _ = self.identity()
+        Its user is the run's: Agent Server's authenticated user, ``configurable["user_id"]``, or the
+        ``context=`` of ``create_agent`` (read from the run's config, which LangGraph passes to tools).
+        """
+
+        def _flow(query: str, config: RunnableConfig | None) -> Flow[str]:
+            user_id, _ = self.identity(config)
             yield from ensure_user(user_id)
             found: UserContext = yield from call(lambda api: api.context.get(user_id=user_id, query=query,
                                                  template_id=self.template_id, token_budget=self.token_budget))
             return found.context
 
-        def recall(query: str = "") -> str:
-            return self.bridge.run(_flow(query))
+        def recall(query: str = "", config: RunnableConfig = None) -> str:  # type: ignore[assignment]
+            return self.bridge.run(_flow(query, config))
 
-        async def arecall(query: str = "") -> str:
-            return await self.bridge.arun(_flow(query))
+        async def arecall(query: str = "", config: RunnableConfig = None) -> str:  # type: ignore[assignment]
+            return await self.bridge.arun(_flow(query, config))
 
         return StructuredTool.from_function(func=recall, coroutine=arecall, name=self.tool_name,
                                             description=RECALL_TOOL_DESCRIPTION)

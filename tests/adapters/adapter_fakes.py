@@ -51,3 +51,30 @@ class RecallingChatModel(GenericFakeChatModel):
         self.calls.append(list(messages))
         text = answer_from([str(m.text) for m in messages if m.type in ("tool", "system")])
         return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
+
+
+class ScriptedToolModel(GenericFakeChatModel):
+    """A fake chat model that plays a script of tool calls, one step per model call, then answers.
+
+    Each step is ``(name, args)`` or a function ``messages -> (name, args)`` (to use an earlier
+    tool result, e.g. an id); once the script is done it replies with the last tool message's text.
+    """
+
+    messages: Any = Field(default_factory=lambda: iter(()))
+    script: list[Any] = Field(default_factory=list)
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedToolModel:
+        """Tools are accepted (the script names them)."""
+        return self
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        self.calls.append(list(messages))
+        if not self.script:
+            last = next((str(m.text) for m in reversed(messages) if m.type == "tool"), "")
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(f"Done. {last}"))])
+        step = self.script.pop(0)
+        name, args = step(messages) if callable(step) else step
+        call = {"name": name, "args": args, "id": f"call_{len(self.calls)}", "type": "tool_call"}
+        return ChatResult(generations=[ChatGeneration(message=AIMessage("", tool_calls=[call]))])

@@ -26,6 +26,8 @@ EXPECTED = {
     "langgraph_agent.py": ["== Day 2", "Denver", "RECALL ACROSS THREADS: yes"],
     "llamaindex_chat_engine.py": ["== Day 2", "grey cat", "RECALL ACROSS THREADS: yes"],
     "langchain_retriever_chain.py": ["== Day 2", "fact", "score=", "Denver", "RECALL ACROSS THREADS: yes"],
+    "langgraph_store_graph.py": ["== Day 2", "peanuts", "RECALL ACROSS THREADS: yes", "FORGOTTEN AFTER DELETE: yes"],
+    "llamaindex_function_agent.py": ["== Day 2", "grey cat", "RECALL ACROSS THREADS: yes", "SAVED NOTE FOUND: yes"],
 }
 NOTEBOOK_EXPECTED = {
     "cross_session_recall.ipynb": ["DAY 2 RECALL: True", "CLOSED FACT:", "2024-06-01",

@@ -29,15 +29,15 @@ from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from agent_memory import AsyncMemory, Memory, Message
 from agent_memory.context.placement import check_openai_order
-from agent_memory.errors import ThreadNotFoundError
+from agent_memory.errors import ConfigError
 
 DAY1 = "2024-03-01T10:00:00Z"
 
 
 def test_all_is_pinned() -> None:
     assert sorted(langchain_agent_memory.__all__) == [
-        "AgentMemoryChatMessageHistory", "AgentMemoryRetriever", "memory_context", "place_context",
-        "tool_pair"]
+        "AgentMemoryChatMessageHistory", "AgentMemoryRetriever", "ManageMemoryTool", "SearchMemoryTool",
+        "create_memory_tools", "memory_context", "place_context", "tool_pair"]
 
 
 # -- chat message history ----------------------------------------------------------------------------
@@ -56,11 +56,8 @@ def test_history_round_trip_and_episodes(mem: Memory) -> None:
 
 
 def test_history_without_user_needs_an_existing_thread(mem: Memory) -> None:
-    history = AgentMemoryChatMessageHistory(mem, "nope")
-    with pytest.raises(ThreadNotFoundError):
-        _ = history.messages
-    with pytest.raises(ThreadNotFoundError):
-        history.add_messages([HumanMessage("hi")])
+    with pytest.raises(ConfigError, match="pass user_id="):
+        AgentMemoryChatMessageHistory(mem, "nope")  # refused at construction, saying what to pass
     mem.thread.create(thread_id="t9", user_id="jane")
     AgentMemoryChatMessageHistory(mem, "t9").add_message(HumanMessage("hello there"))
     assert [m.content for m in mem.thread.get_messages("t9")] == ["hello there"]

@@ -233,10 +233,58 @@ async def test_async_twins(store: BaseStore) -> None:
     assert results[0].value == {"v": 2} and keys(results[1]) == ["k2"]
 
 
+def test_overwrite_moves_the_item_in_query_ranking(store: BaseStore) -> None:
+    store.put(("t",), "doc1", {"text": "zany zebra Xerxes"})
+    store.put(("t",), "doc2", {"text": "something about dogs"})
+    store.put(("t",), "doc3", {"text": "text about birds"})
+    first = store.search(("t",), query="Zany Xerxes")
+    assert first[0].key == "doc1"
+    store.put(("t",), "doc1", {"text": "new text about dogs"})
+    after = {i.key: i.score for i in store.search(("t",), query="Zany Xerxes")}
+    assert after["doc1"] < first[0].score
+    fresh = {i.key: i.score for i in store.search(("t",), query="new text about dogs")}
+    assert fresh["doc1"] > after["doc1"]
+    store.put(("t",), "doc4", {"text": "new text about dogs"}, index=False)
+    assert "doc4" not in keys(store.search(("t",), query="new text about dogs", limit=3))
+
+
+def test_query_search_with_filters_ranks_within_the_filter(store: BaseStore) -> None:
+    for key, value in [("doc1", {"text": "red apple", "color": "red", "score": 4.5}),
+                       ("doc2", {"text": "red car", "color": "red", "score": 3.0}),
+                       ("doc3", {"text": "green apple", "color": "green", "score": 4.0}),
+                       ("doc4", {"text": "blue car", "color": "blue", "score": 3.5})]:
+        store.put(("t",), key, value)
+    assert keys(store.search(("t",), query="apple", filter={"color": "red"})) == ["doc1", "doc2"]
+    assert keys(store.search(("t",), query="car", filter={"color": "red"})) == ["doc2", "doc1"]
+    assert keys(store.search(("t",), query="apple", filter={"score": {"$gte": 4.0}, "color": "green"})) == ["doc3"]
+
+
+@pytest.mark.parametrize("query", ["", None, "test " * 100, "test!@#$%^&*()", 'quote " and (paren'])
+def test_odd_queries_still_find_the_item(store: BaseStore, query: str | None) -> None:
+    store.put(("t",), "doc1", {"text": "test document"})
+    assert keys(store.search(("t",), query=query)) == ["doc1"]
+
+
+def test_langgraph_label_below_the_root_is_allowed(store: BaseStore) -> None:
+    ns = ("foo", "langgraph", "foo")
+    store.put(ns, "bar", {"foo": "bar"})
+    assert store.get(ns, "bar").value == {"foo": "bar"} and store.search(ns)[0].value == {"foo": "bar"}
+    store.delete(ns, "bar")
+    assert store.get(ns, "bar") is None
+
+
+def test_list_namespaces_of_an_empty_store_and_an_exact_prefix(store: BaseStore) -> None:
+    assert store.list_namespaces() == []
+    for ns in [("users", "123"), ("users", "456", "settings"), ("a", "b", "d", "e"), ("a", "b", "c")]:
+        store.put(ns, "k", {"data": "v"})
+    assert store.list_namespaces(prefix=("users", "123")) == [("users", "123")]
+    assert store.list_namespaces(prefix=("a", "b"), max_depth=3) == [("a", "b", "c"), ("a", "b", "d")]
+
+
 # -- only ours ---------------------------------------------------------------------------------------
 def test_all_is_pinned() -> None:
     assert sorted(langgraph_agent_memory.__all__) == [
-        "AgentMemoryMiddleware", "AgentMemoryStore", "MemoryTurn", "create_memory_node"]
+        "AgentMemoryMiddleware", "AgentMemoryStore", "MemoryTurn", "create_memory_node", "create_memory_tools"]
 
 
 @pytest.fixture
@@ -246,13 +294,13 @@ def ours(mem: Memory) -> AgentMemoryStore:
 
 def test_items_of_a_user_namespace_live_in_that_users_graph(mem: Memory, ours: AgentMemoryStore) -> None:
     ours.put(("memories", "jane"), "diet", {"text": "Jane is vegetarian"})
-    ours.put(("memories", "nobody"), "x", {"text": "unowned"})
-    episodes = mem.graph.episodes(user_id="jane", source="json")
-    assert [json.loads(e.content) for e in episodes] == [{"text": "Jane is vegetarian"}]
+    ours.put(("notes",), "x", {"text": "unowned"})
+    episodes = mem.graph.episodes(user_id="jane", source="text")
+    assert [e.content for e in episodes] == ["Jane is vegetarian"]
     assert episodes[0].metadata[STORE_MARKER]["namespace"] == ["memories", "jane"]
-    assert mem.user.get("langgraph_store")  # the default owner, created on demand
+    assert mem.user.get("langgraph_store")  # the shared owner, created on demand
     unowned = mem.graph.episodes(user_id="langgraph_store")
-    assert [json.loads(e.content) for e in unowned] == [{"text": "unowned"}]
+    assert [e.content for e in unowned] == ["unowned"]
     # and the item feeds Jane's context block
     assert "vegetarian" in mem.context.get(user_id="jane", query="what does Jane eat?").context
 

@@ -49,7 +49,7 @@ class Recorder:
 
 
 def test_all_is_pinned() -> None:
-    assert sorted(li_pkg.__all__) == ["AgentMemory", "AgentMemoryBlock"]
+    assert sorted(li_pkg.__all__) == ["AgentMemory", "AgentMemoryBlock", "create_memory_tools"]
 
 
 @pytest.mark.parametrize("placement", ["tool", "system"])

@@ -292,3 +292,110 @@ def test_a_home_that_cannot_be_a_directory(tmp_path: Path) -> None:
     (tmp_path / "h" / "memory.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StorageError, match="cannot open the database"):
         Memory(tmp_path / "h", embedder=HashEmbedder(), config=MemoryConfig(vector_backend="exact"))
+
+
+def test_a_full_disk_refuses_whole_calls_and_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    """SQLite's page limit stands in for a full disk (the same SQLITE_FULL error)."""
+    from agent_memory.storage.embedded import EmbeddedStore
+    from agent_memory.storage.inmemory import ExactIndex
+    from agent_memory.testing.extractors import TripleExtractor
+    from agent_memory.testing.fakes import HashEmbedder
+
+    store = EmbeddedStore(tmp_path / "memory.db", ExactIndex())
+    conn = store._conn()  # this thread's connection: inline ingestion writes through it
+    with Memory.ephemeral(store=store, embedder=HashEmbedder(), extractor=TripleExtractor()) as mem:
+        mem.user.add(user_id="jane", first_name="Jane")
+        mem.thread.create(thread_id="t1", user_id="jane")
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count={pages + 40}")
+        acknowledged, refused = [], []
+        for i in range(150):
+            msg = Message(role="user", content=f"I | LIVES_IN | City{i} " + "x" * 300)
+            try:
+                mem.thread.add_messages("t1", messages=[msg])
+                acknowledged.append(msg.uuid)
+            except StorageError as exc:
+                assert "disk is full; free disk space" in str(exc)
+                refused.append(msg.uuid)
+        assert acknowledged and refused
+        stored = {m.uuid for m in mem.thread.get_messages("t1")}
+        assert stored == set(acknowledged)  # every acknowledged message, and nothing refused
+        conn.execute("PRAGMA max_page_count=1000000")  # space again: what waited is processed
+        mem.wait_until_processed("jane")
+        assert mem.graph.episodes(user_id="jane", status="pending") == []
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Any:
+    """A 4 MB tmpfs mounted under tmp_path (skipped where mounting is not allowed)."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_really_full_disk_at_open_write_and_close(tiny_disk: Path) -> None:
+    from agent_memory.testing.extractors import TripleExtractor
+    from agent_memory.testing.fakes import HashEmbedder
+
+    def open_memory(home: Path) -> Memory:
+        return Memory(home, embedder=HashEmbedder(), extractor=TripleExtractor(),
+                      config=MemoryConfig(vector_backend="exact"))
+
+    mem = open_memory(tiny_disk / "home")
+    mem.user.add(user_id="jane", first_name="Jane")
+    mem.thread.create(thread_id="t1", user_id="jane")
+    [kept] = mem.thread.add_messages("t1", messages=[Message(role="user", content="I | LIVES_IN | Oslo")])
+    filler = tiny_disk / "filler"
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    with pytest.raises(StorageError, match="disk is full"):
+        mem.thread.add_messages("t1", messages=[Message(role="user", content="x" * 20_000)])
+    with pytest.raises((StorageError, ConfigError), match="full|space"):
+        open_memory(tiny_disk / "other").close()
+    try:
+        mem.close()
+    except StorageError as exc:  # the checkpoint needs room; committed data stays in the log
+        assert "free disk space" in str(exc)
+    filler.unlink()
+    with open_memory(tiny_disk / "home") as again:
+        assert [m.uuid for m in again.thread.get_messages("t1")] == [kept.uuid]
+
+
+def test_odd_arguments_elsewhere_are_typed(memory: Memory) -> None:
+    with pytest.raises(InvalidInputError, match="surrogate"):
+        memory.graph.usage(user_id="jane", episode_uuid="\ud800")
+    with pytest.raises(InvalidInputError, match="surrogate"):
+        memory.wait_until_processed("\ud800")
+    for timeout in ("x", -1, float("nan"), True):
+        with pytest.raises(InvalidInputError, match="timeout"):
+            memory.wait_until_processed("jane", timeout=timeout)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="relations must be a list"):
+        memory.graph.search(user_id="jane", query="x", filters={"relations": "LIVES_IN"})
+    for home in (123, "", "a\0b"):
+        with pytest.raises(ConfigError, match="home"):
+            Memory(home=home)  # type: ignore[arg-type]
+
+
+def test_look_alike_user_ids_are_separate_graphs(memory: Memory) -> None:
+    twins = ["Jane", "jane_", "j\u0430ne", "jane@example.com", "JANE"]  # the third has a Cyrillic a
+    for uid in twins:
+        memory.user.add(user_id=uid)
+        memory.thread.create(thread_id=f"t-{uid}", user_id=uid)
+        memory.thread.add_messages(f"t-{uid}", messages=[Message(role="user", content=f"I | OWNS | secret of {uid}")])
+    memory.thread.add_messages("t1", messages=[Message(role="user", content="I | OWNS | secret of jane")])
+    for uid in ["jane", *twins]:
+        ctx = memory.context.get(user_id=uid, query="secret of jane")
+        assert {r.user_id for r in [*ctx.facts, *ctx.entities, *ctx.episodes]} == {uid}
+        assert [e.content for e in ctx.episodes] == [f"I | OWNS | secret of {uid}"]

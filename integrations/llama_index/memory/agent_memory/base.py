@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
+import weakref
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.memory import BaseMemory
 from llama_index.core.memory.memory import BaseMemoryBlock
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from agent_memory import AsyncMemory, Memory
 from agent_memory.bridge import Bridge, Flow, call, ensure_thread, ensure_user
 from agent_memory.context.placement import RECALL_TOOL_NAME, check_placement, system_with_context
+from agent_memory.context.tokens import count_tokens
 from agent_memory.errors import ConfigError, ThreadNotFoundError
 from agent_memory.models import Message, UserContext
 
@@ -33,6 +36,31 @@ def _last_user_text(messages: Sequence[ChatMessage]) -> str | None:
         if m.role == MessageRole.USER:
             return text_of(m)
     return None
+
+
+_LIVE: weakref.WeakValueDictionary[str, Memory | AsyncMemory] = weakref.WeakValueDictionary()
+_REFS: weakref.WeakKeyDictionary[Memory | AsyncMemory, str] = weakref.WeakKeyDictionary()
+
+
+def _ref(memory: Memory | AsyncMemory) -> str:
+    """A handle for a live memory, so a serialised ``AgentMemory`` finds it again in this process."""
+    ref = _REFS.get(memory)
+    if ref is None:
+        ref = _REFS[memory] = uuid.uuid4().hex
+        _LIVE[ref] = memory
+    return ref
+
+
+def _resolve(data: dict[str, Any]) -> Memory | AsyncMemory:
+    """The memory a serialised ``AgentMemory`` used: the live one in this process, else reopened at its home."""
+    live = _LIVE.get(str(data.get("memory_ref") or ""))
+    if live is not None:
+        return live
+    home = data.get("memory_home")
+    if home:
+        return AsyncMemory(home) if data.get("memory_async") else Memory(home)
+    raise ConfigError("this AgentMemory was serialised from an in-memory (ephemeral) Memory that no longer "
+                      "exists; pass it again: AgentMemory.from_dict(data, memory=memory)")
 
 
 class AgentMemory(BaseMemory):
@@ -56,6 +84,17 @@ class AgentMemory(BaseMemory):
         history_limit: how many recent messages of the thread to send (default 40).
         template_id, token_budget: passed to the context block.
 
+        chat_history: messages to start the session with (written to the thread on first use).
+        token_limit: send at most this many tokens of recent history (oldest dropped first).
+        llm: the LLM the memory feeds (as ``ChatMemoryBuffer.from_defaults`` takes it): a
+            completion-style LLM (``metadata.is_chat_model=False``) gets the block as system text,
+            never a tool pair rendered as Python dicts.
+
+    Serialisation: ``to_dict`` keeps a handle to the ``Memory`` (and its home directory), so
+    ``from_dict`` (and a ``FunctionAgent`` ``Context`` round trip) reconnects to the live memory in
+    this process, or reopens a persistent one elsewhere; pass ``memory=`` to ``from_dict`` to choose.
+    Unknown arguments are refused, never ignored.
+
     Usage:
         .. code-block:: python
 
@@ -76,19 +115,33 @@ class AgentMemory(BaseMemory):
     empties it and deletes the thread's messages (what the graph learned stays).
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     memory: Any = Field(exclude=True, description="A Memory or AsyncMemory.")
     user_id: str
     thread_id: str
     placement: Literal["system", "tool"] = "tool"
     history_limit: int = Field(default=40, ge=1)
+    token_limit: int | None = Field(default=None, ge=1)
     template_id: str | None = None
     token_budget: int | None = None
     tool_name: str = RECALL_TOOL_NAME
+    llm: Any = Field(default=None, exclude=True, description="The LLM fed (for is_chat_model).")
+    memory_ref: str | None = Field(default=None, description="Handle of the live Memory (set automatically).")
+    memory_home: str | None = Field(default=None, description="The Memory's home directory (set automatically).")
+    memory_async: bool = False
 
     _window: list[ChatMessage] | None = PrivateAttr(default=None)
+    _seed: list[ChatMessage] = PrivateAttr(default_factory=list)
     _synthetic_ids: set[str] = PrivateAttr(default_factory=set)
+
+    @model_validator(mode="after")
+    def _remember_handle(self) -> AgentMemory:
+        self.memory_ref = _ref(self.memory)
+        home = self.memory.config.home
+        self.memory_home = str(home) if home is not None else None
+        self.memory_async = isinstance(self.memory, AsyncMemory)
+        return self
 
     @field_validator("memory")
     @classmethod
@@ -107,11 +160,30 @@ class AgentMemory(BaseMemory):
 
     @classmethod
     def from_defaults(cls, memory: Memory | AsyncMemory | None = None, user_id: str | None = None,  # type: ignore[override]
-                      thread_id: str | None = None, **kwargs: Any) -> AgentMemory:
-        """Construct (``memory``, ``user_id`` and ``thread_id`` are required)."""
+                      thread_id: str | None = None, *, chat_history: list[ChatMessage] | None = None,
+                      **kwargs: Any) -> AgentMemory:
+        """Construct (``memory``, ``user_id`` and ``thread_id`` are required; ``chat_history`` seeds the session)."""
         if memory is None or user_id is None or thread_id is None:
             raise TypeError("AgentMemory.from_defaults needs memory=, user_id= and thread_id=")
-        return cls(memory=memory, user_id=user_id, thread_id=thread_id, **kwargs)
+        made = cls(memory=memory, user_id=user_id, thread_id=thread_id, **kwargs)
+        made._seed = list(chat_history or [])
+        return made
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **kwargs: Any) -> AgentMemory:  # type: ignore[override]
+        """Rebuild from ``to_dict``: reconnects to the same ``Memory`` unless ``memory=`` is given."""
+        data = {k: v for k, v in {**data, **kwargs}.items() if k != "class_name"}
+        if data.get("memory") is None:
+            data["memory"] = _resolve(data)
+        for key in ("memory_ref", "memory_home", "memory_async"):
+            data.pop(key, None)
+        return cls(**data)
+
+    def _placement(self) -> str:
+        metadata = getattr(self.llm, "metadata", None)
+        if metadata is not None and getattr(metadata, "is_chat_model", True) is False:
+            return "system"  # a completion model reads the prompt as text: no tool pair
+        return self.placement
 
     @property
     def _bridge(self) -> Bridge:
@@ -128,18 +200,33 @@ class AgentMemory(BaseMemory):
                 pass
             if self._window is None:
                 self._window = [from_memory_message(m) for m in stored]
+        if self._seed:
+            seed, self._seed = self._seed, []
+            self._window.extend(seed)
+            yield from self._write(seed)
         return self._window
 
-    def _put(self, messages: Sequence[ChatMessage]) -> Flow[None]:
-        window = yield from self._load()
-        window.extend(messages)
+    def _write(self, messages: Sequence[ChatMessage]) -> Flow[None]:
         records = to_memory_messages(messages, skip_call_ids=self._synthetic_ids)
         if records:
             yield from ensure_thread(self.thread_id, self.user_id)
             yield from call(lambda api: api.thread.add_messages(self.thread_id, messages=records))
 
+    def _put(self, messages: Sequence[ChatMessage]) -> Flow[None]:
+        window = yield from self._load()
+        window.extend(messages)
+        yield from self._write(messages)
+
     def _recent(self, window: list[ChatMessage]) -> list[ChatMessage]:
         recent = window[-self.history_limit:]
+        if self.token_limit is not None:
+            total, keep = 0, 0
+            for m in reversed(recent):
+                total += count_tokens(text_of(m)) + 4  # ~4 tokens of per-message framing
+                if total > self.token_limit and keep:
+                    break
+                keep += 1
+            recent = recent[len(recent) - keep:]
         while recent and recent[0].role == MessageRole.TOOL:  # never start with an unanswered tool message
             recent = recent[1:]
         return recent
@@ -164,7 +251,7 @@ class AgentMemory(BaseMemory):
                                         template_id=self.template_id, token_budget=self.token_budget))
         if not block.context:
             return recent
-        if self.placement == "system":
+        if self._placement() == "system":
             system = ChatMessage(role=MessageRole.SYSTEM, content=system_with_context(None, block.context))
             return [system, *recent]
         query = (input if pending else last_user) or ""

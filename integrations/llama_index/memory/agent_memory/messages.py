@@ -9,7 +9,7 @@ from typing import Any
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
 
 from agent_memory.context.placement import RECALL_TOOL_NAME, context_tool_pair, insertion_index
-from agent_memory.models import Message
+from agent_memory.models import Message, Role
 
 __all__ = [
     "from_memory_message",
@@ -52,7 +52,7 @@ def to_memory_messages(messages: Sequence[ChatMessage], *,
         text = text_of(m)
         if not text.strip():
             continue
-        out.append(Message(role=role, content=text, created_at=m.additional_kwargs.get("created_at"),
+        out.append(Message(role=Role(role), content=text, created_at=m.additional_kwargs.get("created_at"),
                            metadata={"li_role": m.role.value}))
     return out
 

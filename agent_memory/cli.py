@@ -1,4 +1,4 @@
-"""The ``agent-memory`` command line: demo, ingest, context, search, facts, users, delete-user."""
+"""The ``agent-memory`` command line: demo, ingest, context, search, facts, users, delete-user, reindex."""
 
 from __future__ import annotations
 
@@ -75,6 +75,7 @@ def demo(
     home: Annotated[Path | None, typer.Option(help="keep the demo memory here (default: a temp dir)")] = None,
 ) -> None:
     """Seed a user's threads over several days, then show a new thread's context block recalling them."""
+    from .context.render import fact_when
     from .demo import run_demo
 
     workdir = home or Path(tempfile.mkdtemp(prefix="agent-memory-demo-"))
@@ -87,12 +88,10 @@ def demo(
             console.print(Panel(result.context.context, title="context block for a new thread (day 30)",
                                 subtitle=f"query: {result.context.query!r}"))
             table = Table(title="facts recalled from earlier threads")
-            for col in ("fact", "valid", "from episode"):
+            for col in ("fact", "valid", "said in"):
                 table.add_column(col)
             for fact in result.context.facts:
-                end = "present" if fact.invalid_at is None else f"{fact.invalid_at:%Y-%m-%d}"
-                start = f"{fact.valid_at:%Y-%m-%d}" if fact.valid_at else "?"
-                table.add_row(fact.fact, f"{start} - {end}", fact.episodes[0][:8] if fact.episodes else "")
+                table.add_row(fact.fact, fact_when(fact), result.sources.get(fact.uuid, ""))
             console.print(table)
             if result.closed:
                 console.print("[bold]changed facts, closed not deleted:[/bold]")
@@ -267,6 +266,27 @@ def delete_user(
     with _open(home) as memory:
         memory.user.delete(user_id)
     console.print(f"deleted {user_id}")
+
+
+@app.command()
+def reindex(
+    home: HomeOpt = None,
+    embedder: Annotated[str, typer.Option(help="default (quantized MiniLM) | minilm-fp32 (the previous default) "
+                                               "| e5 | package.module:factory")] = "default",
+) -> None:
+    """Rebuild every vector of a memory with another embedder (stop processes using the memory first)."""
+    from .ingest.reindex import reindex_home, resolve_embedder
+
+    config = _config(home)
+    new = resolve_embedder(embedder)
+    started = time.perf_counter()
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"re-embedding with {new.name}", total=None)
+        report = reindex_home(config, new, on_total=lambda n: progress.update(task, total=n),
+                              progress=lambda n: progress.advance(task, n))
+    counts = ", ".join(f"{n} {kind}s" for kind, n in report.records.items())
+    console.print(f"reindexed {report.users} users ({counts}) in {time.perf_counter() - started:.1f} s: "
+                  f"{report.before or 'no embedder recorded'} -> {report.after}")
 
 
 def main() -> None:

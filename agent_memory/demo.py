@@ -51,6 +51,7 @@ class DemoResult:
     context: UserContext
     facts_total: int
     closed: list[str]
+    sources: dict[str, str]  # fact uuid -> where it was said: "thread jane-day-20, 2024-03-20"
 
 
 def run_demo(memory: Memory, *, user_id: str = "jane") -> DemoResult:
@@ -73,4 +74,11 @@ def run_demo(memory: Memory, *, user_id: str = "jane") -> DemoResult:
     closed = [f"{f.fact} ({f.valid_at:%Y-%m-%d} - {f.invalid_at:%Y-%m-%d})" for f in facts
               if f.invalid_at is not None and f.valid_at is not None]
     ctx = memory.thread.get_user_context(new_thread)
-    return DemoResult(context=ctx, facts_total=len(facts), closed=closed)
+    said = {e.uuid: e for e in memory.graph.episodes(user_id=user_id, limit=1000)}
+    sources = {}
+    for f in ctx.facts:
+        first = next((said[u] for u in f.episodes if u in said), None)
+        if first is not None:
+            where = f"thread {first.thread_id}" if first.thread_id else first.source.value
+            sources[f.uuid] = f"{where}, {first.reference_time:%Y-%m-%d}"
+    return DemoResult(context=ctx, facts_total=len(facts), closed=closed, sources=sources)

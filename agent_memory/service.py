@@ -19,6 +19,7 @@ from .config import MemoryConfig
 from .context.render import ContextParts, render_context
 from .context.templates import DEFAULT_TEMPLATE
 from .embedding.base import Embedder
+from .embedding.cache import cached
 from .errors import (
     AlreadyExistsError,
     ClosedError,
@@ -88,11 +89,12 @@ class MemoryService:
         self.store = store
         self.embedder = embedder
         self._check_embedder()
-        self.indexer = Indexer(store, embedder)
+        embed_once = cached(embedder)  # the pipeline and the indexer share it: a text reaches the model once
+        self.indexer = Indexer(store, embed_once)
         self.reconcile_report: ReconcileReport = store.reconcile()
         self.indexer.drain()  # what a crash (or an upgrade) left owed
         summarizer = self._queue_summary if llm is not None else None
-        self.ingestor = Ingestor(self.store, embedder, extractor, json_extractor,
+        self.ingestor = Ingestor(self.store, embed_once, extractor, json_extractor,
                                  batch_size=config.ingest_batch_size, merge_threshold=config.entity_merge_threshold,
                                  judge=judge, summarizer=summarizer, indexer=self.indexer)
         self.retriever = Retriever(self.store, embedder, pool=config.candidate_pool)
@@ -111,10 +113,15 @@ class MemoryService:
         known = self.store.get_meta("embedder")
         if known is None:
             self.store.set_meta("embedder", key)
+        elif known.startswith("reindexing to "):
+            raise ConfigError(f"a reindex of this memory ({known}) did not finish; run it again: "
+                              "agent-memory reindex --home <memory home>")
         elif known != key:
             raise ConfigError(
-                f"this memory was built with embedder {known!r} but {key!r} was given; "
-                "open it with the same embedder or use a new memory home")
+                f"this memory was built with embedder {known!r} but {key!r} was given; open it with the same "
+                f"embedder, or rebuild its vectors with the new one: agent-memory reindex --home <memory home>"
+                + (" (or open it with MiniLMEmbedder(quantized=False), the previous default)"
+                   if known.startswith("minilm-l6-v2-int8:") else ""))
 
     # -- the model path -------------------------------------------------------------------------
     def _record_call(self, record: Any) -> None:
@@ -476,18 +483,24 @@ class MemoryService:
 
     def build_context(self, user_id: str, query: str, *, template_id: str | None = None,
                       token_budget: int | None = None, thread_id: str | None = None,
-                      exclude: frozenset[str] = frozenset()) -> UserContext:
-        """Retrieve, rank and render; ``exclude`` drops episodes already in the caller's window."""
+                      exclude: frozenset[str] = frozenset(), now: datetime | None = None) -> UserContext:
+        """Retrieve, rank and render; ``exclude`` drops episodes already in the caller's window.
+
+        ``now``: the date relative phrases of the query count from ("last week"); by default the
+        latest message of the caller's window, else none (then they are not read).
+        """
         user = self.user(user_id)
         check_query(query, template_id)
         template = self.template_text(template_id)
         budget = check_token_budget(token_budget) or self.config.token_budget
-        cands = self.retriever.candidates(user_id, query)
+        if now is None and exclude:
+            now = max((e.reference_time for e in self.store.get_episodes(user_id, sorted(exclude))), default=None)
+        cands = self.retriever.candidates(user_id, query, now=now)
         parts = ContextParts(
             user_summary=user.summary,
             facts=[f for f, _ in cands.facts], entities=[e for e, _ in cands.entities],
             episodes=[e for e, _ in cands.episodes if e.uuid not in exclude],
-            observations=[o for o, _ in cands.observations],
+            observations=[o for o, _ in cands.observations], episode_order=cands.episode_order,
         )
         if not query.strip():
             parts.observations = self.store.list_observations(user_id, limit=20)

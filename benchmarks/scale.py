@@ -79,8 +79,11 @@ def _peak_rss_mb() -> float:
 
 
 def run_scenario(episodes: int, users: int = 1, queries: int = 200, warmup: int = 10,
-                 home: str | None = None, log: Any = print) -> dict[str, Any]:
-    """Ingest ``episodes`` messages per user for ``users`` users, then time reads. In this process."""
+                 home: str | None = None, log: Any = print, reads_only: bool = False) -> dict[str, Any]:
+    """Ingest ``episodes`` messages per user for ``users`` users, then time reads. In this process.
+
+    ``reads_only``: ``home`` already holds this scenario (an earlier run with ``--home``): only time reads.
+    """
     from agent_memory import Memory, Message
 
     turns, questions = text_pool()
@@ -94,7 +97,7 @@ def run_scenario(episodes: int, users: int = 1, queries: int = 200, warmup: int 
         sent = 0
         last_log = t0
         per_thread = THREAD_SIZE
-        for u in range(users):
+        for u in range(0 if reads_only else users):
             uid = f"user-{u:05d}"
             memory.user.add(user_id=uid, first_name=f"User{u}")
             for t in range(0, episodes, per_thread):
@@ -116,18 +119,21 @@ def run_scenario(episodes: int, users: int = 1, queries: int = 200, warmup: int 
         rss_after_ingest = _peak_rss_mb()
 
         lat: list[float] = []
+        cpu: list[float] = []
         rng = random.Random(11)
+        run = f"{time.time_ns():x}" if reads_only else ""  # fresh thread ids on every reads-only run
         for q in range(warmup + queries):
             uid = f"user-{rng.randrange(users):05d}"
-            tid = f"{uid}-q{q:05d}"
+            tid = f"{uid}-q{run}{q:05d}"
             memory.thread.create(thread_id=tid, user_id=uid)
             memory.thread.add_messages(tid, messages=[Message(role="user", name="asker",
                                                               content=questions[q % len(questions)])])
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             ctx = memory.thread.get_user_context(tid)
             ms = (time.perf_counter() - t1) * 1000
             if q >= warmup:
                 lat.append(ms)
+                cpu.append((time.process_time() - c1) * 1000)
             assert ctx.context
         memory.close()
         memory = None
@@ -140,9 +146,12 @@ def run_scenario(episodes: int, users: int = 1, queries: int = 200, warmup: int 
     total = episodes * users
     return {
         "episodes_per_user": episodes, "users": users, "episodes_total": total,
-        "ingest_seconds": round(ingest_s, 2), "ingest_messages_per_s": round(total / ingest_s, 1),
+        "ingest_seconds": round(ingest_s, 2),
+        "ingest_messages_per_s": None if reads_only else round(total / ingest_s, 1),
         "get_user_context_ms": {"p50": round(percentile(lat, 50), 2), "p95": round(percentile(lat, 95), 2),
                                 "mean": round(sum(lat) / len(lat), 2), "n": len(lat)},
+        # CPU time of the process per call: what the read costs when other work shares the cores
+        "get_user_context_cpu_ms": {"p50": round(percentile(cpu, 50), 2), "p95": round(percentile(cpu, 95), 2)},
         "peak_rss_mb": round(_peak_rss_mb(), 1), "rss_before_mb": round(rss_start, 1),
         "peak_rss_after_ingest_mb": round(rss_after_ingest, 1),
         "disk_mb": round(disk / 2**20, 2), "disk_mb_per_10k_episodes": round(disk / 2**20 * 10_000 / total, 2),
@@ -178,9 +187,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=200, help="timed get_user_context calls (after 10 warm-up)")
     parser.add_argument("--home", help="keep the memory in this directory (default: a temp dir, removed)")
     parser.add_argument("--json", help="write the result here")
+    parser.add_argument("--reads-only", action="store_true",
+                        help="--home already holds this scenario from an earlier run: only time reads")
     args = parser.parse_args(argv)
+    if args.reads_only and not args.home:
+        parser.error("--reads-only needs --home")
     result = run_scenario(args.episodes, args.users, args.queries, home=args.home,
-                          log=lambda m: print(m, flush=True))
+                          log=lambda m: print(m, flush=True), reads_only=args.reads_only)
     text = json.dumps(result, indent=2)
     if args.json:
         Path(args.json).write_text(text)

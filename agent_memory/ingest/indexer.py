@@ -94,11 +94,13 @@ class Indexer:
         except Exception as exc:
             raise EmbeddingError(f"embedding failed; the vectors stay queued: {exc}") from exc
 
-    def drain(self, user_id: str | None = None, *, include_pending: bool = False) -> int:
+    def drain(self, user_id: str | None = None, *, include_pending: bool = False,
+              progress: Callable[[int], None] | None = None) -> int:
         """Store every owed vector (of one user, or all); returns how many were written.
 
         Episodes still pending are skipped unless ``include_pending``: the pipeline embeds them
-        itself when it processes them (with the message they answer as context).
+        itself when it processes them (with the message they answer as context). ``progress`` is
+        told how many vectors each write stored (``agent-memory reindex`` shows a bar with it).
         """
         written = 0
         while True:
@@ -106,12 +108,15 @@ class Indexer:
             groups: dict[tuple[str, Kind], list[VectorTask]] = {}
             for task in tasks:
                 groups.setdefault((task.user_id, task.kind), []).append(task)
-            progress = 0
+            done = 0
             for (uid, kind), group in sorted(groups.items(), key=lambda g: KINDS.index(g[0][1])):
                 for start in range(0, len(group), self.batch):
-                    progress += self._write(uid, kind, group[start : start + self.batch], include_pending)
-            written += progress
-            if not progress or len(tasks) < 4096:
+                    stored = self._write(uid, kind, group[start : start + self.batch], include_pending)
+                    done += stored
+                    if progress is not None and stored:
+                        progress(stored)
+            written += done
+            if not done or len(tasks) < 4096:
                 return written
 
     def _write(self, user_id: str, kind: Kind, tasks: list[VectorTask], include_pending: bool) -> int:

@@ -28,7 +28,6 @@ def update_observations(store: GraphStore, user: User, entity_uuids: Iterable[st
             if r.entity_uuid in touched and r.entity_uuid != user_entity]
     if not rows:
         return []
-    total = max(store.count_threads(user.user_id), 1)
     entities = {e.uuid: e for e in store.get_entities(user.user_id, [r.entity_uuid for r in rows])}
     saved = []
     for r in rows:
@@ -36,8 +35,9 @@ def update_observations(store: GraphStore, user: User, entity_uuids: Iterable[st
         if ent is None:
             continue
         first, last = r.first_seen, r.last_seen
-        text = (f"{user.display_name} keeps coming back to {ent.name} ({ent.type}): {r.mentions} mentions in "
-                f"{r.threads} sessions of {max(total, r.threads)}, {first:%Y-%m-%d} to {last:%Y-%m-%d}")
+        # the text says what the pattern is; its counts and dates are fields (rendered from them), so the
+        # text, and its vector, change when the meaning does, not with every mention
+        text = f"{user.display_name} keeps coming back to {ent.name} ({ent.type})"
         saved.append(store.save_observation(Observation(
             user_id=user.user_id, key=f"entity:{ent.uuid}", text=text, evidence=[ent.uuid],
             first_seen=first, last_seen=last, count=r.mentions, sessions=list(r.sessions))))

@@ -24,6 +24,7 @@ import numpy as np
 
 from .._time import utcnow
 from ..embedding.base import Embedder
+from ..embedding.cache import cached
 from ..errors import AgentMemoryError, LLMResponseError, ProviderError, StorageError, UserNotFoundError
 from ..extraction.base import ExtractedEntity, Extraction, ExtractionContext, Extractor
 from ..extraction.relations import is_single_valued, normalize_relation, opposite_relation
@@ -97,8 +98,9 @@ class Ingestor:
                  json_extractor: Extractor, *, batch_size: int = 64, merge_threshold: float = 0.93,
                  judge: Judge | None = None, summarizer: Summarizer | None = None,
                  indexer: Indexer | None = None) -> None:
-        self.store, self.embedder = store, embedder
-        self.indexer = indexer or Indexer(store, embedder)
+        # each distinct text reaches the model once: names, facts, observations and the previous message
+        self.store, self.embedder = store, cached(embedder)
+        self.indexer = indexer or Indexer(store, self.embedder)
         self.judge, self.summarizer = judge, summarizer
         self.extractor, self.json_extractor = extractor, json_extractor
         self.batch_size, self.merge_threshold = batch_size, merge_threshold

@@ -5,77 +5,47 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from .._time import utcnow
 from ..embedding.base import Embedder
-from ..models import Entity, Episode, Fact, Observation, SearchResult, SearchScope
+from ..models import Entity, Episode, Fact, Observation, Role, SearchResult, SearchScope
 from ..storage.base import GraphStore, Kind
-from ..text import normalize_name
+from ..text import content_words, normalize_name
 from .fusion import jaccard, mmr, recency_weight, rrf, word_set
+from .knobs import Knobs
 from .relevance import attach_relevance
+from .when import query_dates
 
-__all__ = ["Candidates", "Retriever", "SearchFilters"]
+__all__ = ["Candidates", "Knobs", "Retriever", "SearchFilters", "query_dates"]
 
 _WORDS = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+# Words by which a question asks for a kind of thing -> the entity types that are such things.
+_KINDS = {
+    ("Place", "Location"): "city cities country countries place places state states town towns",
+    ("Work",): "book books novel novels movie movies film films song songs album albums series",
+    ("Animal", "Pet"): "pet pets animal animals dog dogs cat cats",
+    ("Organization",): "company companies organization organizations organisation organisations team teams",
+    ("Activity",): "activity activities hobby hobbies sport sports",
+    ("Event",): "event events",
+}
+_TYPE_WORDS = {w: types for types, words in _KINDS.items() for w in words.split()}
+_FETCH_WINDOW = timedelta(days=12)  # a time window this short brings in all its episodes
+_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b", re.I)
 
-# Episode reranking. A turn next to a strong hit is often what the hit answers or is answered by
-# ("What did you paint?" / "A lake sunrise"): the turns just before and after each of the
-# strongest NEIGHBOUR_SOURCES hits gain NEIGHBOUR_WEIGHT of its score. Turns spoken by someone
-# the query names gain SPEAKER_BOOST of their own score.
-NEIGHBOUR_SOURCES = 20
-NEIGHBOUR_WEIGHT = 0.25
-SPEAKER_BOOST = 0.7
-# A query that names a calendar date ("on 3 June, 2023", "2023-06-03", "in June 2023") is about that
-# time: the episodes of that day (or month) gain DATE_BOOST on the fused scale (~0-1.7).
-DATE_BOOST = 0.6
-_MONTH_NAMES = ("january february march april may june july august september october november december").split()
-_MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_NAMES)} | {m[:3]: i + 1 for i, m in enumerate(_MONTH_NAMES)}
-_MON = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MON})\.?,?\s+(\d{{4}})\b", re.I)
-_MONTH_DAY_YEAR = re.compile(rf"\b({_MON})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I)
-_ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_MONTH_YEAR = re.compile(rf"\b({_MON})\.?,?\s+(\d{{4}})\b", re.I)
-# Episodes: the vector and the BM25 scores, each min-max normalised over its own hits, weighted and
-# summed (on LoCoMo this beat a reciprocal rank fusion of the two lists).
-EPISODE_WEIGHTS = (0.7, 1.0)
-# For a context block (not for search), a long episode must earn its tokens: its score is scaled by
-# (LENGTH_REF / length) ** LENGTH_ALPHA above LENGTH_REF characters.
-LENGTH_REF = 400
-LENGTH_ALPHA = 0.5
-# Facts: vector + BM25, plus the facts touching entities the query names (graph neighbourhood) and
-# the facts drawn from the best episodes, with these weights in the fusion.
-FACT_GRAPH_WEIGHT = 0.5
-FACT_EPISODE_WEIGHT = 0.7
+def _name_grams(query: str) -> set[str]:
+    """The query's 1-3 word phrases as name keys, possessives dropped ("Melanie's" -> "melanie")."""
+    plain = _POSSESSIVE.sub("", query)
+    return {normalize_name(g) for g in _ngrams(plain, n=3)}
 
 
-def query_dates(text: str) -> list[tuple[datetime, datetime]]:
-    """UTC [start, end) windows of the calendar dates a text names: a day (padded by a day each side,
-    for time zones) or a month. Relative phrases ("last week") are not read: a query has no date."""
-    out: list[tuple[datetime, datetime]] = []
-    days: list[tuple[int, int, int]] = []
-    for m in _DAY_MONTH_YEAR.finditer(text):
-        days.append((int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1))))
-    for m in _MONTH_DAY_YEAR.finditer(text):
-        days.append((int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2))))
-    for m in _ISO_DAY.finditer(text):
-        days.append((int(m.group(1)), int(m.group(2)), int(m.group(3))))
-    for y, mo, d in days:
-        try:
-            day = datetime(y, mo, d, tzinfo=timezone.utc)
-        except ValueError:
-            continue
-        out.append((day - timedelta(days=1), day + timedelta(days=2)))
-    if not out:
-        for m in _MONTH_YEAR.finditer(text):
-            y, mo = int(m.group(2)), _MONTHS[m.group(1).lower()]
-            if 1 <= y <= 9999:
-                end = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=timezone.utc)
-                out.append((datetime(y, mo, 1, tzinfo=timezone.utc), end))
-    return out
+def _without(query: str, names: set[str]) -> str:
+    """The query with the words of these names removed (possessives too)."""
+    drop = {w for n in names for w in n.split()}
+    return " ".join(w for w in _WORDS.findall(_POSSESSIVE.sub("", query)) if w.casefold() not in drop)
 
 
 class SearchFilters(BaseModel):
@@ -100,6 +70,8 @@ class Candidates:
     entities: list[tuple[Entity, float]] = field(default_factory=list)
     episodes: list[tuple[Episode, float]] = field(default_factory=list)
     observations: list[tuple[Observation, float]] = field(default_factory=list)
+    # conversation order of candidate episodes that share a thread and a timestamp: uuid -> position
+    episode_order: dict[str, int] = field(default_factory=dict)
 
 
 def _ngrams(text: str, n: int = 3, max_words: int = 60) -> list[str]:
@@ -115,6 +87,8 @@ class Retriever:
         self.store, self.embedder, self.pool = store, embedder, pool
         # Episodes are the bulk of a block (a 4k-token block holds ~100 chat turns): rank more of them.
         self.episode_pool = episode_pool or 4 * pool
+        self.knobs = Knobs()
+        self._content_vec: tuple[str, np.ndarray] | None = None
 
     def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
                extra: Sequence[tuple[Sequence[str], float]] = (),
@@ -143,69 +117,157 @@ class Retriever:
                                          since=ep.reference_time + timedelta(microseconds=1), limit=1)
         return before + after
 
-    def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
-                       rescore: bool = True) -> tuple[dict[str, float], dict[str, Episode]]:
-        """Fused episode scores (vector + BM25), with neighbour and speaker rescoring; and the episodes read."""
-        dense = dict(self._dense(user_id, "episode", qvec, pool))
-        lexical = dict(self.store.search_text(user_id, "episode", query, pool))
+    def _fuse(self, dense: dict[str, float], lexical: dict[str, float]) -> dict[str, float]:
+        """Each list min-max normalised over its own hits, weighted and summed."""
         fused: dict[str, float] = {}
-        for w, sc in zip(EPISODE_WEIGHTS, (dense, lexical)):
+        for w, sc in zip((self.knobs.dense_weight, self.knobs.bm25_weight), (dense, lexical)):
             if not sc:
                 continue
             lo, hi = min(sc.values()), max(sc.values())
             for i, v in sc.items():
                 fused[i] = fused.get(i, 0.0) + w * ((v - lo) / (hi - lo) if hi > lo else 1.0)
-        scores = dict(fused)
+        return fused
+
+    def _tie_order(self, user_id: str, episodes: Sequence[Episode]) -> dict[str, int]:
+        """Positions, in the order they were added, of episodes sharing a thread and a timestamp
+        (messages sent in one call without dates); the store keeps that order."""
+        groups: dict[tuple[str, datetime], int] = {}
+        for ep in episodes:
+            if ep.thread_id is not None:
+                key = (ep.thread_id, ep.reference_time)
+                groups[key] = groups.get(key, 0) + 1
+        order: dict[str, int] = {}
+        for (thread_id, ts), n in groups.items():
+            if n > 1:
+                same = self.store.list_episodes(user_id, thread_id=thread_id, since=ts,
+                                                until=ts + timedelta(microseconds=1), limit=1000)
+                order.update((e.uuid, i) for i, e in enumerate(same))
+        return order
+
+    def _typed(self, user_id: str, query: str, fused: dict[str, float], pool: int) -> dict[str, float]:
+        """A question asking for a kind of thing ("which cities", "what books") is answered by turns
+        that name things of that kind: the graph knows which entities are places or works, so the turns
+        naming them join the ranking with ``type_weight``."""
+        types = {t for w in _WORDS.findall(query.casefold()) for t in _TYPE_WORDS.get(w, ())}
+        if not types:
+            return fused
+        names = [e.name for t in sorted(types) for e in self.store.list_entities(user_id, type=t, limit=64)]
+        hits = dict(self.store.search_text(user_id, "episode", " ".join(names), pool)) if names else {}
+        if not hits:
+            return fused
+        out = dict(fused)
+        top = max(hits.values())
+        for uid, v in hits.items():
+            out[uid] = out.get(uid, 0.0) + self.knobs.type_weight * v / top
+        return out
+
+    def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
+                       rescore: bool = True, now: datetime | None = None,
+                       ) -> tuple[dict[str, float], dict[str, Episode]]:
+        """Fused episode scores (vector + BM25), with neighbour, date and speaker rescoring; and the episodes read."""
+        kn = self.knobs
+        known = self._content_vec
+        if known is not None:  # both vector rankings in one index call
+            both = np.stack([np.asarray(qvec, dtype=np.float32), np.asarray(known[1], dtype=np.float32)])
+            first, by_content = self.store.search_vectors(user_id, "episode", both, pool)
+            dense = dict(first)
+        else:
+            dense = dict(self._dense(user_id, "episode", qvec, pool))
+        lexical = dict(self.store.search_text(user_id, "episode", query, pool))
+        fused = self._fuse(dense, lexical)
         if not rescore:
-            return scores, {}
+            return fused, {}
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
         episodes = {e.uuid: e for e in self.store.get_episodes(user_id, ranked[:pool])}
-        if NEIGHBOUR_WEIGHT and NEIGHBOUR_SOURCES:
-            for uid in ranked[:NEIGHBOUR_SOURCES]:
+        grams = _name_grams(query)
+        speakers = {n for n in (normalize_name(e.name) for e in episodes.values() if e.name) if n in grams}
+        about = lexical  # the turns that share a word with what the question asks about
+        if speakers and kn.speaker_filter:
+            # A turn is indexed as "name: content": with the name in the query every turn of that
+            # speaker matches it. Who said it filters the turns about the question; it wins nothing alone.
+            content = _without(query, speakers)
+            if content_words(content):
+                about = dict(self.store.search_text(user_id, "episode", content, pool))
+                if kn.speaker_filter in (1, 2):  # rank on the content alone (2: the vector too)
+                    lexical = about
+                    if kn.speaker_filter == 2:
+                        if known is not None and known[0] == content:
+                            dense = dict(by_content)
+                        else:
+                            cvec = self.embedder.embed_batch([content])[0]
+                            dense = dict(self._dense(user_id, "episode", cvec, pool))
+                    fused = self._fuse(dense, lexical)
+                    ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+                    missing = [i for i in ranked[:pool] if i not in episodes]
+                    episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
+        if kn.type_weight:
+            fused = self._typed(user_id, query, fused, pool)
+            missing = [i for i in fused if i not in episodes]
+            episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
+        scores = dict(fused)
+        if kn.neighbour_weight and kn.neighbour_sources:
+            for uid in ranked[:kn.neighbour_sources]:
                 ep = episodes.get(uid)
                 if ep is None:
                     continue
                 for nb in self._adjacent(user_id, ep):
-                    scores[nb.uuid] = scores.get(nb.uuid, 0.0) + NEIGHBOUR_WEIGHT * fused[uid]
+                    scores[nb.uuid] = scores.get(nb.uuid, 0.0) + kn.neighbour_weight * fused[uid]
                     episodes.setdefault(nb.uuid, nb)
-        if DATE_BOOST:
-            for start, end in query_dates(query)[:3]:
-                for ep in self.store.list_episodes(user_id, since=start, until=end, limit=pool):
-                    episodes.setdefault(ep.uuid, ep)
-                    scores[ep.uuid] = scores.get(ep.uuid, 0.0) + DATE_BOOST
-        if SPEAKER_BOOST:
-            grams = {" ".join(g.casefold().split()) for g in _ngrams(query, n=3)}
+        if kn.date_boost:
+            # A question about a time selects it: the episodes of the times it names (those found,
+            # and every one of a window of a few days) gain date_boost; the content orders them.
+            windows = query_dates(query, now)[:4]
+            for start, end in windows:
+                if end - start <= _FETCH_WINDOW:
+                    for ep in self.store.list_episodes(user_id, since=start, until=end, limit=pool):
+                        episodes.setdefault(ep.uuid, ep)
             for uid, ep in episodes.items():
-                if ep.name and uid in scores and normalize_name(ep.name) in grams:
-                    scores[uid] *= 1.0 + SPEAKER_BOOST
+                if any(s <= ep.reference_time < e for s, e in windows):
+                    scores[uid] = scores.get(uid, 0.0) + kn.date_boost
+        if kn.speaker_boost and speakers:
+            # who said it filters among turns about the question: a turn of the speaker's that shares
+            # no word with the question ("Take care!") gains nothing from the name
+            for uid, ep in episodes.items():
+                if (ep.name and uid in scores and normalize_name(ep.name) in speakers
+                        and (not kn.speaker_filter or uid in about)):
+                    scores[uid] *= 1.0 + kn.speaker_boost
         return scores, episodes
 
     def candidates(self, user_id: str, query: str, *, pool: int | None = None,
                    kinds: Sequence[str] = ("fact", "entity", "episode", "observation"),
-                   budgeted: bool = True) -> Candidates:
+                   budgeted: bool = True, now: datetime | None = None) -> Candidates:
         """Fused, reranked candidates of each kind asked for.
 
         ``budgeted``: the candidates fill a token budget (a context block), so episodes are ranked
-        by relevance per length; ``search`` ranks by relevance alone.
+        by relevance per length; ``search`` ranks by relevance alone. ``now``: the question's own
+        date, against which relative phrases ("last week") are read (none: they are not).
         """
         pool = pool or self.pool
+        kn = self.knobs
         out = Candidates()
         if not query.strip():
             return out
-        qvec = self.embedder.embed_batch([query])[0]
-        now = utcnow()
         named = self.query_entities(user_id, query)
         named_ids = [e.uuid for e in named]
+        # the question without the people it names, embedded in the same call (one model run): the
+        # vector ranking of a named speaker's turns uses it (see ``Knobs.speaker_filter``)
+        people = {normalize_name(e.name) for e in named if e.type == "Person"}
+        content = _without(query, people) if people and self.knobs.speaker_filter == 2 else ""
+        texts = [query, content] if content_words(content) else [query]
+        vecs = self.embedder.embed_batch(texts)
+        qvec = vecs[0]
+        self._content_vec = (content, vecs[1]) if len(texts) == 2 else None
 
         episode_scores: dict[str, float] = {}
         episodes: dict[str, Episode] = {}
         epool = max(pool, self.episode_pool)
         if "episode" in kinds or "fact" in kinds:
-            episode_scores, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds)
-            if budgeted and LENGTH_ALPHA and episodes:
+            episode_scores, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds,
+                                                                    now)
+            if budgeted and kn.length_alpha and episodes:
                 for uid, ep in episodes.items():
-                    if uid in episode_scores and len(ep.content) > LENGTH_REF:
-                        episode_scores[uid] *= (LENGTH_REF / len(ep.content)) ** LENGTH_ALPHA
+                    if uid in episode_scores and len(ep.content) > kn.length_ref:
+                        episode_scores[uid] *= (kn.length_ref / len(ep.content)) ** kn.length_alpha
         top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
 
         if "fact" in kinds:
@@ -213,20 +275,28 @@ class Retriever:
             supported = self.store.facts_of_episodes(user_id, top_episodes[: pool // 2])
             via_episodes = [fid for ep in top_episodes[: pool // 2] for fid in supported.get(ep, [])]
             scores = self._fused(user_id, "fact", query, qvec, pool,
-                                 [(bfs, FACT_GRAPH_WEIGHT), (via_episodes, FACT_EPISODE_WEIGHT)])
+                                 [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)])
             facts = self.store.get_facts(user_id, list(scores))
-            rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now)) for f in facts]
+            if not kn.fact_assistant:  # what the assistant said is advice, not the user's life
+                said = {e.uuid: e for e in self.store.get_episodes(
+                    user_id, sorted({u for f in facts for u in f.episodes}))}
+                facts = [f for f in facts if not f.episodes or any(
+                    u in said and said[u].role != Role.assistant for u in f.episodes)]
+            rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now or utcnow())) for f in facts]
             order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:pool]
             facts, rel = [facts[i] for i in order], [rel[i] for i in order]
             sets = {f.uuid: word_set(f.fact) for f in facts}
             ranked = mmr(facts, rel, lambda a, b: jaccard(sets[a.uuid], sets[b.uuid]), lambda_=0.75)
             by_id = dict(zip((f.uuid for f in facts), rel))
-            out.facts = [(f, by_id[f.uuid]) for f in ranked]
+            # a fact earns its place by relevance, not by a fixed count: far below the best it gives way
+            bar = kn.fact_keep * max(rel, default=0.0)
+            out.facts = [(f, by_id[f.uuid]) for f in ranked if by_id[f.uuid] >= bar]
 
         if "episode" in kinds:
             missing = [i for i in top_episodes if i not in episodes]
             episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
             out.episodes = [(episodes[i], episode_scores[i]) for i in top_episodes if i in episodes]
+            out.episode_order = self._tie_order(user_id, [e for e, _ in out.episodes])
 
         if "entity" in kinds:
             endpoints = [u for f, _ in out.facts[:10] for u in (f.source_uuid, f.target_uuid)]

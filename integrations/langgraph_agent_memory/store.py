@@ -1,6 +1,6 @@
 """A LangGraph ``BaseStore`` kept in agent-memory users' graphs, searched by the memory's retrieval.
 
-How items map onto the public agent-memory API (full rules and differences: docs/langgraph_store.md):
+How items map onto the public agent-memory API (full rules and the differences from InMemoryStore: docs/adapters.md):
 
 - **Owner.** Each item lives in one user's graph, decided by its namespace alone, never by which
   users happen to exist. By default ``user_namespace=("memories", "{user_id}")``: LangGraph's

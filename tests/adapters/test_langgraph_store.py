@@ -342,7 +342,7 @@ def test_unindexed_items_have_no_score(ours: AgentMemoryStore) -> None:
 
 
 def test_list_namespaces_drops_emptied_namespaces(ours: AgentMemoryStore) -> None:
-    """The one deliberate divergence: InMemoryStore keeps listing a namespace whose items are gone."""
+    """A deliberate divergence (docs/adapters.md): InMemoryStore keeps listing a namespace whose items are gone."""
     ours.put(("gone",), "k", {"v": 1})
     ours.put(("kept",), "k", {"v": 1})
     ours.delete(("gone",), "k")

@@ -34,8 +34,9 @@ def mixed_texts(n: int = 70, seed: int = 0) -> list[str]:
     return [" ".join(rng.choices(WORDS, k=rng.randint(1, 60))) for _ in range(n)]
 
 
-def check_embedder_contract(embedder: Embedder, tol: float) -> None:
-    """Shape, dtype, unit rows, meaning, order under mixed lengths, batch == one by one."""
+def check_embedder_contract(embedder: Embedder, tol: float, min_cosine: float | None = None) -> None:
+    """Shape, dtype, unit rows, meaning, order under mixed lengths, batch == one by one (or, for a
+    dynamically quantized model, whose activation scales depend on the batch, within ``min_cosine``)."""
     assert isinstance(embedder, Embedder)
     vectors = embedder.embed_batch([MOVED, LIVES, INVOICE])
     assert vectors.shape == (3, embedder.dimensions) and vectors.dtype == np.float32
@@ -45,7 +46,10 @@ def check_embedder_contract(embedder: Embedder, tol: float) -> None:
     texts = mixed_texts()
     batch = embedder.embed_batch(texts)
     singles = np.stack([embed_one(embedder, t) for t in texts])
-    np.testing.assert_allclose(batch, singles, atol=tol)
+    if min_cosine is None:
+        np.testing.assert_allclose(batch, singles, atol=tol)
+    else:
+        assert ((batch * singles).sum(axis=1) >= min_cosine).all()
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +59,18 @@ def minilm() -> MiniLMEmbedder:
 
 @pytest.mark.slow
 def test_minilm_meets_the_embedder_contract(minilm: MiniLMEmbedder) -> None:
-    assert (minilm.name, minilm.dimensions) == ("minilm-l6-v2-int8", 384)
-    check_embedder_contract(minilm, tol=1e-5)
+    assert (minilm.name, minilm.dimensions) == ("minilm-l6-v2-qint8", 384)
+    check_embedder_contract(minilm, tol=0.0, min_cosine=0.97)
+
+
+@pytest.mark.slow
+def test_minilm_unquantized_meets_the_contract_and_agrees_with_the_default(minilm: MiniLMEmbedder) -> None:
+    shipped = MiniLMEmbedder(quantized=False)
+    assert (shipped.name, shipped.dimensions) == ("minilm-l6-v2-int8", 384)
+    check_embedder_contract(shipped, tol=1e-5)
+    texts = mixed_texts(40, seed=3)
+    cosine = (shipped.embed_batch(texts) * minilm.embed_batch(texts)).sum(axis=1)
+    assert cosine.mean() > 0.98 and cosine.min() > 0.95  # the same model, int8 matrix products
 
 
 def test_minilm_constructs_without_loading() -> None:

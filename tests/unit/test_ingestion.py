@@ -121,7 +121,7 @@ def test_embedder_cannot_change_under_a_memory(tmp_path) -> None:  # type: ignor
 
     cfg = MemoryConfig(home=tmp_path, vector_backend="exact")
     Memory(config=cfg, embedder=HashEmbedder(64), extractor=TripleExtractor()).close()
-    with pytest.raises(ConfigError, match="same embedder"):
+    with pytest.raises(ConfigError, match="same embedder.*agent-memory reindex --home"):
         Memory(config=cfg, embedder=HashEmbedder(32), extractor=TripleExtractor())
 
 

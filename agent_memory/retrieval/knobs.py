@@ -1,0 +1,53 @@
+"""The retrieval's tuned constants, in one frozen dataclass that ``benchmarks.cv`` can sweep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+__all__ = ["Knobs"]
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """The retrieval's tuned constants, in one place so that ``benchmarks.cv`` can sweep them.
+
+    Each was kept because it raised LoCoMo coverage under leave-one-conversation-out
+    cross-validation without lowering LongMemEval (docs/BENCHMARKS.md); 0 turns a component off.
+    """
+
+    # Turns naming entities of the kind a question asks for ("which cities") join with type_weight.
+    type_weight: float = 0.3
+    # Episodes: the vector and the BM25 scores, each min-max normalised over its own hits, weighted
+    # and summed (on LoCoMo this beat a reciprocal rank fusion of the two lists).
+    dense_weight: float = 0.7
+    bm25_weight: float = 1.0
+    # A turn next to a strong hit is often what the hit answers or is answered by ("What did you
+    # paint?" / "A lake sunrise"): the turns just before and after each of the strongest
+    # ``neighbour_sources`` hits gain ``neighbour_weight`` of its score.
+    neighbour_sources: int = 20
+    neighbour_weight: float = 0.25
+    # Turns spoken by someone the query names gain ``speaker_boost`` of their own score, only those
+    # that share a word with the question once the name is taken out (``speaker_filter`` > 0), so
+    # that a name alone wins nothing. ``speaker_filter`` 1 also ranks BM25 on the question without
+    # the name, 2 the vector too, 3 ranks on the whole question.
+    speaker_boost: float = 0.7
+    speaker_filter: int = 2
+    # A query that names a calendar date ("on 3 June, 2023", "2023-06-03", "in June 2023") is about
+    # that time: the episodes of that day (or month) gain ``date_boost`` on the fused scale (~0-1.7).
+    date_boost: float = 0.6
+    # For a context block (not for search), a long episode must earn its tokens: its score is scaled
+    # by (length_ref / length) ** length_alpha above length_ref characters.
+    length_ref: int = 400
+    length_alpha: float = 0.5
+    # Facts: vector + BM25, plus the facts touching entities the query names (graph neighbourhood)
+    # and the facts drawn from the best episodes, with these weights in the fusion.
+    fact_graph_weight: float = 0.5
+    fact_episode_weight: float = 0.7
+    # A fact below ``fact_keep`` of the best fact's score gives way; ``fact_assistant`` 0 leaves out
+    # facts drawn only from the assistant's own turns (advice, not the user's life).
+    fact_keep: float = 0.5
+    fact_assistant: int = 0
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

@@ -1,0 +1,61 @@
+"""What a reader of the block notices: the question's content decides over a speaker's name, time
+words select time, and the block reads in order with events on their day."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from agent_memory import Memory, Message
+from agent_memory.context.render import ContextParts, fact_line, render_context
+from agent_memory.models import Fact
+
+DAY = datetime(2023, 6, 1, 10, 0, tzinfo=timezone.utc)
+
+
+def _say(memory: Memory, thread: str, turns: list[tuple[str, str]], start: datetime) -> None:
+    memory.thread.create(thread_id=thread, user_id="jane")
+    memory.thread.add_messages(thread, messages=[
+        Message(role="user", name=who, content=text, created_at=start + timedelta(seconds=i))
+        for i, (who, text) in enumerate(turns)])
+
+
+def test_a_named_speakers_small_talk_does_not_win_on_the_name_alone(memory: Memory) -> None:
+    chatter = [("Caroline", t) for t in ("Take care!", "Thanks so much!", "See you soon!", "Bye for now!",
+                                         "Talk later!", "Have a good one!")]
+    _say(memory, "s1", [*chatter, ("Melanie", "Caroline, your watercolour of the lake at sunrise is stunning")],
+         DAY)
+    hits = memory.graph.search(user_id="jane", query="What did Caroline paint, a lake at sunrise?",
+                               scope="episodes", limit=3)
+    assert hits[0].episode is not None and "watercolour" in hits[0].episode.content
+
+
+def test_a_date_in_the_question_selects_that_day(memory: Memory) -> None:
+    for n in range(6):
+        _say(memory, f"s{n}", [("Jane", f"We went to the lake again, trip number {n}")], DAY + timedelta(days=30 * n))
+    ctx = memory.context.get(user_id="jane", query="What did Jane do at the lake on 31 July, 2023?",
+                             token_budget=120)
+    assert ctx.episodes and ctx.episodes[0].content.endswith("trip number 2")
+
+
+def test_messages_sent_together_read_in_conversation_order(memory: Memory) -> None:
+    memory.thread.add_messages("t1", messages=[
+        Message(role="user", content="My card was declined when I paid for the Pro plan", created_at=DAY),
+        Message(role="assistant", content="Sorry! The card on file expired: the Pro plan payment failed",
+                created_at=DAY)])
+    text = memory.context.get(user_id="jane", query="Pro plan payment failed expired card").context
+    assert text.index("declined") < text.index("Sorry!")
+
+
+def test_events_are_shown_on_their_day_and_states_as_ranges() -> None:
+    def fact(relation: str, text: str, closed: bool = False) -> Fact:
+        return Fact(user_id="u", source_uuid="a", target_uuid="b", relation=relation, fact=text,
+                    valid_at=datetime(2024, 3, 25, tzinfo=timezone.utc),
+                    invalid_at=datetime(2024, 4, 2, tzinfo=timezone.utc) if closed else None)
+
+    assert fact_line(fact("PAYMENT_FAILED", "Jane's payment failed")) == "- Jane's payment failed (on 2024-03-25)"
+    assert fact_line(fact("WENT_TO", "Jane went to Lisbon")) == "- Jane went to Lisbon (on 2024-03-25)"
+    assert fact_line(fact("LIVES_IN", "Jane lives in Denver")) == "- Jane lives in Denver (2024-03-25 - present)"
+    assert fact_line(fact("MARRIED_TO", "Jane is married to Al")) == "- Jane is married to Al (2024-03-25 - present)"
+    closed = fact("LIVES_IN", "Jane lived in Boston", closed=True)
+    assert render_context("%{edges}", ContextParts(facts=[closed]), 100).text == (
+        "- Jane lived in Boston (2024-03-25 - 2024-04-02)")

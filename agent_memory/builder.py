@@ -42,7 +42,7 @@ def resolve_llm(llm: Any, config: MemoryConfig) -> Any:
             return None
         from .llm.openai import OpenAILLM
 
-        client = OpenAILLM.from_env(env)
+        client = OpenAILLM.from_env(env, timeout=config.llm_timeout_seconds)
         if client is None:
             raise ConfigError("the model path was asked for (llm=True, MemoryConfig(llm=True) or an AGENT_MEMORY_LLM* "
                               "variable) but no endpoint is configured: set AGENT_MEMORY_LLM_BASE_URL (or "

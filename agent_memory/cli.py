@@ -51,6 +51,8 @@ app = typer.Typer(cls=_Group, help="Persistent, per-user memory for AI agents (o
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="memory directory (default ./.agent_memory "
                                                  "or AGENT_MEMORY_HOME)")]
+DbOpt = Annotated[str | None, typer.Option("--database-url", envvar="AGENT_MEMORY_DATABASE_URL", show_envvar=True,
+                                           help="a shared PostgreSQL memory (postgresql://...), instead of --home")]
 
 
 @app.callback(invoke_without_command=True)
@@ -61,13 +63,13 @@ def _root(ctx: typer.Context) -> None:
         raise typer.Exit(0)
 
 
-def _config(home: Path | None) -> MemoryConfig:
-    """Settings from the environment and --home (checked: a bad value is a ConfigError)."""
-    return MemoryConfig.from_env(home=home)
+def _config(home: Path | None, database_url: str | None = None) -> MemoryConfig:
+    """Settings from the environment, --home and --database-url (checked: a bad value is a ConfigError)."""
+    return MemoryConfig.from_env(home=home, database_url=database_url)
 
 
-def _open(home: Path | None) -> Memory:
-    return Memory(config=_config(home))
+def _open(home: Path | None, database_url: str | None = None) -> Memory:
+    return Memory(config=_config(home, database_url))
 
 
 @app.command()
@@ -108,6 +110,7 @@ def demo(
 def ingest(
     file: Annotated[Path, typer.Argument(help="JSON Lines: one message per line")],
     home: HomeOpt = None,
+    database_url: DbOpt = None,
     first_name: Annotated[str | None, typer.Option("--first-name", help="the file's user's first name")] = None,
     last_name: Annotated[str | None, typer.Option("--last-name", help="the file's user's last name")] = None,
     email: Annotated[str | None, typer.Option("--email", help="the file's user's email")] = None,
@@ -122,7 +125,7 @@ def ingest(
     """
     from .jsonl import plan_ingest, read_jsonl
 
-    config = _config(home)
+    config = _config(home, database_url)
     lines = read_jsonl(file, max_content_chars=config.max_content_chars)
     names = {k: v for k, v in (("first_name", first_name), ("last_name", last_name), ("email", email)) if v}
     with Memory(config=config) as memory:
@@ -190,9 +193,10 @@ def context(
     template_id: Annotated[str | None, typer.Option(help="a stored context template")] = None,
     budget: Annotated[int | None, typer.Option(help="token budget")] = None,
     home: HomeOpt = None,
+    database_url: DbOpt = None,
 ) -> None:
     """Print the context block for a thread, or for a user and a query."""
-    with _open(home) as memory:
+    with _open(home, database_url) as memory:
         if thread_id:
             ctx = memory.thread.get_user_context(thread_id, template_id=template_id, token_budget=budget)
         elif user_id and query:
@@ -210,9 +214,10 @@ def search(
     scope: Annotated[str, typer.Option(help="edges | nodes | episodes | observations")] = "edges",
     limit: Annotated[int, typer.Option(help="how many results")] = 10,
     home: HomeOpt = None,
+    database_url: DbOpt = None,
 ) -> None:
     """Hybrid search of a user's graph."""
-    with _open(home) as memory:
+    with _open(home, database_url) as memory:
         table = Table("score", "result")
         for hit in memory.graph.search(user_id=user_id, query=query, scope=scope, limit=limit):
             if hit.fact:
@@ -234,9 +239,10 @@ def facts(
     valid_only: Annotated[bool, typer.Option("--valid-only", help="only facts still true")] = False,
     limit: Annotated[int, typer.Option(help="how many")] = 100,
     home: HomeOpt = None,
+    database_url: DbOpt = None,
 ) -> None:
     """List a user's facts with their validity ranges."""
-    with _open(home) as memory:
+    with _open(home, database_url) as memory:
         table = Table("fact", "relation", "valid from", "until")
         for f in memory.graph.facts(user_id=user_id, as_of=as_of, valid_only=valid_only, limit=limit):
             table.add_row(f.fact, f.relation, f"{f.valid_at:%Y-%m-%d}" if f.valid_at else "?",
@@ -245,9 +251,10 @@ def facts(
 
 
 @app.command()
-def users(home: HomeOpt = None, limit: Annotated[int, typer.Option(help="how many")] = 100) -> None:
+def users(home: HomeOpt = None, database_url: DbOpt = None,
+          limit: Annotated[int, typer.Option(help="how many")] = 100) -> None:
     """List users."""
-    with _open(home) as memory:
+    with _open(home, database_url) as memory:
         table = Table("user_id", "name", "email", "created")
         for u in memory.user.list(limit=limit):
             table.add_row(u.user_id, u.display_name, u.email or "", f"{u.created_at:%Y-%m-%d %H:%M}")
@@ -259,11 +266,12 @@ def delete_user(
     user_id: Annotated[str, typer.Argument(help="the user to delete, with everything of theirs")],
     yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
     home: HomeOpt = None,
+    database_url: DbOpt = None,
 ) -> None:
     """Delete a user: every record, vector and index entry, leaving no trace on disk."""
     if not yes and not typer.confirm(f"Delete user {user_id!r} and all their memory?"):
         raise typer.Abort()
-    with _open(home) as memory:
+    with _open(home, database_url) as memory:
         memory.user.delete(user_id)
     console.print(f"deleted {user_id}")
 

@@ -223,7 +223,10 @@ class _BaseMemory:
                  embedder: Embedder | None = None, extractor: Extractor | None = None,
                  store: GraphStore | None = None, vector_index: VectorIndex | None = None,
                  json_extractor: Extractor | None = None, llm: Any = "auto", ontology: Any = None) -> None:
-        if config is None:
+        if isinstance(home, str) and home.startswith(("postgresql://", "postgres://")):  # a shared database
+            update: dict[str, Any] = {"database_url": home}
+            config = (MemoryConfig.from_env(**update) if config is None else config.model_copy(update=update))
+        elif config is None:
             config = MemoryConfig.from_env(home=check_home(home) if home is not None else None)
         elif home is not None:
             config = config.model_copy(update={"home": check_home(home)})

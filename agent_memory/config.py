@@ -60,7 +60,13 @@ class MemoryConfig(BaseModel):
     token_budget: int = Field(default=1_500, ge=50)
     entity_merge_threshold: float = Field(default=0.93, ge=0.0, le=1.0)
     candidate_pool: int = Field(default=40, ge=5, le=1000)
-    llm_batch_messages: int = Field(default=20, ge=1, le=200, description="messages per extraction call")
+    llm_batch_messages: int = Field(default=10, ge=1, le=200, description="messages per extraction call")
+    summary_questions: tuple[str, ...] = Field(
+        default=(), max_length=20,
+        description="questions the user summary must always answer, e.g. \"What is the user's budget?\"")
+    llm_timeout_seconds: float | None = Field(
+        default=None, gt=0, le=86_400,
+        description="seconds per model call attempt; None: AGENT_MEMORY_LLM_TIMEOUT, else 600 local / 60 remote")
     llm_debounce_seconds: float = Field(default=30.0, ge=0.0, le=3600.0,
                                         description="with a model: the longest a new message waits to be batched")
     llm_min_batch: int = Field(default=10, ge=1, le=1000,

@@ -93,7 +93,8 @@ class MemoryService:
         self.indexer = Indexer(store, embed_once)
         self.reconcile_report: ReconcileReport = store.reconcile()
         self.indexer.drain()  # what a crash (or an upgrade) left owed
-        summarizer = self._queue_summary if llm is not None else None
+        summarizer = self._queue_summary if llm is not None else (
+            self._summary_with_questions if config.summary_questions else None)
         self.ingestor = Ingestor(self.store, embed_once, extractor, json_extractor,
                                  batch_size=config.ingest_batch_size, merge_threshold=config.entity_merge_threshold,
                                  judge=judge, summarizer=summarizer, indexer=self.indexer)
@@ -159,6 +160,19 @@ class MemoryService:
             self._summarize_with_llm(user, [f for f in changed if f.is_current],
                                      [f for f in changed if not f.is_current], seen)
 
+    def _current_facts(self, user: User) -> list[str]:
+        """Sentences of the user's current facts (what the summary's questions are answered from)."""
+        if not user.entity_uuid:
+            return []
+        return [f.fact for f in self.store.facts_touching(user.user_id, [user.entity_uuid], limit=200)
+                if f.invalid_at is None and f.source_uuid == user.entity_uuid]
+
+    def _summary_with_questions(self, user: User, new: list[Fact], closed: list[Fact], episodes: list[str]) -> None:
+        """Offline: the rule-based summary, answering ``config.summary_questions`` from current facts."""
+        from .ingest.observe import update_summary
+
+        update_summary(self.store, user, self.config.summary_questions)
+
     def _summarize_with_llm(self, user: User, new: list[Fact], closed: list[Fact], episodes: list[str]) -> None:
         """One call updates the summary and the model's observations with what this run changed."""
         from .ingest.llm_summary import summarize_with_llm
@@ -172,10 +186,11 @@ class MemoryService:
                 observations=[(o.key.removeprefix("llm:"), o.text) for o in current],
                 new_facts=[f.fact for f in new],
                 closed_facts=[f"{f.fact} (until {f.invalid_at:%Y-%m-%d})" for f in closed if f.invalid_at],
-                episodes=episodes)
+                episodes=episodes, questions=self.config.summary_questions,
+                current_facts=self._current_facts(user) if self.config.summary_questions else ())
         except (ProviderError, LLMResponseError) as exc:
             log.warning("summary call failed for %s, using the rule-based summary: %s", user.user_id, exc)
-            update_summary(self.store, user)
+            update_summary(self.store, user, self.config.summary_questions)
             return
         fresh = self.store.get_user(user.user_id) or user  # the user may have been updated during the call
         self.store.update_user(fresh.model_copy(update={"summary": update.summary, "updated_at": utcnow()}))
@@ -253,7 +268,7 @@ class MemoryService:
             self.store.save_entity(entity)
         from .ingest.observe import update_summary
 
-        return user.model_copy(update={"summary": update_summary(self.store, user)})
+        return user.model_copy(update={"summary": update_summary(self.store, user, self.config.summary_questions)})
 
     def update_user(self, user_id: str, fields: dict[str, Any]) -> User:
         current = self.user(user_id)

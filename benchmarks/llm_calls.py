@@ -12,7 +12,7 @@ session (``--adds session``); by default both are run, each in a fresh memory. A
 benchmark calls ``wait_until_processed`` (sessions are days apart). The figures come from
 ``memory.graph.usage``: every HTTP attempt is a call, failed and retried ones included.
 
-What a batch costs: one ``extract`` call per 20 messages (``MemoryConfig.llm_batch_messages``),
+What a batch costs: one ``extract`` call per 10 messages (``MemoryConfig.llm_batch_messages``),
 at most one ``resolve`` call (only for new facts that share an endpoint with a current fact or
 with a fact of an earlier message of the batch, and that no rule settles), and at most one
 ``summarize`` call per worker run (none when nothing was learned or closed). So the calls per

@@ -209,10 +209,26 @@ def _rate_limited() -> Scripted:
                            "type": "requests", "param": None, "code": "rate_limit_exceeded"})
 
 
+REAL = json.loads((ROOT / "scripts" / "real_answers.json").read_text())
+
+
+def _real(key: str) -> Scripted:
+    """An answer a real model gave (see real_answers.json), served verbatim."""
+    return Scripted(content=REAL[key]["content"])
+
+
 def rules() -> list[Rule]:
     """The scripted answers, keyed by a phrase only that scenario's requests contain."""
     ok = lambda data, fmt=_compact: Scripted(content=fmt(data))  # noqa: E731
     return [
+        # what real small models answered (tests/llm/test_real_answers.py), keyed by call
+        Rule("[9] 2024-03-30T10:00:00Z Jane Smith (user): Hi again!", [_real("q05_demo_extract")]),
+        Rule("[8] 2024-03-20T12:15:00Z Jane Smith (user): Please send invoices by email",
+             [_real("q15_demo_extract")]),
+        Rule("F1 Done: your account shows the Pro plan now.", [_real("q15_question_extract")]),
+        Rule("N1 Jane Smith LIKES hiking (at 2024-03-01): Jane Smith likes hiking on weekends.",
+             [_real("q15_demo_resolve")]),
+        Rule("N2 Jane Smith FRIEND_OF Ana (at 2024-03-05)", [_real("q05_demo_resolve")]),
         # Memory(llm=...) end to end: first, since the seed batch also says "I work at Acme Corp as a product designer"
         Rule("I really enjoy hiking in the mountains.", [ok(WIRED_SEED)]),
         Rule("N2 Jane Smith ENJOYS hiking (at 2024-03-20)", [ok(WIRED_VERDICTS)]),
@@ -221,6 +237,7 @@ def rules() -> list[Rule]:
         Rule("I started volunteering at the Denver Animal Shelter",
              [Scripted(content=SHELTER_PROSE), ok(SHELTER_BAD, _spaced), ok(SHELTER_GOOD, _spaced)]),
         Rule("Jane Smith volunteers at the Denver Animal Shelter on Sundays.", [ok(SHELTER_SUMMARY, _spaced)]),
+        Rule("- Jane Smith started volunteering at the Denver Animal Shelter.", [ok(SHELTER_SUMMARY, _spaced)]),
         Rule("I adopted a puppy named Biscuit", [_rate_limited(), ok(BISCUIT)]),
         Rule("Jane Smith has a puppy named Biscuit.", [ok(BISCUIT_SUMMARY)]),
         Rule("I bought a road bike and", [ok(ROAD_BIKE, _spaced)], rejects_json_schema=True),

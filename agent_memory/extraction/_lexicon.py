@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "BARE_GERUNDS",
     "CLITIC_3SG",
+    "DWELLINGS",
     "ENDING_ADVERBS",
     "FAMILY",
     "FAVORITE_TYPES",
@@ -20,6 +21,7 @@ __all__ = [
     "NER_TYPES",
     "NON_NAMES",
     "OCCUPATIONS",
+    "OUTINGS",
     "PETS",
     "PLAN_NOUNS",
     "PLAN_TIERS",
@@ -96,6 +98,11 @@ POSSESSIONS: frozenset[str] = frozenset(
         "piano", "violin", "drum", "drums", "keyboard", "garden", "farm", "business", "shop", "store",
         "restaurant", "bakery", "studio", "van", "jeep", "tesla", "subscription", "membership",
     ]
+)
+
+# Where one lives: "my new place in Denver", "moved into an apartment in Denver".
+DWELLINGS: frozenset[str] = frozenset(
+    {"place", "apartment", "flat", "house", "home", "condo", "studio", "townhouse", "loft", "pad"}
 )
 
 PLAN_NOUNS: frozenset[str] = frozenset({"plan", "tier", "subscription", "package", "membership", "edition"})
@@ -221,6 +228,12 @@ LIKE_VERBS: dict[str, str] = {
     "like": "LIKES", "love": "LIKES", "enjoy": "LIKES", "adore": "LIKES", "prefer": "PREFERS",
     "dislike": "DISLIKES", "hate": "DISLIKES", "detest": "DISLIKES", "despise": "DISLIKES",
     "loathe": "DISLIKES",
+}
+# "went on a hike" / "went for a run": the outing noun -> the activity it names.
+OUTINGS: dict[str, str] = {
+    "hike": "hiking", "run": "running", "walk": "walking", "swim": "swimming", "ride": "riding",
+    "bike": "biking", "jog": "jogging", "camping": "camping", "cruise": "cruising", "picnic": "picnicking",
+    "road trip": "road tripping", "date": "dating",
 }
 VISIT_VERBS: frozenset[str] = frozenset({"go", "travel", "fly", "drive", "head", "return"})
 PLAN_TIERS: frozenset[str] = frozenset([

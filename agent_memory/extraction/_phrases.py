@@ -1,7 +1,8 @@
 """Facts stated by noun phrases rather than by a subject's verb, for the offline extractor.
 
 "My favorite book is Dune" / "Dune is my favourite book" -> FAVORITE_BOOK;
-"my sister Ana" / "Ana is my sister" -> HAS_SISTER; "my dog Max" -> HAS (an Animal).
+"my sister Ana" / "Ana is my sister" -> HAS_SISTER; "my dog Max" -> HAS (an Animal);
+"my new place in Denver" -> LIVES_IN; "my first day at Stripe" -> WORKS_AT.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._clauses import Mention, Voice
-from ._lexicon import FAMILY, FAVORITE_TYPES, FIRST_PERSON, JUNK_HEADS, PETS, SECOND_PERSON
+from ._lexicon import DWELLINGS, FAMILY, FAVORITE_TYPES, FIRST_PERSON, HEDGES, JUNK_HEADS, PETS, SECOND_PERSON
 from ._targets import Target, target_of
 
 __all__ = ["PhraseFact", "sentence_facts"]
@@ -130,10 +131,50 @@ def _appositions(sent: Any, voice: Voice, mentions: dict[int, Mention]) -> list[
     return out
 
 
+_NOT_HOME = frozenset({"old", "former", "previous", "childhood", "vacation", "holiday", "summer", "second",
+                       "weekend", "dream", "future", "ideal", "last", "parents", "rental"})
+
+
+def _asserted_noun(noun: Token) -> bool:
+    """The noun's governing verb is neither negated, nor modal, nor hedged."""
+    node = noun
+    while node.pos_ not in ("VERB", "AUX") and node.head.i != node.i:
+        node = node.head
+    return not any(c.dep_ == "neg" or c.tag_ == "MD" or c.lower_ in HEDGES for c in node.children)
+
+
+def _where_phrases(sent: Any, voice: Voice, mentions: dict[int, Mention]) -> list[PhraseFact]:
+    """"my new place in Denver" -> LIVES_IN Denver; "my first day at Stripe" -> WORKS_AT Stripe."""
+    out = []
+    for noun in sent:
+        lemma = noun.lemma_.lower()
+        home = lemma in DWELLINGS
+        first_day = lemma in ("day", "week", "month") and any(c.lower_ == "first" for c in noun.children)
+        if noun.pos_ != "NOUN" or not (home or first_day) or noun.tag_ == "NNS":
+            continue
+        if home and any(c.lower_ in _NOT_HOME for c in noun.subtree if c.i < noun.i):
+            continue
+        owner = _owner(noun, voice, mentions)
+        word = "in" if home else "at"
+        obj = next((o for p in noun.children if p.dep_ == "prep" and p.lower_ == word
+                    for o in p.children if o.dep_ == "pobj"), None)
+        mention = mentions.get(obj.i) if obj is not None else None
+        want = ("Place",) if home else ("Organization", "Topic")
+        if not owner or mention is None or mention.type not in want or not _asserted_noun(noun):
+            continue
+        target = Target(mention.name, "Place" if home else "Organization", set(), True)
+        if home:
+            out.append(PhraseFact(owner, "Person", "LIVES_IN", target, f"{owner} lives in {target.name}."))
+        else:
+            out.append(PhraseFact(owner, "Person", "WORKS_AT", target, f"{owner} works at {target.name}."))
+    return out
+
+
 def sentence_facts(sent: Any, voice: Voice, mentions: dict[int, Mention]) -> list[PhraseFact]:
-    """Favourites, family members and named pets stated in one (asserted) sentence."""
+    """Favourites, family members, named pets, homes and first days stated in one (asserted) sentence."""
     return [
         *_favorite_facts(sent, voice, mentions),
         *_family_copula(sent, voice, mentions),
         *_appositions(sent, voice, mentions),
+        *_where_phrases(sent, voice, mentions),
     ]

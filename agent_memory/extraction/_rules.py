@@ -13,12 +13,14 @@ from typing import Any
 from ._clauses import Clause, Mention, Subject, canonical_name, is_junk, noun_phrase
 from ._lexicon import (
     BARE_GERUNDS,
+    DWELLINGS,
     FAMILY,
     GENERIC_PREPS,
     JOB_NOUNS,
     LIGHT_VERBS,
     LIKE_VERBS,
     OCCUPATIONS,
+    OUTINGS,
     PETS,
     PLAN_NOUNS,
     PLAN_TIERS,
@@ -119,6 +121,12 @@ def _be_at_or_from(c: Clause, m: dict[int, Mention]) -> list[Draft] | None:
         target = named_target(at.obj, m, "Organization")
         if target is not None and is_org(target, at.obj):
             return [Draft("WORKS_AT", target, at.ids, ends=c.ended)]
+    into = prep(c.verb, "into")
+    if into is not None and (c.ended or not c.negated):  # "I'm really into pottery"
+        liked = target_of(into.obj, m)
+        if liked is not None and not anaphoric(into.obj, liked):
+            return [Draft("LIKES", liked, into.ids, ends=c.ended)]
+        return []
     home = prep(c.verb, "from")
     if home is not None and not c.negated:
         target = named_target(home.obj, m, "Place")
@@ -161,18 +169,76 @@ def _residence(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | No
         if target is None or where is None or (c.negated and not c.ended) or c.past:
             return []
         return [Draft("LIVES_IN", target, where.ids, ends=c.ended)]
+    if lemma in ("base", "settle") or (lemma == "leave" and prep(c.verb, "for") is not None):
+        return _based_or_left(c, lemma, m)
     if lemma not in ("move", "relocate"):
         return None
     if c.negated or not c.past:
         return []  # "I'm moving to Denver" is a plan
     drafts = []
-    to = prep(c.verb, "to", "into", "back to")
+    to = prep(c.verb, "to", "into", "back to", "in")
     away = prep(c.verb, "out of", "away from", "from")
+    if to is not None and _lemma(to.obj) in DWELLINGS:  # "moved into a new apartment in Denver"
+        inner = prep(to.obj, "in", "at")
+        to = PrepObj(to.ids | _ids(noun_phrase(to.obj)) | inner.ids, inner.obj) if inner is not None else None
     if to is not None and (new := named_target(to.obj, m, "Place")) is not None:
         drafts.append(Draft("LIVES_IN", new, to.ids))
     if away is not None and (old := named_target(away.obj, m, "Place")) is not None:
         drafts.append(Draft("LIVES_IN", old, away.ids, ends=True))
     return drafts
+
+
+def _based_or_left(c: Clause, lemma: str, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I'm based in Denver", "finally settled in Denver", "I left Boston for Denver"."""
+    if c.negated:
+        return []
+    if lemma == "leave":
+        to, old = prep(c.verb, "for"), dobj(c.verb)
+        new = named_target(to.obj, m, "Place") if to is not None else None
+        if to is None or new is None or new.type != "Place" or not c.past:
+            return None  # "I left Acme for Stripe" is a job change: the work rule's business
+        drafts = [Draft("LIVES_IN", new, to.ids)]
+        gone = named_target(old, m, "Place") if old is not None else None
+        if gone is not None and gone.type == "Place" and old is not None:
+            drafts.append(Draft("LIVES_IN", gone, {old.i}, ends=True))
+        return drafts
+    where = prep(c.verb, "in", "into", "down in", "out of")
+    if where is not None and _lemma(where.obj) in DWELLINGS:
+        where = prep(where.obj, "in")
+    target = named_target(where.obj, m, "Place") if where is not None else None
+    if target is None or where is None or (lemma == "settle" and c.verb.tag_ not in ("VBD", "VBN")):
+        return []
+    return [Draft("LIVES_IN", target, where.ids)]
+
+
+def _partner(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I married Tom", "We got divorced", "I got married last year", "I'm dating Tom"."""
+    lemma, obj = _lemma(c.verb), dobj(c.verb)
+    if lemma not in ("marry", "divorce", "engage", "separate", "date", "wed"):
+        return None
+    if c.negated or (lemma == "date" and c.past):
+        return []
+    if obj is not None:
+        target = target_of(obj, m, type_hint="Person")
+        if target is None or not target.named or target.type not in ("Person", "Topic"):
+            return [] if lemma != "date" else None
+        target.type = "Person"
+        rel = {"marry": "MARRIED_TO", "wed": "MARRIED_TO", "date": "DATING"}.get(lemma)
+        if rel is None:  # "I divorced Tom": the marriage ended
+            return [Draft("MARRIED_TO", target, {obj.i}, ends=True)]
+        return [Draft(rel, target, {obj.i})]
+    passive = any(t.dep_ == "auxpass" for t in c.verb.children) or c.verb.tag_ == "VBN"
+    if not passive or lemma == "date":
+        return None
+    word = {"marry": "married", "wed": "married", "engage": "engaged", "divorce": "divorced",
+            "separate": "separated"}[lemma]
+    partner = prep(c.verb, "to")
+    if partner is not None and word in ("married", "engaged"):
+        target = target_of(partner.obj, m, type_hint="Person")
+        if target is not None and target.named:
+            target.type = "Person"
+            return [Draft("MARRIED_TO" if word == "married" else "ENGAGED_TO", target, partner.ids)]
+    return [Draft("RELATIONSHIP_STATUS", Target(word, "Status", set(), False))]
 
 
 def _work(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
@@ -193,8 +259,9 @@ def _work(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
             return [Draft("WORKS_AT", target)]
         return [] if target.named else [Draft("MEMBER_OF", target)]
     job_start = lemma in ("start", "get", "land", "accept", "take", "begin")
-    if job_start and (obj is None or _lemma(obj) in JOB_NOUNS):
-        where = prep(obj, "at", "with") or prep(c.verb, "at")
+    offer = lemma == "accept" and obj is not None and _lemma(obj) == "offer"  # "accepted an offer from X"
+    if job_start and (obj is None or _lemma(obj) in JOB_NOUNS or offer):
+        where = prep(obj, "at", "with", "from") or prep(c.verb, "at", "from")
         target = named_target(where.obj, m, "Organization") if where else None
         if target is None or where is None:
             return None if obj is None else []
@@ -280,6 +347,8 @@ def _preference(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | N
     comp = next((x for x in c.verb.children if x.dep_ == "xcomp"), None)
     if obj is None and comp is not None and comp.pos_ == "VERB":
         return _activity(c, rel, comp, m)
+    if obj is not None and obj.pos_ == "VERB" and obj.tag_ == "VBG":  # "I've always enjoyed painting"
+        return _activity(c, rel, obj, m)
     heads = with_conj(obj) if obj is not None else [comp] if comp is not None and comp.pos_ == "NOUN" else []
     drafts = []
     for head in heads:
@@ -362,6 +431,10 @@ def _visit(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
         obj = dobj(c.verb)
         target = target_of(obj, m) if obj is not None else None
         return [Draft("VISITED", target)] if target else []
+    outing = prep(c.verb, "on", "for")  # "went on a hike", "went for a run" -> WENT hiking
+    if lemma == "go" and outing is not None and _lemma(outing.obj) in OUTINGS and not dobj(c.verb):
+        activity = Target(OUTINGS[_lemma(outing.obj)], "Activity", outing.ids | _ids(noun_phrase(outing.obj)), False)
+        return [Draft("WENT", activity)]
     act = next((x for x in c.verb.children if x.dep_ == "xcomp" and x.tag_ == "VBG"), None)
     if lemma == "go" and act is not None:
         return _activity(c, "WENT", act, m)
@@ -372,6 +445,18 @@ def _visit(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
     specific = target is not None and (target.named or any(
         t.dep_ in ("det", "poss", "compound", "amod") for t in to.obj.lefts))
     return [Draft("VISITED", target, to.ids)] if target and specific else []  # not "went to bed"
+
+
+def _took_to(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
+    """"I took my kids to a park" -> VISITED a park (with whom stays in the sentence)."""
+    if _lemma(c.verb) not in ("take", "bring") or c.negated or not c.past:
+        return None
+    obj, to = dobj(c.verb), prep(c.verb, "to")
+    if obj is None or to is None or _lemma(obj) not in FAMILY and obj.pos_ != "PROPN":
+        return None
+    target = target_of(to.obj, m)
+    specific = target is not None and (target.named or any(t.dep_ in ("det", "poss") for t in to.obj.lefts))
+    return [Draft("VISITED", target, to.ids | _ids(noun_phrase(obj)))] if target and specific else None
 
 
 def _generic(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:
@@ -401,7 +486,7 @@ def _generic(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None
 
 
 RULES: tuple[Rule, ...] = (
-    _plan, _state, _residence, _work, _study, _preference, _possession, _visit, _generic,
+    _plan, _state, _residence, _partner, _work, _study, _preference, _possession, _visit, _took_to, _generic,
 )
 
 

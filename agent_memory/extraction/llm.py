@@ -4,6 +4,14 @@ Messages are chunked (``max_batch_messages``, ``max_batch_chars``); each chunk i
 the ``extract`` prompt with the user's nearby known entities and facts numbered ``E1``/``F1``...
 References are mapped back to names here; a reference to an id that was not offered is dropped
 and counted (see :attr:`LLMExtractor.stats`), never guessed.
+
+What small models get wrong is fixed by construction, not by asking nicely (see docs/LLM.md):
+facts from an assistant/system/tool message are dropped (its lines are context, not the user's
+word); a fact whose object is only mentioned in a question is dropped; relations are
+canonicalised (``MOVED`` -> ``LIVES_IN``); a fact the offline parse attributes to someone else
+("my sister Ana lives in Lisbon") is re-attributed to them; types come from the ontology, the
+relation or the offline parse rather than ``Topic``. An answer that does not validate (unknown or
+misplaced fields) falls back to the offline extractor for that chunk, logged and counted.
 """
 
 from __future__ import annotations
@@ -14,15 +22,18 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from .._time import parse_ts
-from ..errors import ConfigError, InvalidTimestampError
+from ..errors import ConfigError, InvalidTimestampError, LLMResponseError
 from ..llm.base import LLMClient
 from ..models import Episode, Role
+from ._llm_checks import Checks as _Checks
 from .base import ExtractedEntity, ExtractedFact, Extraction, ExtractionContext
+from .markup import strip_block_markup
 from .ontology import Ontology
 from .prompts import extract as prompt
-from .relations import normalize_relation
+from .relations import canonical_relation, relation_types
 
 __all__ = ["ExtractorStats", "LLMExtractor", "chunk_episodes", "parse_model_date"]
 
@@ -43,6 +54,10 @@ class ExtractorStats:
     dropped_references: int = 0
     dropped_items: int = 0
     invalid_dates: int = 0
+    dropped_assistant_facts: int = 0
+    dropped_question_facts: int = 0
+    reattributed: int = 0
+    fallbacks: int = 0
 
 
 class LLMExtractor:
@@ -51,8 +66,10 @@ class LLMExtractor:
     Args:
         llm: the client (e.g. :class:`~agent_memory.llm.openai.OpenAILLM`).
         ontology: custom entity and relation types, described in the prompt.
-        max_batch_messages: messages per call at most.
+        max_batch_messages: messages per call at most (small local models lose track of long chunks:
+            40 LoCoMo turns in chunks of 20 gave one fact from Qwen2.5 1.5B).
         max_batch_chars: characters of message text per call at most (a longer message goes alone).
+        fallback: see ``__init__``.
     """
 
     name = "llm"
@@ -60,14 +77,19 @@ class LLMExtractor:
     # A failed chunk should fail its episodes, not be retried message by message (20x the calls).
     retry_individually = False
 
-    def __init__(self, llm: LLMClient, *, ontology: Ontology | None = None, max_batch_messages: int = 20,
-                 max_batch_chars: int = 12000) -> None:
+    def __init__(self, llm: LLMClient, *, ontology: Ontology | None = None, max_batch_messages: int = 10,
+                 max_batch_chars: int = 6000, fallback: Any = "offline") -> None:
+        """See the class docs; ``fallback``: the extractor for a chunk whose answer does not
+        validate ("offline": an :class:`OfflineExtractor`, also used to check who a fact is
+        about; None: raise instead)."""
         if max_batch_messages < 1 or max_batch_chars < 1:
             raise ConfigError("max_batch_messages and max_batch_chars must be positive")
         self.llm, self.ontology = llm, ontology
         self.max_batch_messages, self.max_batch_chars = max_batch_messages, max_batch_chars
         self.stats = ExtractorStats()
         self._lock = threading.Lock()
+        self._fallback_spec = fallback
+        self._fallback: Any = None
 
     def __repr__(self) -> str:
         return f"LLMExtractor(llm={self.llm!r}, max_batch_messages={self.max_batch_messages})"
@@ -87,14 +109,43 @@ class LLMExtractor:
         out: list[Extraction] = []
         for chunk in self.chunks(episodes):
             inp = self._input(chunk, context)
-            answer = self.llm.generate_structured(prompt.build_messages(inp), prompt.response_model(inp),
-                                                  name=prompt.NAME, episodes=[e.uuid for e in chunk])
+            try:
+                answer = self.llm.generate_structured(prompt.build_messages(inp), prompt.response_model(inp),
+                                                      name=prompt.NAME, episodes=[e.uuid for e in chunk])
+            except LLMResponseError as exc:
+                offline = self._offline()
+                if offline is None:
+                    raise
+                log.warning("extract: the model's answer did not validate (%s); the offline extractor "
+                            "handles these %d messages", exc, len(chunk))
+                with self._lock:
+                    self.stats.fallbacks += 1
+                out.extend(offline.extract(chunk, context))
+                continue
             out.extend(self._extractions(answer, chunk, context))
         return out
 
+    def _offline(self) -> Any:
+        """The fallback extractor, built on first use; None when disabled or spaCy is missing."""
+        if self._fallback is None and self._fallback_spec is not None:
+            if self._fallback_spec != "offline":
+                self._fallback = self._fallback_spec
+            else:
+                try:
+                    from ._spacy import load_spacy_model
+                    from .offline import OfflineExtractor
+
+                    load_spacy_model()
+                    self._fallback = OfflineExtractor()
+                except Exception as exc:  # noqa: BLE001 - no spaCy model: no cross-check, no fallback
+                    log.info("extract: no offline fallback (%s)", exc)
+                    self._fallback_spec = None
+        return self._fallback
+
     def _input(self, chunk: Sequence[Episode], ctx: ExtractionContext) -> prompt.ExtractInput:
         messages = [prompt.PromptMessage(index=i, speaker=_speaker(ep, ctx), time=_iso(ep.reference_time),
-                                         role=ep.role.value if ep.role else ep.source.value, text=ep.content)
+                                         role=ep.role.value if ep.role else ep.source.value,
+                                        text=strip_block_markup(ep.content))
                     for i, ep in enumerate(chunk)]
         return prompt.ExtractInput(user_name=ctx.user_name, messages=messages,
                                    known_entities=list(ctx.known_entities), known_facts=list(ctx.known_facts),
@@ -112,12 +163,18 @@ class LLMExtractor:
             refs = _Refs(ctx, _speaker(ep, ctx), dropped)
             types = self._entities(item, refs, results[item.index])
             self._facts(item, refs, types, results[item.index], dropped)
+        checks = _Checks(self._offline(), chunk, ctx, results)
+        for ep, result in zip(chunk, results, strict=True):
+            checks.apply(ep, result, dropped)
         with self._lock:
             self.stats.calls += 1
             self.stats.messages += len(chunk)
             self.stats.dropped_references += dropped.references
             self.stats.dropped_items += dropped.items
             self.stats.invalid_dates += dropped.dates
+            self.stats.dropped_assistant_facts += dropped.assistant
+            self.stats.dropped_question_facts += dropped.questions
+            self.stats.reattributed += dropped.reattributed
         if dropped.references or dropped.items:
             log.info("extract: dropped %d unknown references and %d items (%d messages)", dropped.references,
                      dropped.items, len(chunk))
@@ -147,13 +204,18 @@ class LLMExtractor:
             if source is None or target is None or not fact.fact.strip():
                 dropped.items += 1
                 continue
-            relation = normalize_relation(fact.relation)
+            relation = canonical_relation(fact.relation, self.ontology.edge_types if self.ontology else ())
             attrs = getattr(fact, "attributes", [])
             attributes = self.ontology.edge_attributes(relation, [(a.name, a.value) for a in attrs]) \
                 if self.ontology and attrs else {}
+            implied_source, implied_target = relation_types(relation)
+            source_type = types.get(source.casefold(), implied_source)
+            target_type = types.get(target.casefold(), implied_target)
+            if target_type == "Topic" and implied_target != "Topic":
+                target_type = implied_target  # "Boston" as Topic in a LIVES_IN fact is a Place
             result.facts.append(ExtractedFact(
-                source=source, source_type=types.get(source.casefold(), "Person"), relation=relation,
-                target=target, target_type=types.get(target.casefold(), "Topic"), fact=fact.fact.strip(),
+                source=source, source_type=source_type, relation=relation,
+                target=target, target_type=target_type, fact=fact.fact.strip(),
                 valid_at=dropped.date(fact.valid_at), invalid_at=dropped.date(fact.invalid_at), ends=fact.ends,
                 attributes=attributes))
 
@@ -170,6 +232,7 @@ class _Counts:
 
     def __init__(self) -> None:
         self.references = self.items = self.dates = 0
+        self.assistant = self.questions = self.reattributed = 0
 
     def date(self, value: str | None) -> datetime | None:
         parsed = parse_model_date(value)

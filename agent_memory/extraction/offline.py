@@ -7,6 +7,7 @@ skipped); relative dates in a clause ("last week") resolve against the episode's
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from collections.abc import Sequence
@@ -16,7 +17,15 @@ from typing import Any
 
 from ..errors import ExtractionError
 from ..models import Episode, EpisodeSource, Role
-from ._clauses import Clause, Subject, Voice, asserted_clauses, build_mentions, skip_sentence
+from ._clauses import (
+    Clause,
+    Subject,
+    Voice,
+    asserted_clauses,
+    build_mentions,
+    date_spans_by_sentence,
+    skip_sentence,
+)
 from ._lexicon import JUNK_HEADS
 from ._phrases import PhraseFact, sentence_facts
 from ._render import auxiliaries, render_clause
@@ -26,6 +35,7 @@ from ._targets import Draft
 from .base import ExtractedEntity, ExtractedFact, Extraction, ExtractionContext
 from .dates import is_future
 from .json import JsonExtractor
+from .markup import strip_block_markup
 from .relations import normalize_relation
 
 __all__ = ["OfflineExtractor"]
@@ -44,14 +54,15 @@ class _Prepared:
 
     text: str
     voices: list[tuple[int, Voice]]
+    _starts: list[int] | None = None
 
     def voice_at(self, offset: int) -> Voice:
-        current = self.voices[0][1]
-        for start, voice in self.voices:
-            if start > offset:
-                break
-            current = voice
-        return current
+        """The voice speaking at ``offset`` (a binary search: a long transcript has many speakers)."""
+        if len(self.voices) == 1:
+            return self.voices[0][1]
+        if self._starts is None or len(self._starts) != len(self.voices):
+            self._starts = [start for start, _ in self.voices]
+        return self.voices[max(bisect.bisect_right(self._starts, offset) - 1, 0)][1]
 
 
 def _episode_voice(ep: Episode, ctx: ExtractionContext, aliases: frozenset[str]) -> Voice:
@@ -69,21 +80,41 @@ def _episode_voice(ep: Episode, ctx: ExtractionContext, aliases: frozenset[str])
 
 def _prepare(ep: Episode, ctx: ExtractionContext, aliases: frozenset[str]) -> _Prepared:
     voice = _episode_voice(ep, ctx, aliases)
-    text = ep.content.replace("\u2019", "'").replace("\u2018", "'")
+    text = strip_block_markup(ep.content).replace("\u2019", "'").replace("\u2018", "'")
     voices: list[tuple[int, Voice]] = [(0, voice)]
     pieces: list[str] = []
-    pos = 0
+    pos = length = 0
     for match in _PREFIX.finditer(text):
         label = match.group(1)
         own = ep.name is not None and label.lower() == ep.name.strip().lower()
         if label.lower() in _NOT_SPEAKERS or not (own or ep.source == EpisodeSource.text):
             continue
         pieces.append(text[pos : match.start()])
+        length += match.start() - pos
         speaker = voice if own else Voice(voice.canonical(label), None, ctx.user_name, aliases)
-        voices.append((sum(len(p) for p in pieces), speaker))
+        voices.append((length, speaker))
         pos = match.end()
     pieces.append(text[pos:])
     return _Prepared("".join(pieces), voices)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_DEDUPE_FROM = 5_000
+
+
+def _drop_repeats(text: str) -> str:
+    """A long one-voice text without its repeated sentences: a repeat states nothing new, and
+    parsing is the main cost of a long message (a pasted log can repeat one line thousands of times)."""
+    if len(text) < _DEDUPE_FROM:
+        return text
+    seen: set[str] = set()
+    kept = []
+    for piece in _SENTENCE_END.split(text):
+        key = " ".join(piece.split())
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(piece)
+    return " ".join(kept)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -181,13 +212,14 @@ def _extract_doc(doc: Any, ep: Episode, prep: _Prepared) -> Extraction:
         name = voice.canonical(mention.name)  # "Jane" in a note is the user, "Jane Smith"
         builder.entity(name, "Person" if name == voice.user_name else mention.type)
     ref = ep.reference_time
+    dates = date_spans_by_sentence(doc)
     for sent in doc.sents:
         if skip_sentence(sent):
             continue
         voice = prep.voice_at(sent.start_char)
         for pf in sentence_facts(sent, voice, mentions):
             builder.fact(_phrase_fact(pf))
-        for clause in asserted_clauses(sent, voice, mentions, ref):
+        for clause in asserted_clauses(sent, voice, mentions, ref, dates.get(sent.start, [])):
             if clause.date is not None and is_future(clause.date, ref):
                 continue  # "I'm moving to Denver next month" is a plan, not a fact yet
             for subj in clause.subjects:
@@ -252,6 +284,8 @@ class OfflineExtractor:
                 prep = _prepare(ep, context, aliases)
                 if self._assistant_chars is not None and ep.role not in (None, Role.user):
                     prep.text = _cut(prep.text, self._assistant_chars)
+                if len(prep.voices) == 1:
+                    prep.text = _drop_repeats(prep.text)
                 texts.append((i, prep))
         if texts:
             docs = self._fast_pipeline().pipe([p.text for _, p in texts], batch_size=self._batch_size)

@@ -115,13 +115,13 @@ def _ask(llm: LLMClient, asked: list[tuple[CandidateFact, list[int]]], existing:
         new=[prompt.NewFact(**_shown(cand).model_dump(), compare_with=sorted(label[i] for i in pool))
              for cand, pool in asked],
         existing=[_shown(existing[i]) for i in shown])
-    answer = llm.generate_structured(prompt.build_messages(inp), prompt.ResolveOutput, name=prompt.NAME,
-                                     episodes=list(episodes))
+    schema = prompt.constrained_output(len(asked), len(shown), _texts(asked, inp))
+    answer = llm.generate_structured(prompt.build_messages(inp), schema, name=prompt.NAME, episodes=list(episodes))
     dropped = 0
+    unmatched = len(asked) - len({v.new for v in answer.verdicts})
     for verdict in answer.verdicts:
         n = _number(verdict.new, "N")
         if n is None or not 1 <= n <= len(asked):
-            dropped += 1
             continue
         cand, pool = asked[n - 1]
         allowed = {label[i]: existing[i].uuid for i in pool}
@@ -129,10 +129,29 @@ def _ask(llm: LLMClient, asked: list[tuple[CandidateFact, list[int]]], existing:
         dup = allowed.get(refs[0]) if refs and refs[0] is not None else None
         contra = [allowed[x] for x in (_number(r, "X") for r in verdict.contradicts) if x in allowed]
         dropped += len(refs) - (dup is not None) + len(verdict.contradicts) - len(contra)
+        by_uuid = {existing[i].uuid: existing[i] for i in pool}
+        same = [u for u in contra if _triple(by_uuid[u]) == _triple(cand)]
+        if same:  # "contradicts" the very fact it restates: a small model's duplicate
+            dup = dup or same[0]
+            contra = [u for u in contra if u not in same]
         verdicts[cand.key] = Judgement(key=cand.key, duplicate_of=dup,
                                        contradicts=[u for u in dict.fromkeys(contra) if u != dup])
     if dropped:
         log.info("resolve: dropped %d references outside the facts offered", dropped)
+    if unmatched:
+        log.info("resolve: %d new facts got no verdict (kept as new facts)", unmatched)
+
+
+def _texts(asked: list[tuple[CandidateFact, list[int]]], inp: prompt.ResolveInput) -> dict[str, str]:
+    """What a model may write instead of an id (it copies the line or the sentence) -> the id."""
+    out: dict[str, str] = {}
+    for i, fact in enumerate(inp.new, 1):
+        out.setdefault(prompt.render_fact(fact, "at").casefold(), f"N{i}")
+        out.setdefault(fact.fact.strip().casefold(), f"N{i}")
+    for i, old in enumerate(inp.existing, 1):
+        out.setdefault(prompt.render_fact(old, "since").casefold(), f"X{i}")
+        out.setdefault(old.fact.strip().casefold(), f"X{i}")
+    return out
 
 
 def _shown(fact: CandidateFact | ExistingFact) -> prompt.ResolveFact:

@@ -28,7 +28,8 @@ class SummaryUpdate(BaseModel):
 def summarize_with_llm(llm: LLMClient, *, user_name: str, current_summary: str | None,
                        observations: Sequence[tuple[str, str]], new_facts: Sequence[str],
                        closed_facts: Sequence[str], episodes: Sequence[str] = (),
-                       max_facts: int = 80) -> SummaryUpdate:
+                       max_facts: int = 80, questions: Sequence[str] = (),
+                       current_facts: Sequence[str] = ()) -> SummaryUpdate:
     """Update the summary with one call; no call (the current state back) when nothing changed.
 
     Args:
@@ -39,13 +40,16 @@ def summarize_with_llm(llm: LLMClient, *, user_name: str, current_summary: str |
         new_facts: sentences of facts learned since the last summary (the latest ``max_facts`` are sent).
         closed_facts: sentences of facts closed since then.
         episodes: the episodes the update covers, for accounting.
+        questions: questions the summary must always answer ("What is the user's budget?").
+        current_facts: sentences of the user's current facts, which answer them (sent only with questions).
     """
     if not new_facts and not closed_facts:
         return SummaryUpdate(summary=current_summary or "")
     inp = prompt.SummaryInput(
         user_name=user_name, current_summary=current_summary,
         observations=[prompt.ObservationIn(key=k, text=t) for k, t in observations],
-        new_facts=list(new_facts)[-max_facts:], closed_facts=list(closed_facts)[-max_facts:])
+        new_facts=list(new_facts)[-max_facts:], closed_facts=list(closed_facts)[-max_facts:],
+        questions=list(questions), current_facts=list(current_facts)[-max_facts:] if questions else [])
     out = llm.generate_structured(prompt.build_messages(inp), prompt.SummaryOutput, name=prompt.NAME,
                                   episodes=list(episodes))
     known = {_key(k): k for k, _ in observations}

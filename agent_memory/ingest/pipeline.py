@@ -29,7 +29,7 @@ from ..errors import AgentMemoryError, LLMResponseError, ProviderError, StorageE
 from ..extraction.base import ExtractedEntity, Extraction, ExtractionContext, Extractor
 from ..extraction.relations import is_single_valued, normalize_relation, opposite_relation
 from ..models import Entity, Episode, EpisodeSource, EpisodeStatus, Fact, User
-from ..storage.base import GraphStore
+from ..storage.base import GraphStore, claim_user
 from ..text import normalize_name
 from .indexer import CONTEXT_WEIGHT, Indexer, contextual_vectors, entity_text, episode_context, episode_text
 from .observe import update_observations, update_summary
@@ -119,7 +119,7 @@ class Ingestor:
 
     def process_user(self, user_id: str) -> int:
         """Process every pending episode of the user; returns how many were handled."""
-        with self.user_lock(user_id):
+        with self.user_lock(user_id), claim_user(self.store, user_id):  # one process at a time per user
             user = self.store.get_user(user_id)
             if user is None:
                 raise UserNotFoundError(f"user {user_id!r} does not exist", user_id=user_id)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
@@ -30,11 +31,17 @@ from ._retry import MAX_RETRY_AFTER, backoff, describe, rejects_json_schema, ret
 from ._schema import InvalidOutput, parse_output, response_schema, schema_text
 from .base import CallRecord, T
 
-__all__ = ["DEFAULT_AZURE_API_VERSION", "DEFAULT_MODEL", "OpenAILLM", "StructuredMode"]
+__all__ = ["DEFAULT_AZURE_API_VERSION", "DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "OpenAILLM", "StructuredMode",
+           "default_timeout"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_MAX_TOKENS = 2048
+LOCAL_TIMEOUT = 600.0
+REMOTE_TIMEOUT = 60.0
+_LOCAL_HOSTS = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[?::1\]?|10\.\d+\.\d+\.\d+|"
+                          r"192\.168\.\d+\.\d+|172\.(1[6-9]|2\d|3[01])\.\d+\.\d+|[\w-]+\.local|host\.docker\.internal)$")
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 StructuredMode = Literal["auto", "json_schema", "json_object"]
 
@@ -89,7 +96,10 @@ class OpenAILLM:
         client: a ready ``openai.OpenAI``-like client (its own retries are turned off).
         structured: ``"auto"`` (json_schema, falling back to json_object), or force one mode.
         max_retries: retries after a 429, 408/409/5xx or connection error.
-        timeout: seconds per HTTP attempt.
+        timeout: seconds per HTTP attempt; default 600 for a local ``base_url`` (a small model on a
+            CPU took 54-368 s per call) and 60 otherwise (``from_env`` also reads ``AGENT_MEMORY_LLM_TIMEOUT``).
+        max_tokens: the cap on each answer's tokens (``max_tokens`` in the request); None sends none.
+            A runaway answer (1,621 tokens from a 1.5B model) is cut, fails validation and is retried once.
         max_concurrency: HTTP calls in flight at once from this client.
         sleep: how to wait between retries (tests inject a recorder).
     """
@@ -105,14 +115,16 @@ class OpenAILLM:
         client: Any = None,
         structured: StructuredMode = "auto",
         max_retries: int = 4,
-        timeout: float = 60.0,
+        timeout: float | None = None,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
         max_concurrency: int = 4,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if structured not in ("auto", "json_schema", "json_object"):
             raise ConfigError(f"structured must be 'auto', 'json_schema' or 'json_object', got {structured!r}")
-        if max_retries < 0 or max_concurrency < 1 or timeout <= 0:
-            raise ConfigError("max_retries must be >= 0, max_concurrency >= 1 and timeout > 0")
+        timeout = default_timeout(base_url, {}) if timeout is None else timeout
+        if max_retries < 0 or max_concurrency < 1 or timeout <= 0 or (max_tokens is not None and max_tokens < 16):
+            raise ConfigError("max_retries must be >= 0, max_concurrency >= 1, timeout > 0 and max_tokens >= 16")
         openai = _import_openai()
         if client is None:
             client = _build_client(openai, api_key=api_key, base_url=base_url, azure_endpoint=azure_endpoint,
@@ -126,6 +138,8 @@ class OpenAILLM:
         self.mode: Literal["json_schema", "json_object"] = (
             "json_object" if structured == "json_object" else "json_schema")
         self.max_retries = max_retries
+        self.timeout = timeout
+        self.max_tokens = max_tokens
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._json_schema_worked = False
@@ -134,23 +148,31 @@ class OpenAILLM:
         return f"OpenAILLM(model={self.model!r}, mode={self.mode!r})"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> OpenAILLM | None:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, timeout: float | None = None) -> OpenAILLM | None:
         """A client configured from the environment, or None when no endpoint is configured.
 
         Reads ``AZURE_OPENAI_ENDPOINT`` (+ ``AZURE_OPENAI_API_KEY``, ``OPENAI_API_VERSION``), else
         ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``; the model from ``AGENT_MEMORY_LLM_MODEL``
-        (default ``gpt-4o-mini``) and the mode from ``AGENT_MEMORY_LLM_STRUCTURED`` (default auto).
+        (default ``gpt-4o-mini``), the mode from ``AGENT_MEMORY_LLM_STRUCTURED`` (default auto), the
+        timeout from ``AGENT_MEMORY_LLM_TIMEOUT`` and the answer cap from ``AGENT_MEMORY_LLM_MAX_TOKENS``.
         """
         env = os.environ if env is None else env
         model = env.get("AGENT_MEMORY_LLM_MODEL") or DEFAULT_MODEL
         structured = env.get("AGENT_MEMORY_LLM_STRUCTURED") or "auto"
+        raw_cap = (env.get("AGENT_MEMORY_LLM_MAX_TOKENS") or "").strip()
+        if raw_cap and not raw_cap.isdigit():
+            raise ConfigError(f"AGENT_MEMORY_LLM_MAX_TOKENS must be a whole number, got {raw_cap!r}")
+        cap = int(raw_cap) if raw_cap else DEFAULT_MAX_TOKENS
         if env.get("AZURE_OPENAI_ENDPOINT"):
             return cls(model, azure_endpoint=env["AZURE_OPENAI_ENDPOINT"], api_key=env.get("AZURE_OPENAI_API_KEY"),
                        api_version=env.get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
-                       structured=structured)  # type: ignore[arg-type]
+                       structured=structured, timeout=timeout or default_timeout(None, env),  # type: ignore[arg-type]
+                       max_tokens=cap)
         if env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL"):
-            return cls(model, api_key=env.get("OPENAI_API_KEY") or None, base_url=env.get("OPENAI_BASE_URL") or None,
-                       structured=structured)  # type: ignore[arg-type]
+            base_url = env.get("OPENAI_BASE_URL") or None
+            return cls(model, api_key=env.get("OPENAI_API_KEY") or None, base_url=base_url,
+                       structured=structured, timeout=timeout or default_timeout(base_url, env),  # type: ignore[arg-type]
+                       max_tokens=cap)
         return None
 
     # -- the one public call ----------------------------------------------------------------
@@ -224,12 +246,13 @@ class OpenAILLM:
     def _request(self, convo: list[dict[str, str]], schema: type[BaseModel], name: str,
                  mode: str) -> dict[str, Any]:
         """The keyword arguments of ``chat.completions.create`` for one attempt."""
+        cap = {"max_tokens": self.max_tokens} if self.max_tokens is not None else {}
         if mode == "json_object":
-            return {"model": self.model, "messages": _with_schema(convo, schema), "temperature": 0,
+            return {"model": self.model, "messages": _with_schema(convo, schema), "temperature": 0, **cap,
                     "response_format": {"type": "json_object"}}
         body, strict = response_schema(schema)
         label = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64] or "answer"
-        return {"model": self.model, "messages": convo, "temperature": 0,
+        return {"model": self.model, "messages": convo, "temperature": 0, **cap,
                 "response_format": {"type": "json_schema",
                                     "json_schema": {"name": label, "schema": body, "strict": strict}}}
 
@@ -283,6 +306,25 @@ class OpenAILLM:
             self.on_call(record)
         except Exception:  # noqa: BLE001 - accounting must not lose the extraction
             log.exception("on_call hook failed for a %s call", purpose)
+
+
+def default_timeout(base_url: str | None, env: Mapping[str, str] | None = None) -> float:
+    """Seconds per attempt: ``AGENT_MEMORY_LLM_TIMEOUT``, else long for a local server, else 60."""
+    env = os.environ if env is None else env
+    raw = env.get("AGENT_MEMORY_LLM_TIMEOUT", "").strip()
+    if raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"AGENT_MEMORY_LLM_TIMEOUT must be a number of seconds, got {raw!r}") from None
+        if value <= 0:
+            raise ConfigError(f"AGENT_MEMORY_LLM_TIMEOUT must be positive, got {raw!r}")
+        return value
+    if base_url:
+        host = urlsplit(base_url).hostname or ""
+        if _LOCAL_HOSTS.match(host):
+            return LOCAL_TIMEOUT
+    return REMOTE_TIMEOUT
 
 
 def _build_client(openai: Any, *, api_key: str | None, base_url: str | None, azure_endpoint: str | None,

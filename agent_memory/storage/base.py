@@ -20,12 +20,17 @@ Rules every backend keeps:
   reader never waits for someone else's embedding. ``reconcile`` repairs what a crash left: records
   with no vector and no task get a task, vectors with no record are removed.
 - **Delete means gone.** ``delete_user`` removes every row, full-text entry and vector of the user.
+
+Optional capability: a store shared by several processes (PostgreSQL) has ``claim_user(user_id)``,
+a context manager held while one process ingests that user's pending episodes, so a user's
+episodes are processed by one process at a time, in order. Ingestion enters it through
+:func:`claim_user`, which is a no-op for stores without it (one process owns an embedded store).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -41,6 +46,7 @@ __all__ = [
     "MentionStat",
     "ReconcileReport",
     "VectorTask",
+    "claim_user",
 ]
 
 Kind = Literal["fact", "entity", "episode", "observation"]
@@ -83,6 +89,13 @@ class ReconcileReport:
     @property
     def repaired(self) -> int:
         return sum(self.queued.values()) + sum(self.removed.values())
+
+
+def claim_user(store: object, user_id: str) -> AbstractContextManager[object]:
+    """The store's cross-process claim on a user's ingestion (waits while another process holds it),
+    or a no-op for a store without that capability."""
+    claim = getattr(store, "claim_user", None)
+    return claim(user_id) if callable(claim) else nullcontext()
 
 
 @runtime_checkable

@@ -1,6 +1,7 @@
 """The seed tutorial end to end on the real embedded default: SQLite + Chroma + MiniLM + spaCy.
 
-The same suite runs against embedded Chroma and against a Chroma server started on 127.0.0.1.
+The same suite runs against embedded Chroma, against a Chroma server started on 127.0.0.1, and
+against PostgreSQL + pgvector (a real embedded server; a fresh database per test).
 """
 
 from __future__ import annotations
@@ -26,14 +27,19 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         yield address
 
 
-@pytest.fixture(params=["embedded", "server"])
+@pytest.fixture(params=["embedded", "server", "postgres"])
 def make_memory(request: pytest.FixtureRequest, tmp_path: Path, real_embedder: Any, real_extractor: Any):  # type: ignore[no-untyped-def]
-    """A factory of Memory objects on one home (so a test can 'restart'), on either Chroma."""
+    """A factory of Memory objects on one home (so a test can 'restart'): embedded Chroma, a Chroma
+    server, or a PostgreSQL database of the test's own."""
     opened: list[Memory] = []
     overrides: dict[str, Any] = {}
     if request.param == "server":
         host, port = request.getfixturevalue("chroma_server")
         overrides = {"chroma_host": host, "chroma_port": port}
+    elif request.param == "postgres":
+        from agent_memory.testing.postgres_server import create_database
+
+        overrides = {"database_url": create_database(request.getfixturevalue("postgres_server"))}
 
     def make() -> Memory:
         mem = Memory(config=MemoryConfig(home=tmp_path / "home", **overrides), embedder=real_embedder,
@@ -41,6 +47,7 @@ def make_memory(request: pytest.FixtureRequest, tmp_path: Path, real_embedder: A
         opened.append(mem)
         return mem
 
+    make.database_url = overrides.get("database_url")  # type: ignore[attr-defined]
     yield make
     for mem in opened:
         mem.close()
@@ -152,12 +159,24 @@ def test_delete_user_leaves_no_trace(make_memory, tmp_path: Path) -> None:  # ty
     memory.user.add(user_id="bob", first_name="Bob")
     memory.thread.create(thread_id="bob-1", user_id="bob")
     memory.thread.add_messages("bob-1", messages=[Message(role="user", name="Bob", content="I live in Oslo.")])
+    if make_memory.database_url:  # the check below can see text in PostgreSQL's files at all
+        from agent_memory.testing.postgres_server import database_files
+
+        assert any(MARKER.lower().encode() in p.read_bytes().lower() for p in database_files(make_memory.database_url))
     memory.user.delete("jane")
     assert [u.user_id for u in memory.user.list()] == ["bob"]
     assert memory.graph.search(user_id="bob", query="Oslo", scope="episodes")  # bob is intact
+    if make_memory.database_url:  # PostgreSQL: rewrite the tables, then read the database's own files
+        from agent_memory.testing.postgres_server import database_files
+
+        memory._core.store.purge(full=True)  # type: ignore[attr-defined]
+        files = database_files(make_memory.database_url)
+        assert files
+    else:
+        files = [p for p in (tmp_path / "home").rglob("*") if p.is_file()]
     memory.close()
     leftovers = []
-    for path in (tmp_path / "home").rglob("*"):
+    for path in files:
         if path.is_file():
             data = path.read_bytes().lower()
             for secret in (MARKER.lower(), b"octavia", b"biscuit", b"payment_failed"):

@@ -86,7 +86,7 @@ def test_malformed_twice_fails_cleanly(make_llm: Any, calls: Any, make_episodes:
     eps = make_episodes("jane", "2024-05-12T12:00:00Z",
                         [("Jane", "We celebrated my dad's 60th birthday in Portland on Saturday.")])
     with pytest.raises(LLMResponseError) as info:
-        LLMExtractor(make_llm(structured="json_object")).extract(eps, JANE)
+        LLMExtractor(make_llm(structured="json_object"), fallback=None).extract(eps, JANE)
 
     message = str(info.value)
     assert "extract" in message and "ExtractOutput" in message and "Field required" in message

@@ -214,7 +214,8 @@ def _names(module: Any) -> list[str]:
 @pytest.mark.parametrize(("module", "expected"), [
     ("agent_memory.llm", ["CallRecord", "LLMClient", "OpenAILLM"]),
     ("agent_memory.llm.base", ["CallRecord", "LLMClient", "T"]),
-    ("agent_memory.llm.openai", ["DEFAULT_AZURE_API_VERSION", "DEFAULT_MODEL", "OpenAILLM", "StructuredMode"]),
+    ("agent_memory.llm.openai", ["DEFAULT_AZURE_API_VERSION", "DEFAULT_MAX_TOKENS", "DEFAULT_MODEL", "OpenAILLM",
+                                 "StructuredMode", "default_timeout"]),
     ("agent_memory.extraction.llm", ["ExtractorStats", "LLMExtractor", "chunk_episodes", "parse_model_date"]),
     ("agent_memory.extraction.ontology", ["Ontology"]),
     ("agent_memory.ingest.judge", ["CandidateFact", "ExistingFact", "Judgement", "candidates", "judge_facts"]),

@@ -11,6 +11,7 @@ requests in the cassettes, are the same on every run.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -168,29 +169,22 @@ def test_seed_tutorial_in_the_background(make_memory: Any, vcr: Any) -> None:
 
 @pytest.mark.vcr
 @pytest.mark.scripted(model="llama3.1:8b")
-def test_malformed_twice_keeps_the_episodes_failed_then_retry(make_memory: Any, vcr: Any) -> None:
+def test_malformed_twice_falls_back_to_the_offline_extractor(make_memory: Any, vcr: Any,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
     memory = make_memory(structured="json_object")
     memory.thread.create(thread_id="t1", user_id="jane")
-    sent = memory.thread.add_messages("t1", messages=turns("2024-04-07T16:00:00Z", [
-        "I started volunteering at the Denver Animal Shelter on Sundays.", "That's wonderful!"]))
-    memory.wait_until_processed("jane")  # the failure is recorded on the episodes, not raised
+    with caplog.at_level(logging.WARNING, logger="agent_memory.extraction.llm"):
+        sent = memory.thread.add_messages("t1", messages=turns("2024-04-07T16:00:00Z", [
+            "I started volunteering at the Denver Animal Shelter on Sundays.", "That's wonderful!"]))
+        memory.wait_until_processed("jane")
 
-    failed = memory.graph.episodes(user_id="jane", status="failed")
-    assert [e.uuid for e in failed] == [m.uuid for m in sent]
-    for ep in failed:
-        assert ep.error is not None and ep.error.startswith("LLMResponseError: extract: llama3.1:8b answered twice")
-        assert "ExtractOutput" in ep.error
-    assert [m.content for m in memory.thread.get_messages("t1")] == [m.content for m in sent]  # nothing lost
-    assert not memory.graph.facts(user_id="jane")
-    assert memory.graph.usage(user_id="jane").failed_calls == 2
-
-    assert memory.graph.retry_failed(user_id="jane") == 2
-    memory.wait_until_processed("jane")
-    assert not memory.graph.episodes(user_id="jane", status="failed")
-    assert [f.target_name for f in memory.graph.facts(user_id="jane")] == ["Denver Animal Shelter"]
+    assert not memory.graph.episodes(user_id="jane", status="failed")  # the batch is not lost
+    assert "the offline extractor handles these 2 messages" in caplog.text  # and the fallback is logged
+    assert [m.content for m in memory.thread.get_messages("t1")] == [m.content for m in sent]
+    assert [f.target_name for f in memory.graph.facts(user_id="jane")] == ["Denver Animal Shelter"]  # offline
     assert "Denver Animal Shelter" in (memory.user.get("jane").summary or "")
     usage = check_usage(memory, vcr, messages=2, invalid=2)
-    assert usage.calls_by_purpose == {"extract": 3, "summarize": 1}
+    assert usage.calls_by_purpose == {"extract": 2, "summarize": 1}
 
 
 @pytest.mark.vcr

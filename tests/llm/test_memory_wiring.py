@@ -153,7 +153,7 @@ def test_a_failed_call_is_accounted_and_the_episode_kept(make: Any, llm: Scripte
 
 
 def test_chunks_get_their_own_context_and_fail_alone(llm: ScriptedLLM) -> None:
-    from agent_memory.errors import LLMResponseError
+    from agent_memory.errors import ProviderError
 
     config = MemoryConfig(home=None, vector_backend="exact", llm_debounce_seconds=30.0, llm_batch_messages=2)
     with Memory.ephemeral(llm=llm, embedder=HashEmbedder(), config=config) as memory:
@@ -162,7 +162,7 @@ def test_chunks_get_their_own_context_and_fail_alone(llm: ScriptedLLM) -> None:
         llm.answers += [lives_in("Denver"), summary()]
         memory.thread.add_messages("t", messages=[said("I live in Denver.")])
         memory.wait_until_processed("jane")
-        llm.answers += [NOTHING, LLMResponseError("extract: bad output twice")]
+        llm.answers += [NOTHING, ProviderError("extract: the server failed with HTTP 500")]
         sent = memory.thread.add_messages("t", messages=[
             said("Hello!", DAY2), said("How are you?", DAY2), said("Denver is sunny today.", DAY2)])
         memory.wait_until_processed("jane")
@@ -252,3 +252,19 @@ def test_the_summary_waits_for_enough_change_or_a_wait(llm: ScriptedLLM) -> None
         memory.thread.add_messages("t", messages=[said("I moved to Denver.", DAY2)])
         assert llm.names == ["extract", "extract", "summarize"]  # Boston closed + Denver new: rewrite it
         assert memory.user.get("jane").summary == "Jane Smith lives in Denver."
+
+
+def test_summary_questions_are_asked_with_the_current_facts(llm: ScriptedLLM) -> None:
+    """The model's summary call carries the questions it must answer and the facts that answer them."""
+    config = MemoryConfig(home=None, vector_backend="exact", summary_questions=("Where does the user live?",))
+    with Memory.ephemeral(llm=llm, embedder=HashEmbedder(), config=config) as memory:
+        memory.user.add(user_id="jane", first_name="Jane", last_name="Smith")
+        memory.thread.create(thread_id="t", user_id="jane")
+        llm.answers += [lives_in("Denver"), summary("Jane Smith. Where does the user live? Denver.")]
+        memory.thread.add_messages("t", messages=[said("I live in Denver.")])
+        memory.wait_until_processed("jane")
+        (asked,) = [m for m, _, name, _ in llm.asked if name == "summarize"]
+        assert "Questions the summary must answer:\n- Where does the user live?" in asked[-1]["content"]
+        assert "Current facts:\n- Jane Smith lives in Denver." in asked[-1]["content"]
+        assert "must also answer each listed question" in asked[0]["content"]
+        assert memory.user.get("jane").summary == "Jane Smith. Where does the user live? Denver."

@@ -67,7 +67,7 @@ def test_prompt_snapshot(case: str) -> None:
 
 
 def test_versions_are_declared() -> None:
-    assert VERSIONS == {"extract": "extract-1", "resolve": "resolve-1", "summarize": "summarize-1"}
+    assert VERSIONS == {"extract": "extract-2", "resolve": "resolve-2", "summarize": "summarize-1"}
 
 
 @pytest.mark.parametrize("model", [extract.ExtractOutput, extract.TypedExtractOutput, resolve.ResolveOutput,

@@ -39,12 +39,22 @@ def _chroma_server(tmp: Path, request: pytest.FixtureRequest) -> GraphStore:
     return EmbeddedStore(tmp / "memory.db", index)
 
 
+def _postgres(tmp: Path, request: pytest.FixtureRequest) -> GraphStore:
+    import hashlib
+
+    from agent_memory.storage.postgres import PostgresStore
+
+    url = request.getfixturevalue("postgres_server")  # one real server per session (tests/conftest.py)
+    return PostgresStore(url, schema="t_" + hashlib.sha256(str(tmp).encode()).hexdigest()[:16])  # a schema each
+
+
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], GraphStore]] = {
     "embedded-exact": _embedded_exact,
     "embedded-chroma": _embedded_chroma,
     "chroma-server": _chroma_server,
+    "postgres": _postgres,
 }
-SLOW = {"chroma-server"}
+SLOW = {"chroma-server", "postgres"}
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ without ever seeing, or inventing, a database id; the caller maps the numbers ba
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "GENERAL_TYPES",
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 NAME = "extract"
-VERSION = "extract-1"
+VERSION = "extract-2"
 GENERAL_TYPES = ("Person", "Organization", "Place", "Product", "Event", "Work", "Activity", "Animal",
                  "Preference", "Topic")
 
@@ -91,12 +91,16 @@ class ExtractInput(BaseModel):
 class Attribute(BaseModel):
     """An attribute of a custom type, as text."""
 
+    model_config = ConfigDict(extra="forbid")  # a misplaced field is an error, never silently lost
+
     name: str
     value: str
 
 
 class EntityItem(BaseModel):
     """An entity a message mentions: a known id ("E2") or a name."""
+
+    model_config = ConfigDict(extra="forbid")  # a misplaced field is an error, never silently lost
 
     name: str
     type: str = "Topic"
@@ -105,6 +109,8 @@ class EntityItem(BaseModel):
 
 class FactItem(BaseModel):
     """A fact a message states."""
+
+    model_config = ConfigDict(extra="forbid")  # a misplaced field is an error, never silently lost
 
     source: str
     relation: str
@@ -118,6 +124,8 @@ class FactItem(BaseModel):
 class MessageItems(BaseModel):
     """What one message yields."""
 
+    model_config = ConfigDict(extra="forbid")  # a misplaced field is an error, never silently lost
+
     index: int
     entities: list[EntityItem] = Field(default_factory=list)
     facts: list[FactItem] = Field(default_factory=list)
@@ -125,6 +133,8 @@ class MessageItems(BaseModel):
 
 class ExtractOutput(BaseModel):
     """The answer: only messages that yield something."""
+
+    model_config = ConfigDict(extra="forbid")  # a misplaced field is an error, never silently lost
 
     messages: list[MessageItems] = Field(default_factory=list)
 
@@ -188,7 +198,11 @@ ISO 8601 timestamp, or null when the messages do not say (the message time is th
   ends: true when the message says a relation ended ("I quit", "we broke up", "I no longer \
 live there"): give the relation and target that ended, and invalid_at when known.
 - Keep what speakers assert about themselves and others. Skip greetings, small talk, \
-questions, hypotheticals and the assistant's suggestions."""
+questions, hypotheticals and plans not yet carried out.
+- The subject of a fact is whoever the statement is about: in "my sister Ana lives in Lisbon" it \
+is Ana, not the speaker. Lines marked (assistant) are context only: never take a fact from them.
+- For a change, give the state it leads to: "I moved to Denver" -> LIVES_IN Denver; "I upgraded \
+to the Pro plan" -> HAS_PLAN Pro plan; "I started at Stripe" -> WORKS_AT Stripe."""
 
 _ONTOLOGY_HEAD = "\n\nCustom types for this memory; use them when they fit."
 _ATTRIBUTES_NOTE = (

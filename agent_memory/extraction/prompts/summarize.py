@@ -28,6 +28,8 @@ class SummaryInput(BaseModel):
     observations: list[ObservationIn] = Field(default_factory=list)
     new_facts: list[str] = Field(default_factory=list)
     closed_facts: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)  # the summary must always answer these
+    current_facts: list[str] = Field(default_factory=list)  # what answers them (only with questions)
 
 
 class ObservationUpdate(BaseModel):
@@ -63,8 +65,18 @@ def build_messages(inp: SummaryInput) -> list[dict[str, str]]:
              "Current observations:" + _bullets(f"{o.key}: {o.text}" for o in inp.observations),
              "Newly learned facts:" + _bullets(inp.new_facts),
              "No longer true:" + _bullets(inp.closed_facts)]
-    return [{"role": "system", "content": _SYSTEM.format(user=inp.user_name)},
-            {"role": "user", "content": "\n".join(lines)}]
+    system = _SYSTEM.format(user=inp.user_name)
+    if inp.questions:
+        system += _QUESTIONS
+        lines += ["Questions the summary must answer:" + _bullets(inp.questions),
+                  "Current facts:" + _bullets(inp.current_facts)]
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
+
+
+_QUESTIONS = """
+- The summary must also answer each listed question, from the current facts only, in a short \
+sentence each (say it is not known yet when no fact answers it); these answers do not count \
+toward the 120 words."""
 
 
 def _bullets(items: Iterable[str]) -> str:

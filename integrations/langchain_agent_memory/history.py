@@ -89,10 +89,10 @@ class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
             yield from ensure_thread(self.thread_id, self.user_id)
         else:
             try:
-                yield from call("thread", "get", self.thread_id)
+                yield from call(lambda api: api.thread.get(self.thread_id))
             except ThreadNotFoundError:
                 raise ConfigError(_NO_USER.format(thread_id=self.thread_id), thread_id=self.thread_id) from None
-        stored: list[Message] = yield from call("thread", "get_messages", self.thread_id, last=self.last)
+        stored: list[Message] = yield from call(lambda api: api.thread.get_messages(self.thread_id, last=self.last))
         return [from_memory_message(m) for m in stored]
 
     def _write(self, messages: Sequence[BaseMessage]) -> Flow[None]:
@@ -103,11 +103,11 @@ class AgentMemoryChatMessageHistory(BaseChatMessageHistory):
             yield from ensure_thread(self.thread_id, self.user_id)
         except ThreadNotFoundError:
             raise ConfigError(_NO_USER.format(thread_id=self.thread_id), thread_id=self.thread_id) from None
-        yield from call("thread", "add_messages", self.thread_id, messages=records)
+        yield from call(lambda api: api.thread.add_messages(self.thread_id, messages=records))
 
     def _clear(self) -> Flow[None]:
         with contextlib.suppress(ThreadNotFoundError):
-            yield from call("thread", "delete", self.thread_id)
+            yield from call(lambda api: api.thread.delete(self.thread_id))
 
     # -- BaseChatMessageHistory ------------------------------------------------------------------
     @property

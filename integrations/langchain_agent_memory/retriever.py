@@ -157,8 +157,8 @@ class AgentMemoryRetriever(BaseRetriever):
     def _search(self, query: str, k: int) -> Flow[list[Document]]:
         docs: list[Document] = []
         for scope in self.scopes:
-            hits = yield from call("graph", "search", user_id=self.user_id, query=query, scope=scope,
-                                   limit=k, filters=self.filters, relevance=True)
+            hits = yield from call(lambda api: api.graph.search(user_id=self.user_id, query=query, scope=scope,
+                                   limit=k, filters=self.filters, relevance=True))
             docs.extend(result_to_document(h, user_id=self.user_id, scope=scope) for h in hits)
         docs.sort(key=lambda d: d.metadata["score"], reverse=True)  # stable: scope order breaks ties
         if self.score_threshold is not None:

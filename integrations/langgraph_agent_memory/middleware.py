@@ -84,11 +84,11 @@ class MemoryTurn:
     def _context(self, user_id: str, thread_id: str | None, query: str) -> Flow[UserContext]:
         if thread_id is not None:
             yield from ensure_thread(thread_id, user_id)
-            return (yield from call("thread", "get_user_context", thread_id, template_id=self.template_id,
-                                    token_budget=self.token_budget))
+            return (yield from call(lambda api: api.thread.get_user_context(thread_id, template_id=self.template_id,
+                                    token_budget=self.token_budget)))
         yield from ensure_user(user_id)
-        return (yield from call("context", "get", user_id=user_id, query=query, template_id=self.template_id,
-                                token_budget=self.token_budget))
+        return (yield from call(lambda api: api.context.get(user_id=user_id, query=query, template_id=self.template_id,
+                                token_budget=self.token_budget)))
 
     def _write(self, user_id: str, thread_id: str | None, messages: Sequence[BaseMessage]) -> Flow[None]:
         records = to_memory_messages(messages, tool_name=self.tool_name)
@@ -96,12 +96,12 @@ class MemoryTurn:
             return
         if thread_id is not None:
             yield from ensure_thread(thread_id, user_id)
-            yield from call("thread", "add_messages", thread_id, messages=records)
+            yield from call(lambda api: api.thread.add_messages(thread_id, messages=records))
             return
         yield from ensure_user(user_id)
         for m in records:
-            yield from call("graph", "add", user_id=user_id, type="message", data=m.content,
-                            role=m.role.value, name=m.name, created_at=m.created_at, metadata=m.metadata)
+            yield from call(lambda api: api.graph.add(user_id=user_id, type="message", data=m.content,
+                            role=m.role.value, name=m.name, created_at=m.created_at, metadata=m.metadata))
 
     @staticmethod
     def new_input(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
@@ -169,8 +169,8 @@ class MemoryTurn:
         def _flow(query: str, config: RunnableConfig | None) -> Flow[str]:
             user_id, _ = self.identity(config)
             yield from ensure_user(user_id)
-            found: UserContext = yield from call("context", "get", user_id=user_id, query=query,
-                                                 template_id=self.template_id, token_budget=self.token_budget)
+            found: UserContext = yield from call(lambda api: api.context.get(user_id=user_id, query=query,
+                                                 template_id=self.template_id, token_budget=self.token_budget))
             return found.context
 
         def recall(query: str = "", config: RunnableConfig = None) -> str:  # type: ignore[assignment]

@@ -244,11 +244,11 @@ class AgentMemoryStore(BaseStore):
     def _versions(self, namespace: tuple[str, ...], key: str) -> Flow[tuple[Thread | None, list[_Stored]]]:
         """The item's thread and its stored versions, newest first."""
         try:
-            thread: Thread = yield from call("thread", "get", self.thread_id_for(namespace, key))
+            thread: Thread = yield from call(lambda api: api.thread.get(self.thread_id_for(namespace, key)))
         except ThreadNotFoundError:
             return None, []
-        episodes: list[Episode] = yield from call("graph", "episodes", user_id=thread.user_id,
-                                                  thread_id=thread.thread_id, limit=_PAGE)
+        episodes: list[Episode] = yield from call(lambda api: api.graph.episodes(user_id=thread.user_id,
+                                                  thread_id=thread.thread_id, limit=_PAGE))
         stored = [s for s in map(self._read, episodes) if s is not None]
         return thread, sorted(stored, key=lambda s: s.rank, reverse=True)
 
@@ -276,7 +276,7 @@ class AgentMemoryStore(BaseStore):
     def _forget(self, user_id: str, stale: Iterable[_Stored]) -> Flow[None]:
         for s in stale:
             with contextlib.suppress(EpisodeNotFoundError):  # a concurrent writer removed it first
-                yield from call("graph", "delete_episode", user_id=user_id, uuid=s.episode.uuid)
+                yield from call(lambda api: api.graph.delete_episode(user_id=user_id, uuid=s.episode.uuid))
 
     def _put(self, op: PutOp) -> Flow[None]:
         namespace, key = tuple(op.namespace), op.key
@@ -300,14 +300,14 @@ class AgentMemoryStore(BaseStore):
         for attempt in range(5):
             try:
                 try:
-                    thread: Thread = yield from call("thread", "create", thread_id=tid, user_id=owner)
+                    thread: Thread = yield from call(lambda api: api.thread.create(thread_id=tid, user_id=owner))
                 except AlreadyExistsError:
-                    thread = yield from call("thread", "get", tid)
+                    thread = yield from call(lambda api: api.thread.get(tid))
                 if thread.user_id != owner:
                     raise InvalidInputError(f"item {namespace}/{key} belongs to user {thread.user_id!r}, not "
                                             f"{owner!r}: was the store's user_namespace or user_id changed?")
-                yield from call("graph", "add", user_id=owner, type=encoded.type, data=encoded.data,
-                                thread_id=tid, metadata={STORE_MARKER: marker})
+                yield from call(lambda api: api.graph.add(user_id=owner, type=encoded.type, data=encoded.data,
+                                thread_id=tid, metadata={STORE_MARKER: marker}))
                 break
             except ThreadNotFoundError:  # a concurrent delete removed the thread: make it again
                 if attempt == 4:
@@ -321,7 +321,7 @@ class AgentMemoryStore(BaseStore):
             return
         yield from self._forget(thread.user_id, versions)
         with contextlib.suppress(ThreadNotFoundError):
-            yield from call("thread", "delete", thread.thread_id)
+            yield from call(lambda api: api.thread.delete(thread.thread_id))
 
     def _owners(self, prefix: tuple[str, ...]) -> Flow[list[str]]:
         if self.user_id is not None:
@@ -331,7 +331,7 @@ class AgentMemoryStore(BaseStore):
             return [only]
         owners: list[str] = []
         while True:
-            page: list[User] = yield from call("user", "list", limit=_PAGE, offset=len(owners))
+            page: list[User] = yield from call(lambda api: api.user.list(limit=_PAGE, offset=len(owners)))
             owners.extend(u.user_id for u in page)
             if len(page) < _PAGE:
                 return owners
@@ -345,8 +345,8 @@ class AgentMemoryStore(BaseStore):
                 offset = 0
                 while True:
                     try:
-                        page: list[Episode] = yield from call("graph", "episodes", user_id=owner, source=source,
-                                                              limit=_PAGE, offset=offset)
+                        page: list[Episode] = yield from call(lambda api: api.graph.episodes(
+                            user_id=owner, source=source, limit=_PAGE, offset=offset))
                     except (UserNotFoundError, InvalidInputError):
                         break
                     for episode in page:
@@ -372,13 +372,13 @@ class AgentMemoryStore(BaseStore):
         stored = [s for s in stored if matches_filter(s.item.value, op.filter)]
         scores: dict[str, float] = {}
         if op.query and stored:
+            query = op.query
             by_owner: dict[str, int] = {}
             for s in stored:
                 by_owner[s.episode.user_id] = by_owner.get(s.episode.user_id, 0) + 1
             for owner, count in by_owner.items():
-                hits: list[SearchResult] = yield from call(
-                    "graph", "search", user_id=owner, query=op.query, scope="episodes",
-                    limit=min(1000, max(25, 4 * count)), relevance=True)
+                hits: list[SearchResult] = yield from call(lambda api: api.graph.search(
+                    user_id=owner, query=query, scope="episodes", limit=min(1000, max(25, 4 * count)), relevance=True))
                 scores.update({h.episode.uuid: float(h.relevance if h.relevance is not None else 0.0)
                                for h in hits if h.episode is not None})
         ranked: list[tuple[float | None, _Stored]] = []

@@ -195,7 +195,7 @@ class AgentMemory(BaseMemory):
             stored: list[Message] = []
             try:
                 yield from ensure_thread(self.thread_id, self.user_id, create=False)  # refuses another user's
-                stored = yield from call("thread", "get_messages", self.thread_id, last=self.history_limit)
+                stored = yield from call(lambda api: api.thread.get_messages(self.thread_id, last=self.history_limit))
             except ThreadNotFoundError:
                 pass
             if self._window is None:
@@ -210,7 +210,7 @@ class AgentMemory(BaseMemory):
         records = to_memory_messages(messages, skip_call_ids=self._synthetic_ids)
         if records:
             yield from ensure_thread(self.thread_id, self.user_id)
-            yield from call("thread", "add_messages", self.thread_id, messages=records)
+            yield from call(lambda api: api.thread.add_messages(self.thread_id, messages=records))
 
     def _put(self, messages: Sequence[ChatMessage]) -> Flow[None]:
         window = yield from self._load()
@@ -239,16 +239,16 @@ class AgentMemory(BaseMemory):
         block: UserContext
         if pending or last_user is None:
             yield from ensure_user(self.user_id)
-            block = yield from call("context", "get", user_id=self.user_id, query=input or "",
-                                    template_id=self.template_id, token_budget=self.token_budget)
+            block = yield from call(lambda api: api.context.get(user_id=self.user_id, query=input or "",
+                                    template_id=self.template_id, token_budget=self.token_budget))
         else:
             try:
-                block = yield from call("thread", "get_user_context", self.thread_id,
-                                        template_id=self.template_id, token_budget=self.token_budget)
+                block = yield from call(lambda api: api.thread.get_user_context(self.thread_id,
+                                        template_id=self.template_id, token_budget=self.token_budget))
             except ThreadNotFoundError:
                 yield from ensure_user(self.user_id)
-                block = yield from call("context", "get", user_id=self.user_id, query=last_user,
-                                        template_id=self.template_id, token_budget=self.token_budget)
+                block = yield from call(lambda api: api.context.get(user_id=self.user_id, query=last_user,
+                                        template_id=self.template_id, token_budget=self.token_budget))
         if not block.context:
             return recent
         if self._placement() == "system":
@@ -262,7 +262,7 @@ class AgentMemory(BaseMemory):
     def _reset(self) -> Flow[None]:
         self._window = []
         with contextlib.suppress(ThreadNotFoundError):
-            yield from call("thread", "delete", self.thread_id)
+            yield from call(lambda api: api.thread.delete(self.thread_id))
 
     # -- BaseMemory -----------------------------------------------------------------------------
     def get(self, input: str | None = None, **kwargs: Any) -> list[ChatMessage]:  # noqa: A002
@@ -371,15 +371,15 @@ class AgentMemoryBlock(BaseMemoryBlock[str | list[ChatMessage]]):  # type: ignor
 
     def _context(self, query: str) -> Flow[str]:
         yield from ensure_user(self.user_id)
-        block: UserContext = yield from call("context", "get", user_id=self.user_id, query=query,
-                                             template_id=self.template_id, token_budget=self.token_budget)
+        block: UserContext = yield from call(lambda api: api.context.get(user_id=self.user_id, query=query,
+                                             template_id=self.template_id, token_budget=self.token_budget))
         return block.context
 
     def _write(self, thread_id: str, messages: Sequence[ChatMessage]) -> Flow[None]:
         records = to_memory_messages(messages)
         if records:
             yield from ensure_thread(thread_id, self.user_id)
-            yield from call("thread", "add_messages", thread_id, messages=records)
+            yield from call(lambda api: api.thread.add_messages(thread_id, messages=records))
 
     async def _aget(self, messages: list[ChatMessage] | None = None,
                     **block_kwargs: Any) -> str | list[ChatMessage]:

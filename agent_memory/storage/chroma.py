@@ -20,7 +20,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -363,15 +363,16 @@ class ChromaIndex:
 
         return self._existing(user_id, kind, "list", [], run)  # type: ignore[no-any-return]
 
-    def drop_users_except(self, user_ids: Sequence[str]) -> int:
-        """Delete the collections of every user not listed; returns how many users were dropped."""
+    def drop_users_except(self, user_ids: Callable[[], Collection[str]]) -> int:
+        """Delete the collections of every user not in ``user_ids()`` (read after the listing, so a
+        user created meanwhile by another process is kept); returns how many users were dropped."""
         if self._closed:
             raise ClosedError("This ChromaIndex was closed")
-        keep = {collection_name(u, kind, self.prefix) for u in user_ids for kind in KINDS}
         try:
             names = [getattr(c, "name", c) for c in self._client.list_collections()]
         except Exception as exc:
             raise _storage_error(exc, "list collections") from exc
+        keep = {collection_name(u, kind, self.prefix) for u in user_ids() for kind in KINDS}
         pattern = re.compile(rf"{re.escape(self.prefix)}_([0-9a-f]{{32}})_({'|'.join(KINDS)})")
         stale = [n for n in names if isinstance(n, str) and pattern.fullmatch(n) and n not in keep]
         self._drop(stale)

@@ -34,6 +34,7 @@ from agent_memory.errors import (
     StorageError,
 )
 from agent_memory.storage.chroma_files import ChromaFiles
+from agent_memory.storage.chroma_files import persist_dir as _persist_dir
 from agent_memory.storage.inmemory import (
     check_kind,
     dimension_error,
@@ -81,18 +82,6 @@ def _storage_error(exc: Exception, action: str) -> StorageError | DimensionMisma
     if match:
         return dimension_error(int(match.group(1)), int(match.group(2)), "Chroma")
     return StorageError(f"Chroma failed to {action}: {type(exc).__name__}: {exc}")
-
-
-def _persist_dir(client: Any) -> Path | None:
-    """The data directory of an embedded on-disk client, else None."""
-    try:
-        settings = client.get_settings()
-    except AttributeError:  # not a chromadb client we know
-        return None
-    if not getattr(settings, "is_persistent", False) or "fastapi" in str(settings.chroma_api_impl).lower():
-        return None
-    directory = getattr(settings, "persist_directory", None)
-    return Path(directory).resolve() if directory else None  # a relative home stays right if cwd changes
 
 
 class ChromaIndex:
@@ -224,7 +213,9 @@ class ChromaIndex:
         if handle is None:
             return missing
         try:
-            return fn(name, handle)
+            found = fn(name, handle)
+            self._scrub_after_read(handle)
+            return found
         except Exception as exc:
             if not _is_not_found(exc):
                 raise _storage_error(exc, f"{action} {name}") from exc
@@ -302,6 +293,12 @@ class ChromaIndex:
         """Zero the heap residue hnswlib may just have written into this collection's new files."""
         if self._files is not None:
             self._files.scrub_collection(str(handle.id))
+
+    def _scrub_after_read(self, handle: Any) -> None:
+        """A read can make Chroma load, so rebuild, an index it never persisted: scrub what that wrote."""
+        if self._files is not None and self._files.changed(str(handle.id)):
+            with self._write:
+                self._files.scrub_collection(str(handle.id))
 
     def scrub_files(self) -> int:
         """Zero the unused capacity of every HNSW file on disk (after a crash); returns bytes cut."""

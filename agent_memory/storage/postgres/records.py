@@ -136,6 +136,26 @@ class RecordsMixin(PgConnection):
             f" ORDER BY reference_time {order}, seq {order} LIMIT %s OFFSET %s", (*params, limit, offset))
         return [_episode(r) for r in rows]
 
+    def adjacent_episodes(self, user_id: str, uuids: Sequence[str]) -> dict[str, list[Episode]]:
+        """For each of the user's threaded episodes among ``uuids``: the episode just before it in its
+        thread and the one just after (by reference time), in one round trip."""
+        if not uuids:
+            return {}
+        cols = ", ".join(f"n.{c.strip()}" for c in _EPISODE_COLS.split(","))
+        near = ("(SELECT {side} AS side, {cols} FROM episodes e WHERE e.user_id = x.user_id"
+                " AND e.thread_id = x.thread_id AND e.reference_time {op} x.reference_time"
+                " ORDER BY e.reference_time {order}, e.seq {order} LIMIT 1)")
+        both = " UNION ALL ".join(near.format(side=i, cols=_EPISODE_COLS, op=op, order=order)
+                                  for i, (op, order) in enumerate((("<", "DESC"), (">", "ASC"))))
+        rows = self._all(
+            f"SELECT x.uuid AS anchor, {cols} FROM unnest(%s::text[]) WITH ORDINALITY AS q(uuid, i)"
+            " JOIN episodes x ON x.uuid = q.uuid AND x.user_id = %s AND x.thread_id IS NOT NULL"
+            f" CROSS JOIN LATERAL ({both}) n ORDER BY q.i, n.side", (list(dict.fromkeys(uuids)), user_id))
+        out: dict[str, list[Episode]] = {}
+        for r in rows:
+            out.setdefault(r["anchor"], []).append(_episode(r))
+        return out
+
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in the order they were added (the last ``last`` if given)."""
         if last is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from agent_memory.models import Entity, Episode, EpisodeSource, Fact, Thread, User
+from agent_memory.models import Entity, Episode, EpisodeSource, EpisodeStatus, Fact, Thread, User
 from agent_memory.storage.base import GraphStore
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
@@ -55,6 +55,14 @@ def test_adjacent_episodes_are_the_neighbours_in_the_thread(store: GraphStore) -
     assert store.adjacent_episodes("bob", ["a", "b"]) == {}
     assert store.adjacent_episodes("bob", ["g"])["g"] == [store.get_episodes("bob", ["h"])[0]]
     assert store.adjacent_episodes("jane", []) == {}
+
+
+def test_episodes_read_back_are_the_records_written(store: GraphStore) -> None:
+    eps = _episodes(store)  # (PostgreSQL builds them without validating again: same types, same values)
+    got = store.get_episodes("jane", list("fedcba"))
+    assert [e.model_dump(mode="json") for e in got] == [eps[u].model_dump(mode="json") for u in "fedcba"]
+    assert all(isinstance(e.source, EpisodeSource) and isinstance(e.status, EpisodeStatus)
+               and e.reference_time.tzinfo == timezone.utc and e.ingested_at.tzinfo == timezone.utc for e in got)
 
 
 def test_get_facts_and_facts_touching_carry_names_and_provenance_in_time_order(store: GraphStore) -> None:

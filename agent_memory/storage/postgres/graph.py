@@ -33,12 +33,13 @@ def _observation(r: Row) -> Observation:
 _ENTITY_COLS = "uuid, user_id, name, type, aliases, summary, attributes, created_at, updated_at"
 _FACT_SELECT = (
     "SELECT f.uuid, f.user_id, f.source_uuid, f.target_uuid, f.relation, f.fact, f.valid_at, f.invalid_at,"
-    " f.created_at, f.expired_at, f.invalidated_by, f.attributes, s.name AS source_name, t.name AS target_name,"
+    " f.created_at, f.expired_at, f.invalidated_by, f.attributes,"
+    " (SELECT s.name FROM entities s WHERE s.uuid = f.source_uuid AND s.user_id = f.user_id) AS source_name,"
+    " (SELECT t.name FROM entities t WHERE t.uuid = f.target_uuid AND t.user_id = f.user_id) AS target_name,"
     " ARRAY(SELECT fe.episode_uuid FROM fact_episodes fe LEFT JOIN episodes e ON e.uuid = fe.episode_uuid"
     "   AND e.user_id = fe.user_id WHERE fe.fact_uuid = f.uuid AND fe.user_id = f.user_id"
     "   ORDER BY e.reference_time NULLS LAST, e.seq, fe.episode_uuid) AS episodes"
-    " FROM facts f LEFT JOIN entities s ON s.uuid = f.source_uuid AND s.user_id = f.user_id"
-    " LEFT JOIN entities t ON t.uuid = f.target_uuid AND t.user_id = f.user_id")
+    " FROM facts f")  # names and provenance by index lookups per fact: a join would scan every entity
 _OBS_COLS = "uuid, user_id, key, text, evidence, first_seen, last_seen, count, sessions"
 
 

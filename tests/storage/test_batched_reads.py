@@ -61,6 +61,8 @@ def test_episodes_read_back_are_the_records_written(store: GraphStore) -> None:
     eps = _episodes(store)  # (PostgreSQL builds them without validating again: same types, same values)
     got = store.get_episodes("jane", list("fedcba"))
     assert [e.model_dump(mode="json") for e in got] == [eps[u].model_dump(mode="json") for u in "fedcba"]
+    assert got == [eps[u] for u in "fedcba"] and [repr(e) for e in got] == [repr(eps[u]) for u in "fedcba"]
+    assert got[0].model_copy(update={"content": "edited"}).content == "edited" and got[0].content == "turn f"
     assert all(isinstance(e.source, EpisodeSource) and isinstance(e.status, EpisodeStatus)
                and e.reference_time.tzinfo == timezone.utc and e.ingested_at.tzinfo == timezone.utc for e in got)
 

@@ -32,12 +32,6 @@ class Knobs:
     speaker_boost: float = 0.7
     # (experimental) the first ``speaker_gate_dense`` turns of the vector ranking count as about the question too
     speaker_gate_dense: int = 0
-    # (experimental) pseudo-relevance feedback: words shared by the best ``prf_docs`` turns, searched with the question
-    prf_weight: float = 0.0
-    prf_docs: int = 5
-    prf_terms: int = 5
-    # (experimental) maximal marginal relevance over the best episodes' words
-    diversity: float = 0.0
     # A query that names a calendar date ("on 3 June, 2023", "2023-06-03", "in June 2023") is about
     # that time: the episodes of that day (or month) gain ``date_boost`` on the fused scale (~0-1.7).
     date_boost: float = 0.6

@@ -150,16 +150,6 @@ class Retriever:
                 order.update((e.uuid, i) for i, e in enumerate(same))
         return order
 
-    def _diverse(self, ranked: list[str], scores: dict[str, float], episodes: dict[str, Episode],
-                 head: int = 60) -> list[str]:
-        """The first ``head`` episodes re-ordered by maximal marginal relevance: a turn that repeats
-        the words of a better one (the same story told twice) gives way to evidence told elsewhere."""
-        top = [u for u in ranked[:head] if u in episodes]
-        sets = {u: frozenset(content_words(episodes[u].content, max_terms=64)) for u in top}
-        order = mmr(top, [scores[u] for u in top], lambda a, b: jaccard(sets[a], sets[b]),
-                    lambda_=1.0 - self.knobs.diversity)
-        return order + [u for u in ranked if u not in set(order)]
-
     def _typed(self, user_id: str, query: str, fused: dict[str, float], pool: int) -> dict[str, float]:
         """A question asking for a kind of thing ("which cities", "what books") is answered by turns
         that name things of that kind: the graph knows which entities are places or works, so the turns
@@ -175,32 +165,6 @@ class Retriever:
         top = max(hits.values())
         for uid, v in hits.items():
             out[uid] = out.get(uid, 0.0) + self.knobs.type_weight * v / top
-        return out
-
-    def _feedback(self, user_id: str, query: str, fused: dict[str, float], episodes: dict[str, Episode],
-                  pool: int) -> dict[str, float]:
-        """Pseudo-relevance feedback: the words the best few turns share (and the question lacks) are
-        searched with the question; the turns found join the ranking with ``prf_weight``."""
-        kn = self.knobs
-        asked = set(content_words(query))
-        counts: dict[str, int] = {}
-        for uid in sorted(fused, key=fused.__getitem__, reverse=True)[:kn.prf_docs]:
-            ep = episodes.get(uid)
-            for w in content_words(ep.content, max_terms=64) if ep is not None else ():
-                if w not in asked and not w.isdigit():
-                    counts[w] = counts.get(w, 0) + 1
-        terms = [w for w, n in sorted(counts.items(), key=lambda x: -x[1]) if n >= 2][:kn.prf_terms]
-        if not terms:
-            return fused
-        hits = dict(self.store.search_text(user_id, "episode", " ".join([*asked, *terms]), pool))
-        if not hits:
-            return fused
-        out = dict(fused)
-        top = max(hits.values())
-        for uid, v in hits.items():
-            out[uid] = out.get(uid, 0.0) + kn.prf_weight * v / top
-        missing = [i for i in hits if i not in episodes]
-        episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
         return out
 
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
@@ -247,8 +211,6 @@ class Retriever:
                 ranked = sorted(fused, key=fused.__getitem__, reverse=True)
                 missing = [i for i in ranked[:pool] if i not in episodes]
                 episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
-        if kn.prf_weight:
-            fused = self._feedback(user_id, query, fused, episodes, pool)
         if kn.type_weight:
             fused = self._typed(user_id, query, fused, pool)
             missing = [i for i in fused if i not in episodes]
@@ -318,8 +280,6 @@ class Retriever:
                     if uid in episode_scores and len(ep.content) > kn.length_ref:
                         episode_scores[uid] *= (kn.length_ref / len(ep.content)) ** kn.length_alpha
         top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
-        if kn.diversity and episodes:
-            top_episodes = self._diverse(top_episodes, episode_scores, episodes)
 
         if "fact" in kinds:
             bfs = [f.uuid for f in self.store.facts_touching(user_id, named_ids, limit=pool)] if named_ids else []

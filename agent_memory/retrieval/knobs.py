@@ -32,6 +32,8 @@ class Knobs:
     speaker_boost: float = 0.7
     # (experimental) the first ``speaker_gate_dense`` turns of the vector ranking count as about the question too
     speaker_gate_dense: int = 0
+    # (experimental) turns whose cosine to the question without the name reaches it count as about it too
+    speaker_gate_cos: float = 0.0
     # A query that names a calendar date ("on 3 June, 2023", "2023-06-03", "in June 2023") is about
     # that time: the episodes of that day (or month) gain ``date_boost`` on the fused scale (~0-1.7).
     date_boost: float = 0.6

@@ -207,6 +207,8 @@ class Retriever:
                     dense = dict(self._dense(user_id, "episode", cvec, pool))
                 if kn.speaker_gate_dense:  # near in meaning counts as about it, too
                     about = {**about, **dict(list(dense.items())[:kn.speaker_gate_dense])}
+                if kn.speaker_gate_cos:
+                    about = {**about, **{i: v for i, v in dense.items() if v >= kn.speaker_gate_cos}}
                 fused = self._fuse(dense, lexical)
                 ranked = sorted(fused, key=fused.__getitem__, reverse=True)
                 missing = [i for i in ranked[:pool] if i not in episodes]

@@ -27,13 +27,12 @@ class Knobs:
     neighbour_sources: int = 20
     neighbour_weight: float = 0.25
     # When the query names someone who speaks, BM25 and the vector rank the question without the
-    # name, and that speaker's turns gain ``speaker_boost`` of their own score, only those that share
-    # a word with the question once the name is taken out: a name alone wins nothing.
+    # name, and that speaker's turns gain ``speaker_boost`` of their own score, only those about the
+    # question once the name is taken out: sharing a word with it, or a cosine of at least
+    # ``speaker_gate_cos`` to it (a paraphrase: "children ... love" for "kids like"); a name alone
+    # wins nothing ("Take care!").
     speaker_boost: float = 0.7
-    # (experimental) the first ``speaker_gate_dense`` turns of the vector ranking count as about the question too
-    speaker_gate_dense: int = 0
-    # (experimental) turns whose cosine to the question without the name reaches it count as about it too
-    speaker_gate_cos: float = 0.0
+    speaker_gate_cos: float = 0.3
     # A query that names a calendar date ("on 3 June, 2023", "2023-06-03", "in June 2023") is about
     # that time: the episodes of that day (or month) gain ``date_boost`` on the fused scale (~0-1.7).
     date_boost: float = 0.6

@@ -205,9 +205,7 @@ class Retriever:
                 else:
                     cvec = self.embedder.embed_batch([content])[0]
                     dense = dict(self._dense(user_id, "episode", cvec, pool))
-                if kn.speaker_gate_dense:  # near in meaning counts as about it, too
-                    about = {**about, **dict(list(dense.items())[:kn.speaker_gate_dense])}
-                if kn.speaker_gate_cos:
+                if kn.speaker_gate_cos:  # near in meaning counts as about it too, sharing a word or not
                     about = {**about, **{i: v for i, v in dense.items() if v >= kn.speaker_gate_cos}}
                 fused = self._fuse(dense, lexical)
                 ranked = sorted(fused, key=fused.__getitem__, reverse=True)

@@ -43,6 +43,7 @@ _NOT_A_POINT = re.compile(
     r"\d{2,4}'?s|few|couple|several|some|many|past|recent|recently|lately)\b",
     re.IGNORECASE,
 )
+_NUMBER = re.compile(r"^[\d\s.,:/-]+$")  # digits and separators only: a year is read by _BARE_YEAR
 _BARE_YEAR = re.compile(
     r"^(?:(?:in|since|during|around|by)\s+)?(?:the\s+year\s+)?((?:19|20)\d\d)$", re.IGNORECASE
 )
@@ -72,6 +73,8 @@ def looks_like_point_in_time(text: str) -> bool:
     stripped = text.strip()
     if not stripped or len(stripped) > 40:
         return False
+    if _NUMBER.match(stripped) and not _BARE_YEAR.match(stripped) and not re.search(r"\d[./-]\d", stripped):
+        return False  # "1005", "37": a count spaCy tagged DATE, not a moment (and dateparser reads it as a year)
     if _UNIT.search(stripped) and not _RELATIVE.search(stripped):
         return False  # "5 years", "two weeks": a duration
     return bool(_POINT_MARKERS.search(stripped)) and not _NOT_A_POINT.search(stripped)

@@ -8,6 +8,7 @@ skipped); relative dates in a clause ("last week") resolve against the episode's
 from __future__ import annotations
 
 import bisect
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -38,7 +39,10 @@ from .json import JsonExtractor
 from .markup import strip_block_markup
 from .relations import normalize_relation
 
-__all__ = ["OfflineExtractor"]
+__all__ = ["MESSAGE_CHARS", "OfflineExtractor"]
+
+log = logging.getLogger(__name__)
+MESSAGE_CHARS = 12_000  # how much of one message the offline extractor reads (see OfflineExtractor)
 
 _PREFIX = re.compile(r"^[ \t]*([A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,2})[ \t]*:[ \t]+", re.MULTILINE)
 _NOT_SPEAKERS = frozenset({
@@ -239,11 +243,16 @@ class OfflineExtractor:
     non-user message is the user; in a user message it is unknown and skipped. A line that opens
     with the message's own name ("Caroline: ...") or, in a text episode, any "Name: " prefix,
     speaks as that name. JSON episodes are handed to a :class:`JsonExtractor`.
+
+    How much is read: at most ``assistant_chars`` of a non-user message and ``message_chars`` of any
+    message (after repeated sentences are dropped), each cut at a sentence end; facts stated beyond
+    are not extracted (an INFO log names the episode), while the whole text stays stored and searchable.
     """
 
     name = "offline-spacy"
 
-    def __init__(self, model: str | None = None, *, batch_size: int = 128, assistant_chars: int | None = 1000) -> None:
+    def __init__(self, model: str | None = None, *, batch_size: int = 128, assistant_chars: int | None = 1000,
+                 message_chars: int | None = MESSAGE_CHARS) -> None:
         """Configure; the spaCy model loads on first use.
 
         Args:
@@ -252,10 +261,15 @@ class OfflineExtractor:
             assistant_chars: read at most this many characters (cut at a sentence) of an assistant,
                 system or tool message; None reads all. A model's long answers are mostly general
                 advice, and parsing cost grows with length (the episode keeps its whole text).
+            message_chars: read at most this many characters (cut at a sentence) of any message, after
+                repeated sentences are dropped; None reads all. Parsing costs ~65 CPU-us a character,
+                so this bounds one message's extraction to about a second; the episode keeps its whole
+                text, stored and full-text indexed, so what lies beyond stays findable by search.
         """
         self._model = model
         self._batch_size = batch_size
         self._assistant_chars = assistant_chars
+        self._message_chars = message_chars
         self._pipeline: FastPipeline | None = None
         self._lock = threading.Lock()
         self._json = JsonExtractor()
@@ -286,6 +300,11 @@ class OfflineExtractor:
                     prep.text = _cut(prep.text, self._assistant_chars)
                 if len(prep.voices) == 1:
                     prep.text = _drop_repeats(prep.text)
+                if self._message_chars is not None and len(prep.text) > self._message_chars:
+                    log.info("episode %s: the offline extractor reads the first %d of its %d characters "
+                             "(OfflineExtractor(message_chars=...)); the whole text is stored and searchable",
+                             ep.uuid, self._message_chars, len(prep.text))
+                    prep.text = _cut(prep.text, self._message_chars)
                 texts.append((i, prep))
         if texts:
             docs = self._fast_pipeline().pipe([p.text for _, p in texts], batch_size=self._batch_size)

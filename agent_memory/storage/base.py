@@ -157,6 +157,12 @@ class GraphStore(Protocol):
         limit: int = 100, offset: int = 0, newest_first: bool = False,
     ) -> list[Episode]: ...
 
+    def adjacent_episodes(self, user_id: str, uuids: Sequence[str]) -> dict[str, list[Episode]]:
+        """For each of the user's episodes among ``uuids`` that has a thread: the latest episode of that
+        thread with an earlier reference time, then the earliest with a later one (ties by the order
+        they were added), as ``list_episodes`` would give them. Ids with neither are absent."""
+        ...
+
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in conversation order (the last ``last`` if given)."""
         ...

@@ -4,9 +4,10 @@ Collections are created with ``embedding_function=None`` (Chroma's default one d
 and never receive documents or metadata, so no text and no clear user id reaches Chroma; names
 come from ``collection_name`` (a hash of the user id). Telemetry is switched off.
 
-Chroma 1.x leaves a deleted collection's HNSW directory on disk (chroma-core/chroma#5259); for an
-embedded on-disk Chroma, ``delete_user`` removes those directories itself. A Chroma server keeps
-them until its own garbage collection runs.
+Embedded on disk, ``chroma_files.ChromaFiles`` removes what Chroma itself leaves of a deleted
+collection (its segment directory, freed pages of ``chroma.sqlite3``) and zeroes the heap residue
+hnswlib writes into new index files; writes to Chroma and those scrubs share one lock. A Chroma
+server keeps its files to itself (docs/storage.md says what it keeps).
 
 Measured on a 2-core dev machine (chromadb 1.5.9, 384-d vectors, one collection): upserting
 1,000 vectors takes ~120 ms embedded (memory or disk) and ~160 ms over HTTP to a local server; a
@@ -17,12 +18,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import sqlite3
 import threading
 import uuid
 from collections.abc import Sequence
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ from agent_memory.errors import (
     MissingDependencyError,
     StorageError,
 )
+from agent_memory.storage.chroma_files import ChromaFiles
 from agent_memory.storage.inmemory import (
     check_kind,
     dimension_error,
@@ -123,8 +122,10 @@ class ChromaIndex:
         self._collections: dict[str, Any] = {}
         self._dims: dict[str, int] = {}
         self._lock = threading.RLock()
+        self._write = threading.Lock()  # Chroma writes and the scrubs of the files they wrote
         self._closed = False
-        self._persist_dir = _persist_dir(client)
+        root = _persist_dir(client)
+        self._files = ChromaFiles(root) if root is not None else None
 
     @classmethod
     def _open(cls, factory: str, action: str, /, index_kw: dict[str, Any], **client_kw: Any) -> ChromaIndex:
@@ -162,6 +163,11 @@ class ChromaIndex:
         """An in-memory Chroma; each instance is isolated (own name prefix) and dropped on close."""
         index_kw = {"dimensions": dimensions, "prefix": "e" + uuid.uuid4().hex[:12], "drop_on_close": True}
         return cls._open("EphemeralClient", "start an in-memory Chroma", index_kw)
+
+    @property
+    def persist_dir(self) -> Path | None:
+        """The directory of an embedded on-disk Chroma, else None."""
+        return self._files.root if self._files is not None else None
 
     def __repr__(self) -> str:
         return f"ChromaIndex(prefix={self.prefix!r}, collections={len(self._collections)})"
@@ -237,8 +243,10 @@ class ChromaIndex:
             self._expect(name, matrix.shape[1])
             try:
                 step = len(ids) if len(ids) <= 1000 else max(1, self._client.get_max_batch_size())
-                for start in range(0, len(ids), step):
-                    handle.upsert(ids=ids[start : start + step], embeddings=matrix[start : start + step])
+                with self._write:
+                    for start in range(0, len(ids), step):
+                        handle.upsert(ids=ids[start : start + step], embeddings=matrix[start : start + step])
+                    self._scrub(handle)
             except Exception as exc:
                 if attempt == 1 and _is_not_found(exc):  # deleted behind our back: recreate once
                     self._forget(name)
@@ -280,8 +288,27 @@ class ChromaIndex:
     def delete(self, user_id: str, kind: Kind, ids: Sequence[str]) -> None:
         """Remove these ids (missing ones are ignored)."""
         ids = list(dict.fromkeys(prepare_ids(ids)))
-        if ids:
-            self._existing(user_id, kind, "delete from", None, lambda _, handle: handle.delete(ids=ids))
+        if not ids:
+            return
+
+        def run(_: str, handle: Any) -> None:
+            with self._write:
+                handle.delete(ids=ids)
+                self._scrub(handle)
+
+        self._existing(user_id, kind, "delete from", None, run)
+
+    def _scrub(self, handle: Any) -> None:
+        """Zero the heap residue hnswlib may just have written into this collection's new files."""
+        if self._files is not None:
+            self._files.scrub_collection(str(handle.id))
+
+    def scrub_files(self) -> int:
+        """Zero the unused capacity of every HNSW file on disk (after a crash); returns bytes cut."""
+        if self._files is None:
+            return 0
+        with self._write:
+            return self._files.scrub_all()
 
     def delete_user(self, user_id: str) -> None:
         """Delete this user's collections of every kind (no error if there are none).
@@ -296,58 +323,32 @@ class ChromaIndex:
 
     def _drop(self, names: Sequence[str]) -> None:
         """Delete these collections and, embedded on disk, every byte of them."""
-        leftovers: list[Path] = []
-        for name in names:
-            leftovers += self._segment_dirs(name)
-            self._forget(name)
-            try:
-                self._client.delete_collection(name)
-            except Exception as exc:
-                if not _is_not_found(exc):
-                    raise _storage_error(exc, f"delete collection {name}") from exc
-        for directory in leftovers:
-            shutil.rmtree(directory, ignore_errors=True)
-        if self._persist_dir is not None and names:
-            self._vacuum()
+        with self._write:
+            for name in names:
+                collection_id = self._collection_id(name) if self._files is not None else None
+                segments = self._files.segments(collection_id) if self._files and collection_id else []
+                self._forget(name)
+                try:
+                    self._client.delete_collection(name)
+                except Exception as exc:
+                    if not _is_not_found(exc):
+                        raise _storage_error(exc, f"delete collection {name}") from exc
+                if self._files is not None and collection_id is not None:
+                    self._files.remove(collection_id, segments)
+            if self._files is not None and names:
+                self._files.vacuum()
 
-    def _vacuum(self) -> None:
-        """Rewrite chroma.sqlite3 without its freed pages (they still hold deleted ids and vectors)."""
-        path = self._persist_dir / "chroma.sqlite3" if self._persist_dir else None
-        if path is None or not path.is_file():
-            return
-        try:
-            with closing(sqlite3.connect(str(path), timeout=30)) as conn:
-                conn.execute("VACUUM")
-        except sqlite3.Error as exc:
-            raise StorageError(f"could not vacuum {path} after deleting vectors: {exc}") from exc
-
-    def _segment_dirs(self, name: str) -> list[Path]:
-        """On-disk segment directories of a collection (embedded persistent Chroma only)."""
-        root = self._persist_dir
-        if root is None or not (root / "chroma.sqlite3").is_file():
-            return []
+    def _collection_id(self, name: str) -> str | None:
+        """Chroma's id of a collection, None if it does not exist."""
         handle = self._collections.get(name)
         if handle is None:
             try:
                 handle = self._client.get_collection(name, embedding_function=None)
             except Exception as exc:
                 if _is_not_found(exc):
-                    return []
+                    return None
                 raise _storage_error(exc, f"open collection {name}") from exc
-        try:
-            with closing(sqlite3.connect(str(root / "chroma.sqlite3"), timeout=30)) as conn:
-                rows = conn.execute("SELECT id FROM segments WHERE collection = ?", (str(handle.id),)).fetchall()
-        except sqlite3.Error as exc:  # Chroma's private schema changed: say so, do not hide it
-            raise StorageError(f"cannot list the segments of Chroma collection {name}: {exc}") from exc
-        dirs = []
-        for (segment_id,) in rows:
-            try:
-                directory = root / str(uuid.UUID(str(segment_id)))
-            except ValueError:
-                continue
-            if directory.is_dir():
-                dirs.append(directory)
-        return dirs
+        return str(handle.id)
 
     def ids(self, user_id: str, kind: Kind) -> list[str]:
         """Every id this user has vectors for, of this kind."""

@@ -102,6 +102,9 @@ class EmbeddedStore(SQLiteStore):
         """
         report = ReconcileReport()
         with self._vectors:
+            scrub = getattr(self.index, "scrub_files", None)  # embedded Chroma: residue a crash left
+            if callable(scrub):
+                scrub()
             users = self.user_ids()
             report.removed["users"] = self.index.drop_users_except(users)
             for user_id in users:

@@ -242,8 +242,8 @@ def test_a_store_reopened_keeps_records_vectors_and_tasks(store_factory: StoreFa
     store.close()
     from agent_memory.storage.embedded import EmbeddedStore
 
-    reopened = EmbeddedStore(path, type(index).persistent(index._persist_dir)) if hasattr(index, "_persist_dir") \
-        and index._persist_dir else None
+    persist_dir = getattr(index, "persist_dir", None)
+    reopened = EmbeddedStore(path, type(index).persistent(persist_dir)) if persist_dir else None
     if reopened is None:
         pytest.skip("a server-backed index is reopened by its own test")
     try:

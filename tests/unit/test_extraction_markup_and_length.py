@@ -92,3 +92,43 @@ def test_a_repeated_sentence_is_parsed_once(ex: OfflineExtractor, monkeypatch: p
     out = ex.extract([_ep("I moved to Denver last week. " * 400)], CTX)[0]
     assert seen == [1]
     assert [(f.relation, f.target) for f in out.facts] == [("LIVES_IN", "Denver")]
+
+
+def _triples(ex: OfflineExtractor, text: str) -> set[tuple[str, str]]:
+    return {(f.relation, f.target) for f in ex.extract([_ep(text)], CTX)[0].facts}
+
+
+def test_a_long_message_is_read_up_to_message_chars_and_no_further() -> None:
+    filler = " ".join(f"The {n}th paragraph of the report is about the weather." for n in range(20))
+    text = f"I work at Initech. {filler} I moved to Denver last week."
+    assert len(text) > 1000
+    capped = OfflineExtractor(message_chars=500)
+    assert ("WORKS_AT", "Initech") in _triples(capped, text)
+    assert ("LIVES_IN", "Denver") not in _triples(capped, text)  # beyond what the extractor reads
+    assert ("LIVES_IN", "Denver") in _triples(OfflineExtractor(message_chars=None), text)
+
+
+def test_a_maximal_message_is_processed_and_its_last_sentence_found(real_extractor: OfflineExtractor) -> None:
+    from agent_memory import Memory, Message
+    from agent_memory.testing.fakes import HashEmbedder
+    from benchmarks.long_message import prose
+
+    with Memory.ephemeral(embedder=HashEmbedder(), extractor=real_extractor) as memory:
+        memory.user.add(user_id="jane", first_name="Jane", last_name="Smith")
+        memory.thread.create(thread_id="t", user_id="jane")
+        text = prose(memory.config.max_content_chars - 60) + " Zebrafish breeding is my weekend hobby in Quito."
+        memory.thread.add_messages("t", messages=[Message(role="user", content=text)])
+        episodes = memory.graph.episodes(user_id="jane")
+        assert [e.status.value for e in episodes] == ["processed"]
+        assert memory.graph.facts(user_id="jane")  # the head of the message was read
+        hits = memory.graph.search(user_id="jane", query="zebrafish breeding Quito", scope="episodes")
+        assert hits and hits[0].episode is not None and hits[0].episode.content == text
+
+
+def test_a_bare_count_tagged_as_a_date_is_not_a_date() -> None:
+    from agent_memory.extraction.dates import parse_date_span
+
+    assert parse_date_span("1005", REF) is None  # dateparser would read the year 1005
+    assert parse_date_span("37", REF) is None
+    assert parse_date_span("2019", REF) == datetime(2019, 1, 1, tzinfo=timezone.utc)
+    assert parse_date_span("3/4/2024", REF) is not None

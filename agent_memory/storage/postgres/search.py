@@ -124,9 +124,20 @@ class SearchMixin(PgConnection):
         mine = self._recent_count(user_id, kind)
         if mine <= EXACT_LIMIT:
             return False
-        total = self._scalar("SELECT GREATEST(reltuples, 1)::bigint FROM pg_class WHERE oid = %s::regclass",
-                             (f"vectors_{kind}",)) or 1
-        return bool(mine >= HNSW_SHARE * float(total)) and self._hnsw_ready(kind)
+        return bool(mine >= HNSW_SHARE * float(self._table_rows(kind))) and self._hnsw_ready(kind)
+
+    def _table_rows(self, kind: Kind) -> int:
+        """The planner's row estimate of the kind's vector table, trusted for ``_COUNT_TTL`` seconds."""
+        key = ("", f"table:{kind}")
+        with self._counts_lock:
+            seen = self._counts.get(key)
+        if seen is not None and time.monotonic() - seen[0] < _COUNT_TTL:
+            return seen[1]
+        total = int(self._scalar("SELECT GREATEST(reltuples, 1)::bigint FROM pg_class WHERE oid = %s::regclass",
+                                 (f"vectors_{kind}",)) or 1)
+        with self._counts_lock:
+            self._counts[key] = (time.monotonic(), total)
+        return total
 
     # -- the HNSW indexes ---------------------------------------------------------------------------
     def _hnsw_ready(self, kind: Kind) -> bool:

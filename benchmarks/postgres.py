@@ -243,7 +243,7 @@ def run_read(backend: str, episodes: int, users: int, queries: int, url: str | N
         counter = RoundTrips()
         store.tracer = counter
         for q in range(10 + queries):
-            uid = f"user-{rng.randrange(users)}"
+            uid = f"user-{rng.randrange(stored['users'])}"  # a build stopped early holds fewer users
             tid = f"{uid}-q{run}-{q}"
             memory.thread.create(thread_id=tid, user_id=uid)
             memory.thread.add_messages(tid, messages=[Message(role="user", content=questions[q % len(questions)])])

@@ -81,10 +81,14 @@ class MentionStat:
 
 @dataclass
 class ReconcileReport:
-    """What ``reconcile`` repaired: per kind, vectors owed again and orphan vectors removed."""
+    """What ``reconcile`` repaired: per kind, vectors owed again and orphan vectors removed.
+
+    ``full`` is False when the comparison was skipped because the last session closed cleanly.
+    """
 
     queued: dict[str, int] = field(default_factory=dict)
     removed: dict[str, int] = field(default_factory=dict)
+    full: bool = True
 
     @property
     def repaired(self) -> int:
@@ -262,8 +266,12 @@ class GraphStore(Protocol):
         """
         ...
 
-    def reconcile(self) -> ReconcileReport:
-        """Queue vectors for records that lack one; remove vectors whose record is gone."""
+    def reconcile(self, *, if_unclean: bool = False) -> ReconcileReport:
+        """Queue vectors for records that lack one; remove vectors whose record is gone.
+
+        With ``if_unclean`` (the open path), a backend that knows its last session closed cleanly
+        (so nothing a crash leaves half-done can be there) may skip the comparison (``full=False``).
+        """
         ...
 
     # -- model-call accounting and templates -------------------------------------------------

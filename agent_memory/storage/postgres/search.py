@@ -272,9 +272,9 @@ class SearchMixin(PgConnection):
                 if attempt == 2 or not isinstance(exc.__cause__, psycopg.errors.DeadlockDetected):
                     raise
 
-    def reconcile(self) -> ReconcileReport:
+    def reconcile(self, *, if_unclean: bool = False) -> ReconcileReport:
         """Queue vectors for records that have neither a vector nor a task; remove vectors and tasks of
-        records that are gone."""
+        records that are gone. Always compares (``if_unclean`` changes nothing: the database is shared)."""
         report = ReconcileReport()
         # statement by statement (each its own transaction unless the caller has one): every process
         # runs this when it opens, next to running ingestion; short transactions keep it out of their way

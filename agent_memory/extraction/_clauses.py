@@ -78,6 +78,7 @@ class Mention:
     end: int
     name: str
     type: str
+    guessed: bool = False  # a proper-noun run spaCy's NER did not name (its type is guessed from the parse)
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ def build_mentions(doc: Any) -> dict[int, Mention]:
             continue
         name = canonical_name(words)
         if name:
-            mention = Mention(start, end, name, _propn_type(doc[end - 1]))
+            mention = Mention(start, end, name, _propn_type(doc[end - 1]), guessed=True)
             out.update({i: mention for i in range(start, end)})
     return out
 

@@ -23,11 +23,11 @@ from ._clauses import (
     Subject,
     Voice,
     asserted_clauses,
-    build_mentions,
     date_spans_by_sentence,
     skip_sentence,
 )
 from ._lexicon import JUNK_HEADS
+from ._mentions import build_mentions
 from ._phrases import PhraseFact, sentence_facts
 from ._render import auxiliaries, past_form, render_clause, state_sentence, verb_lemma
 from ._rules import clause_drafts

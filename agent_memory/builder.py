@@ -82,6 +82,11 @@ def open_store(config: MemoryConfig, vector_index: VectorIndex | None = None) ->
     from .storage.home import HomeLock
 
     if config.home is None:
+        if config.chroma_host:  # records in a private temporary file, vectors on a shared server
+            raise ConfigError(
+                "a Chroma server holds only the vectors; the records (SQLite) need a home that every process "
+                "sharing the memory opens: MemoryConfig(home=..., chroma_host=...) for processes on one machine, "
+                "or PostgreSQL (database_url / AGENT_MEMORY_DATABASE_URL) for several machines")
         return EmbeddedStore(":memory:", vector_index or default_index(config))
     home = Path(config.home)
     ensure_home(home)
@@ -92,11 +97,14 @@ def open_store(config: MemoryConfig, vector_index: VectorIndex | None = None) ->
         lock.close()
         raise
     try:
-        return EmbeddedStore(config.db_path, index, on_close=[lock])
+        store = EmbeddedStore(config.db_path, index, on_close=[lock], exclusive=not lock.shared)
     except BaseException:
         index.close()
         lock.close()
         raise
+    if config.chroma_host and vector_index is None:  # a server may serve several memories: keep them apart
+        index.prefix = store.vector_namespace()  # type: ignore[attr-defined]
+    return store
 
 
 def build_service(config: MemoryConfig, *, store: GraphStore | None = None, vector_index: VectorIndex | None = None,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +21,7 @@ from typer.exceptions import TyperException
 
 from .client import Memory
 from .config import MemoryConfig
-from .errors import AgentMemoryError, InvalidInputError
+from .errors import AgentMemoryError, ConfigError, InvalidInputError, NotFoundError
 
 __all__ = ["app", "main"]
 
@@ -75,18 +77,31 @@ def _open(home: Path | None, database_url: str | None = None) -> Memory:
 @app.command()
 def demo(
     home: Annotated[Path | None, typer.Option(help="keep the demo memory here (default: a temp dir)")] = None,
+    database_url: DbOpt = None,
 ) -> None:
-    """Seed a user's threads over several days, then show a new thread's context block recalling them."""
+    """Seed a user's threads over several days, then show a new thread's context block recalling them.
+
+    With --database-url (or AGENT_MEMORY_DATABASE_URL) the demo runs on that PostgreSQL memory, as a
+    user of its own that it deletes at the end (the database's other users are left alone)."""
     from .context.render import fact_when
     from .demo import run_demo
 
-    workdir = home or Path(tempfile.mkdtemp(prefix="agent-memory-demo-"))
-    console.print(f"[dim]memory home: {workdir}[/dim]")
+    if database_url and home is not None:
+        raise ConfigError("give either --home or --database-url, not both")
+    workdir = None if database_url else home or Path(tempfile.mkdtemp(prefix="agent-memory-demo-"))
+    user_id = f"jane-demo-{uuid.uuid4().hex[:8]}" if database_url else "jane"
+    console.print(f"[dim]memory: {f'PostgreSQL, user {user_id}' if database_url else workdir}[/dim]")
     started = time.perf_counter()
     try:
-        with Memory(workdir) as memory:
-            result = run_demo(memory)
+        with (Memory(config=_config(None, database_url)) if database_url else Memory(workdir)) as memory:
+            try:
+                result = run_demo(memory, user_id=user_id)
+            finally:
+                if database_url:  # a shared database keeps only its own users
+                    with contextlib.suppress(NotFoundError):
+                        memory.user.delete(user_id)
             elapsed = time.perf_counter() - started
+            engine = "PostgreSQL + pgvector" if database_url else "SQLite + embedded Chroma"
             console.print(Panel(result.context.context, title="context block for a new thread (day 30)",
                                 subtitle=f"query: {result.context.query!r}"))
             table = Table(title="facts recalled from earlier threads")
@@ -100,9 +115,9 @@ def demo(
                 for line in result.closed:
                     console.print(f"  - {line}")
             console.print(f"[dim]{result.facts_total} facts in Jane's graph; built in {elapsed:.1f} s "
-                          f"(offline: SQLite + embedded Chroma + MiniLM + spaCy)[/dim]")
+                          f"(offline: {engine} + MiniLM + spaCy)[/dim]")
     finally:
-        if home is None:
+        if home is None and workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -248,7 +248,8 @@ class _BaseMemory:
     def ephemeral(cls: type[T], **kwargs: Any) -> T:
         """An in-memory Memory (SQLite ``:memory:`` and an exact vector index): for tests and notebooks."""
         config = kwargs.pop("config", None) or MemoryConfig(home=None, vector_backend="exact")
-        return cls(config=config.model_copy(update={"home": None, "vector_backend": "exact"}), **kwargs)
+        return cls(config=config.model_copy(update={"home": None, "vector_backend": "exact", "chroma_host": None}),
+                   **kwargs)
 
 
 class Memory(_BaseMemory):

@@ -91,7 +91,7 @@ class MemoryService:
         self._check_embedder()
         embed_once = cached(embedder)  # the pipeline and the indexer share it: a text reaches the model once
         self.indexer = Indexer(store, embed_once)
-        self.reconcile_report: ReconcileReport = store.reconcile()
+        self.reconcile_report: ReconcileReport = store.reconcile(if_unclean=True)  # full after a crash
         self.indexer.drain()  # what a crash (or an upgrade) left owed
         summarizer = self._queue_summary if llm is not None else (
             self._summary_with_questions if config.summary_questions else None)

@@ -107,16 +107,6 @@ class Retriever:
         unique = {e.uuid: e for ents in found.values() for e in ents}
         return list(unique.values())
 
-    def _adjacent(self, user_id: str, ep: Episode) -> list[Episode]:
-        """The episodes just before and just after ``ep`` in its thread (by time)."""
-        if ep.thread_id is None:
-            return []
-        before = self.store.list_episodes(user_id, thread_id=ep.thread_id, until=ep.reference_time,
-                                          limit=1, newest_first=True)
-        after = self.store.list_episodes(user_id, thread_id=ep.thread_id,
-                                         since=ep.reference_time + timedelta(microseconds=1), limit=1)
-        return before + after
-
     def _fuse(self, dense: dict[str, float], lexical: dict[str, float]) -> dict[str, float]:
         """Each list min-max normalised over its own hits, weighted and summed."""
         fused: dict[str, float] = {}
@@ -206,11 +196,10 @@ class Retriever:
             episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
         scores = dict(fused)
         if kn.neighbour_weight and kn.neighbour_sources:
-            for uid in ranked[:kn.neighbour_sources]:
-                ep = episodes.get(uid)
-                if ep is None:
-                    continue
-                for nb in self._adjacent(user_id, ep):
+            sources = [uid for uid in ranked[:kn.neighbour_sources] if uid in episodes]
+            adjacent = self.store.adjacent_episodes(user_id, sources)  # one read for all of them
+            for uid in sources:
+                for nb in adjacent.get(uid, []):
                     scores[nb.uuid] = scores.get(nb.uuid, 0.0) + kn.neighbour_weight * fused[uid]
                     episodes.setdefault(nb.uuid, nb)
         if kn.date_boost:

@@ -81,10 +81,14 @@ class MentionStat:
 
 @dataclass
 class ReconcileReport:
-    """What ``reconcile`` repaired: per kind, vectors owed again and orphan vectors removed."""
+    """What ``reconcile`` repaired: per kind, vectors owed again and orphan vectors removed.
+
+    ``full`` is False when the comparison was skipped because the last session closed cleanly.
+    """
 
     queued: dict[str, int] = field(default_factory=dict)
     removed: dict[str, int] = field(default_factory=dict)
+    full: bool = True
 
     @property
     def repaired(self) -> int:
@@ -156,6 +160,12 @@ class GraphStore(Protocol):
         status: str | None = None, since: datetime | None = None, until: datetime | None = None,
         limit: int = 100, offset: int = 0, newest_first: bool = False,
     ) -> list[Episode]: ...
+
+    def adjacent_episodes(self, user_id: str, uuids: Sequence[str]) -> dict[str, list[Episode]]:
+        """For each of the user's episodes among ``uuids`` that has a thread: the latest episode of that
+        thread with an earlier reference time, then the earliest with a later one (ties by the order
+        they were added), as ``list_episodes`` would give them. Ids with neither are absent."""
+        ...
 
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in conversation order (the last ``last`` if given)."""
@@ -256,8 +266,12 @@ class GraphStore(Protocol):
         """
         ...
 
-    def reconcile(self) -> ReconcileReport:
-        """Queue vectors for records that lack one; remove vectors whose record is gone."""
+    def reconcile(self, *, if_unclean: bool = False) -> ReconcileReport:
+        """Queue vectors for records that lack one; remove vectors whose record is gone.
+
+        With ``if_unclean`` (the open path), a backend that knows its last session closed cleanly
+        (so nothing a crash leaves half-done can be there) may skip the comparison (``full=False``).
+        """
         ...
 
     # -- model-call accounting and templates -------------------------------------------------

@@ -20,7 +20,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from agent_memory.errors import (
     StorageError,
 )
 from agent_memory.storage.chroma_files import ChromaFiles
+from agent_memory.storage.chroma_files import persist_dir as _persist_dir
 from agent_memory.storage.inmemory import (
     check_kind,
     dimension_error,
@@ -81,18 +82,6 @@ def _storage_error(exc: Exception, action: str) -> StorageError | DimensionMisma
     if match:
         return dimension_error(int(match.group(1)), int(match.group(2)), "Chroma")
     return StorageError(f"Chroma failed to {action}: {type(exc).__name__}: {exc}")
-
-
-def _persist_dir(client: Any) -> Path | None:
-    """The data directory of an embedded on-disk client, else None."""
-    try:
-        settings = client.get_settings()
-    except AttributeError:  # not a chromadb client we know
-        return None
-    if not getattr(settings, "is_persistent", False) or "fastapi" in str(settings.chroma_api_impl).lower():
-        return None
-    directory = getattr(settings, "persist_directory", None)
-    return Path(directory).resolve() if directory else None  # a relative home stays right if cwd changes
 
 
 class ChromaIndex:
@@ -224,7 +213,9 @@ class ChromaIndex:
         if handle is None:
             return missing
         try:
-            return fn(name, handle)
+            found = fn(name, handle)
+            self._scrub_after_read(handle)
+            return found
         except Exception as exc:
             if not _is_not_found(exc):
                 raise _storage_error(exc, f"{action} {name}") from exc
@@ -303,6 +294,12 @@ class ChromaIndex:
         if self._files is not None:
             self._files.scrub_collection(str(handle.id))
 
+    def _scrub_after_read(self, handle: Any) -> None:
+        """A read can make Chroma load, so rebuild, an index it never persisted: scrub what that wrote."""
+        if self._files is not None and self._files.changed(str(handle.id)):
+            with self._write:
+                self._files.scrub_collection(str(handle.id))
+
     def scrub_files(self) -> int:
         """Zero the unused capacity of every HNSW file on disk (after a crash); returns bytes cut."""
         if self._files is None:
@@ -363,15 +360,16 @@ class ChromaIndex:
 
         return self._existing(user_id, kind, "list", [], run)  # type: ignore[no-any-return]
 
-    def drop_users_except(self, user_ids: Sequence[str]) -> int:
-        """Delete the collections of every user not listed; returns how many users were dropped."""
+    def drop_users_except(self, user_ids: Callable[[], Collection[str]]) -> int:
+        """Delete the collections of every user not in ``user_ids()`` (read after the listing, so a
+        user created meanwhile by another process is kept); returns how many users were dropped."""
         if self._closed:
             raise ClosedError("This ChromaIndex was closed")
-        keep = {collection_name(u, kind, self.prefix) for u in user_ids for kind in KINDS}
         try:
             names = [getattr(c, "name", c) for c in self._client.list_collections()]
         except Exception as exc:
             raise _storage_error(exc, "list collections") from exc
+        keep = {collection_name(u, kind, self.prefix) for u in user_ids() for kind in KINDS}
         pattern = re.compile(rf"{re.escape(self.prefix)}_([0-9a-f]{{32}})_({'|'.join(KINDS)})")
         stale = [n for n in names if isinstance(n, str) and pattern.fullmatch(n) and n not in keep]
         self._drop(stale)

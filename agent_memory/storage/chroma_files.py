@@ -14,7 +14,9 @@ Three things keep bytes of deleted or foreign data on disk, and each is handled 
   ``length.bin``). Elements are zeroed before use and later persists write only elements, so the
   residue is exactly the tail past the element count in ``header.bin``. ``scrub_segment`` cuts it off
   and extends the file again: a hole that reads as zeros, with the size hnswlib expects, and no data
-  written.
+  written. Chroma creates index files again when it loads a collection whose index it never persisted
+  (fewer than ``sync_threshold`` = 1,000 vectors: most collections), i.e. on a *read* in a new process,
+  so the files are checked after every access (a few ``stat`` calls) and scrubbed when they changed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import uuid
 from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 from agent_memory.errors import StorageError
 
@@ -42,6 +45,18 @@ _VERSION = 1
 _TAILS = ("data_level0.bin", "length.bin")
 
 Stamp = tuple[tuple[int, int], ...]
+
+
+def persist_dir(client: Any) -> Path | None:
+    """The data directory of an embedded on-disk chromadb client, else None."""
+    try:
+        settings = client.get_settings()
+    except AttributeError:  # not a chromadb client we know
+        return None
+    if not getattr(settings, "is_persistent", False) or "fastapi" in str(settings.chroma_api_impl).lower():
+        return None
+    directory = getattr(settings, "persist_directory", None)
+    return Path(directory).resolve() if directory else None  # a relative home stays right if cwd changes
 
 
 def used_lengths(segment: Path) -> dict[str, int] | None:
@@ -82,10 +97,15 @@ def scrub_segment(segment: Path) -> int:
     return cut
 
 
-def _stamp(segment: Path) -> Stamp:
-    """(size, mtime) of the files a scrub reads or changes: a changed stamp means Chroma wrote."""
-    out = []
-    for name in ("header.bin", *_TAILS):
+def _stamp(segment: Path) -> Stamp | None:
+    """(size, mtime) of the files a scrub reads or changes (a changed stamp means Chroma wrote);
+    None if the segment has no index files."""
+    try:
+        header = (segment / "header.bin").stat()
+    except FileNotFoundError:
+        return None
+    out = [(header.st_size, header.st_mtime_ns)]
+    for name in _TAILS:
         try:
             st = (segment / name).stat()
         except FileNotFoundError:
@@ -135,11 +155,21 @@ class ChromaFiles:
         cut = 0
         for segment in segments:
             stamp = _stamp(segment)
-            if stamp[0][0] < 0 or self._scrubbed.get(segment) == stamp:
+            if stamp is None or self._scrubbed.get(segment) == stamp:
                 continue
             cut += scrub_segment(segment)
-            self._scrubbed[segment] = _stamp(segment)
+            after = _stamp(segment)
+            if after is not None:
+                self._scrubbed[segment] = after
         return cut
+
+    def changed(self, collection_id: str) -> bool:
+        """True if Chroma (re)wrote one of the collection's index files since they were last scrubbed."""
+        for segment in self.segments(collection_id):
+            stamp = _stamp(segment)
+            if stamp is not None and self._scrubbed.get(segment) != stamp:
+                return True
+        return False
 
     def scrub_collection(self, collection_id: str) -> int:
         """Scrub a collection's segments (after a write to it)."""

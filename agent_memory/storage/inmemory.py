@@ -7,7 +7,7 @@ well under a millisecond); it backs ``Memory.ephemeral()`` and the tests.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
@@ -218,10 +218,10 @@ class ExactIndex:
             part = self._parts.get((user_id, kind))
             return [] if part is None else list(part.ids)
 
-    def drop_users_except(self, user_ids: Sequence[str]) -> int:
-        """Delete the vectors of every user not listed; returns how many users were dropped."""
-        keep = set(user_ids)
+    def drop_users_except(self, user_ids: Callable[[], Collection[str]]) -> int:
+        """Delete the vectors of every user not in ``user_ids()``; returns how many users were dropped."""
         with self._lock:
+            keep = set(user_ids())
             gone = {u for u, _ in self._parts if u not in keep}
             for key in [k for k in self._parts if k[0] in gone]:
                 del self._parts[key]

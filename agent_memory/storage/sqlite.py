@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .._time import format_ts
@@ -207,6 +207,21 @@ class SQLiteStore(GraphTables):
             (*params, limit, offset),
         )
         return [self._episode(r) for r in rows]
+
+    def adjacent_episodes(self, user_id: str, uuids: Sequence[str]) -> dict[str, list[Episode]]:
+        """For each of the user's threaded episodes among ``uuids``: the episode just before it in its
+        thread and the one just after (by reference time). In-process calls cost no round trip."""
+        out: dict[str, list[Episode]] = {}
+        for ep in self.get_episodes(user_id, list(dict.fromkeys(uuids))):
+            if ep.thread_id is None:
+                continue
+            near = (self.list_episodes(user_id, thread_id=ep.thread_id, until=ep.reference_time, limit=1,
+                                       newest_first=True)
+                    + self.list_episodes(user_id, thread_id=ep.thread_id,
+                                         since=ep.reference_time + timedelta(microseconds=1), limit=1))
+            if near:
+                out[ep.uuid] = near
+        return out
 
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in the order they were added (the last ``last`` if given)."""

@@ -15,6 +15,7 @@ from .._time import format_ts, parse_ts
 from ..models import Entity, Fact, Observation
 from ..text import content_words, normalize_name
 from .base import Kind, MentionStat
+from .fact_filters import fact_filters
 from .sqlite_base import SQLiteBase, dumps, ukey
 
 __all__ = ["GraphTables", "fts_query"]
@@ -195,28 +196,10 @@ class GraphTables(SQLiteBase):
         until: datetime | None = None, limit: int = 100, offset: int = 0,
     ) -> list[Fact]:
         """Facts of a user. ``as_of`` keeps what was true at that moment (valid time)."""
-        where, params = ["f.user_id=?"], [user_id]
-        if thread_id is not None:
-            where.append("EXISTS (SELECT 1 FROM fact_episodes fe JOIN episodes e ON e.uuid=fe.episode_uuid"
-                         " WHERE fe.fact_uuid=f.uuid AND e.thread_id=?)")
-            params.append(thread_id)
-        if relation is not None:
-            where.append("f.relation=?")
-            params.append(relation)
-        if current_only:
-            where.append("f.invalid_at IS NULL AND f.expired_at IS NULL")
-        if as_of is not None:
-            t = format_ts(as_of) or ""
-            where.append("(f.valid_at IS NULL OR f.valid_at<=?) AND (f.invalid_at IS NULL OR f.invalid_at>?)")
-            params += [t, t]
-        if since is not None:
-            where.append("f.valid_at>=?")
-            params.append(format_ts(since) or "")
-        if until is not None:
-            where.append("f.valid_at<?")
-            params.append(format_ts(until) or "")
+        where, params = fact_filters(user_id, mark="?", ts=format_ts, thread_id=thread_id, relation=relation,
+                                     current_only=current_only, as_of=as_of, since=since, until=until)
         rows = self._all(
-            f"SELECT * FROM facts f WHERE {' AND '.join(where)} ORDER BY f.valid_at, f.created_at LIMIT ? OFFSET ?",
+            f"SELECT * FROM facts f WHERE {where} ORDER BY f.valid_at, f.created_at, f.uuid LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return self._facts(user_id, rows)

@@ -7,7 +7,7 @@ Implementations keep only ids and vectors: never a user's text, never the user i
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -56,8 +56,10 @@ class VectorIndex(Protocol):
         """Every id this user has vectors for, of this kind (for reconcile)."""
         ...
 
-    def drop_users_except(self, user_ids: Sequence[str]) -> int:
-        """Delete the vectors of every user not listed (left by a crash mid-delete); returns how many users."""
+    def drop_users_except(self, user_ids: Callable[[], Collection[str]]) -> int:
+        """Delete the vectors of every user not in ``user_ids()`` (left by a crash mid-delete); returns
+        how many users. ``user_ids`` is called after the index listed its own users, so a user that
+        another process creates meanwhile is kept."""
         ...
 
     def close(self) -> None:

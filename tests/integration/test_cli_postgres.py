@@ -42,3 +42,16 @@ def test_every_command_takes_a_database_url(tmp_path: Path, postgres_url: str, m
     assert "ann" not in _run("users", *url)
     bad = runner.invoke(app, ["users", "--database-url", "mysql://nowhere/db"])
     assert bad.exit_code == 2 and "postgresql://" in bad.output
+
+
+def test_demo_runs_on_a_database_url_and_leaves_no_user_behind(tmp_path: Path, postgres_url: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = _run("demo", "--database-url", postgres_url)
+    assert "Octavia Butler" in out and "payment_failed" in out and "changed facts, closed not deleted" in out
+    assert "PostgreSQL" in out and not (tmp_path / ".agent_memory").exists()
+    assert "jane-demo" not in _run("users", "--database-url", postgres_url)  # the demo's user is deleted after
+    both = runner.invoke(app, ["demo", "--home", str(tmp_path / "home")],
+                         env={"AGENT_MEMORY_DATABASE_URL": postgres_url})
+    assert both.exit_code == 2 and "--database-url" in both.output  # the variable counts as --database-url
+    assert not (tmp_path / "home").exists()

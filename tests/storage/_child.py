@@ -2,7 +2,8 @@
 
 Modes: ``open`` (open the home, say ``ok`` or the error's class, hold it ``ARGS[0]`` seconds),
 ``migrate`` (open the bare SQLite store of a file), ``ingest`` (add messages forever, printing
-``ready`` once: the crash test kills it), ``add`` (add ``ARGS[0]`` messages for user ``ARGS[1]``).
+``ready`` once: the crash test kills it), ``add`` (add ``ARGS[0]`` messages for user ``ARGS[1]``
+through the Chroma server at ``ARGS[2]:ARGS[3]``, on thread ``<user>-ARGS[4]``).
 """
 
 from __future__ import annotations
@@ -10,14 +11,10 @@ from __future__ import annotations
 import sys
 import time
 
-from agent_memory import Memory, MemoryConfig, Message
+from agent_memory import Message
 from agent_memory.errors import AgentMemoryError
-from agent_memory.testing.extractors import TripleExtractor
-from agent_memory.testing.fakes import HashEmbedder
-
-
-def memory(home: str, **config: object) -> Memory:
-    return Memory(config=MemoryConfig(home=home, **config), embedder=HashEmbedder(), extractor=TripleExtractor())  # type: ignore[arg-type]
+from agent_memory.testing.crash import ingest_forever
+from agent_memory.testing.crash import open_memory as memory
 
 
 def main() -> None:
@@ -37,21 +34,7 @@ def main() -> None:
         time.sleep(float(args[0]) if args else 0.0)
         mem.close()
     elif mode == "ingest":
-        mem = memory(home)
-        for user in ("jane", "bob"):
-            try:
-                mem.user.add(user_id=user, first_name=user.title())
-                mem.thread.create(thread_id=f"{user}-t", user_id=user)
-            except AgentMemoryError:
-                pass
-        print("ready", flush=True)
-        i = 0
-        while True:
-            i += 1
-            user = ("jane", "bob")[i % 2]
-            mem.thread.add_messages(f"{user}-t", messages=[
-                Message(role="user", content=f"I | LIKES | thing{i} number {i}"),
-                Message(role="assistant", content=f"Noted thing{i}, message {i}")])
+        ingest_forever(home)
     elif mode == "add":
         count, user = int(args[0]), args[1]
         host, port = args[2], int(args[3])
@@ -63,7 +46,8 @@ def main() -> None:
         tid = f"{user}-{args[4]}"
         mem.thread.create(thread_id=tid, user_id=user)
         for i in range(count):
-            mem.thread.add_messages(tid, messages=[Message(role="user", content=f"{args[4]} says item{i}")])
+            mem.thread.add_messages(tid, messages=[Message(  # the kayak entities are shared by every process
+                role="user", content=f"{args[4]} says item{i}\nI | LIKES | kayak{i % 3}")])
         mem.close()
         print("ok", flush=True)
 

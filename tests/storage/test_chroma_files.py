@@ -66,3 +66,26 @@ def test_scrubbing_after_a_crash_zeroes_residue_and_the_index_still_answers(tmp_
     assert reopened.scrub_files() == 0  # nothing written since: nothing to do
     assert [reopened.query("jane", "episode", matrix[i], 1)[0][0] for i in range(0, 1500, 97)] == ids[::97]
     reopened.close()
+
+
+def test_reading_a_collection_in_a_new_process_scrubs_the_index_files_chroma_writes_again(tmp_path: Path) -> None:
+    """Chroma rebuilds, on load, an index it never persisted (under 1,000 vectors): hnswlib writes its
+    capacity from the heap again, on a read. Those files are scrubbed after the read."""
+    index = ChromaIndex.persistent(tmp_path / "chroma")
+    for seed, user in enumerate(("jane", "bob")):
+        index.upsert(user, "episode", [str(uuid.uuid4()) for _ in range(50)], vectors(50, seed))
+    dirs = segment_dirs(index, "jane") + segment_dirs(index, "bob")
+    index.close()
+    reopened = ChromaIndex.persistent(tmp_path / "chroma")  # as the next process would
+    secrets = [f"secret-{i:06d}-".encode() * 40 for i in range(3000)]  # heap (malloc-sized) then freed
+    del secrets
+    assert len(reopened.query("jane", "episode", vectors(1, 7)[0], 3)) == 3
+    assert len(reopened.ids("bob", "episode")) == 50
+    for directory in dirs:
+        used = used_lengths(directory)
+        assert used is not None
+        for name in ("data_level0.bin", "length.bin"):
+            data = (directory / name).read_bytes()
+            assert b"secret-" not in data
+            assert data[used[name]:].count(0) == len(data) - used[name], f"heap residue in {directory.name}/{name}"
+    reopened.close()

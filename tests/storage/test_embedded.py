@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 from agent_memory import Memory, MemoryConfig, Message
 from agent_memory.errors import MemoryInUseError
 from agent_memory.storage.base import KINDS
+from agent_memory.testing import crash
 from agent_memory.testing.extractors import TripleExtractor
 from agent_memory.testing.fakes import HashEmbedder
 
@@ -79,18 +81,10 @@ def test_several_processes_migrating_one_fresh_database_at_once_all_succeed(tmp_
 
 
 def records_without_vectors(home: Path) -> dict[str, int]:
-    """Per kind, records of the home that have neither a vector (after open + reconcile + drain)."""
+    """Per kind, records of the home that have no vector (after open + reconcile + drain)."""
     with open_home(home) as mem:
-        store = mem._core.store
-        missing: dict[str, int] = {}
-        for user in [u.user_id for u in mem.user.list()]:
-            for kind in KINDS:
-                lacking = set(store.record_ids(user, kind)) - set(store.index.ids(user, kind))  # type: ignore[attr-defined]
-                pending = {e.uuid for e in mem.graph.episodes(user_id=user, status="pending", limit=10_000)}
-                lacking -= pending if kind == "episode" else set()
-                if lacking:
-                    missing[kind] = missing.get(kind, 0) + len(lacking)
-        return missing
+        assert mem.reconciled.full  # the owner was killed: this open compared everything
+        return crash.records_without_vectors(mem)[0]
 
 
 def kill_rounds(home: Path, rounds: int, seed: int = 7) -> list[dict[str, int]]:
@@ -115,19 +109,42 @@ def test_kill_9_mid_ingest_then_open_leaves_no_record_without_a_vector(tmp_path:
         assert mem.graph.episodes(user_id="jane", limit=1)  # something was acknowledged and kept
 
 
-def test_reconcile_restores_vectors_lost_behind_the_stores_back(tmp_path: Path) -> None:
-    with open_home(tmp_path / "home") as mem:
+def test_a_clean_close_spares_the_next_open_its_reconcile_and_a_kill_does_not(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with open_home(home) as mem:
+        assert mem.reconciled.full  # a new home has no clean close yet
         mem.user.add(user_id="jane")
         mem.thread.create(thread_id="t", user_id="jane")
         mem.thread.add_messages("t", messages=[Message(role="user", content="I | LIVES_IN | Oslo")])
-        index = mem._core.store.index  # type: ignore[attr-defined]
-        fact = mem.graph.facts(user_id="jane")[0].uuid
-        index.delete("jane", "fact", [fact])  # a vector lost (e.g. a copy of the home restored from backup)
-        index.upsert("jane", "entity", ["orphan"], np.ones((1, 64), dtype=np.float32))
-    with open_home(tmp_path / "home") as again:
-        assert again.reconciled.queued == {"fact": 1}
-        assert again.reconciled.removed == {"entity": 1}
-        assert [r.fact.uuid for r in again.graph.search(user_id="jane", query="Oslo")] == [fact]
+    for _ in range(2):
+        with open_home(home) as mem:
+            assert not mem.reconciled.full
+            assert any(r.fact for r in mem.graph.search(user_id="jane", query="Oslo"))
+    assert kill_rounds(home, rounds=1) == [{}]  # killed: the open after it compares (asserted inside)
+    with open_home(home) as mem:  # which closed cleanly again
+        assert not mem.reconciled.full
+
+
+def test_vectors_restored_from_another_time_than_the_records_are_reconciled(tmp_path: Path) -> None:
+    """Both halves of a home carry the token of the close that wrote them; a mismatch means reconcile."""
+    home = tmp_path / "home"
+    with open_home(home) as mem:
+        mem.user.add(user_id="jane")
+        for thread in ("old", "new"):
+            mem.thread.create(thread_id=thread, user_id="jane")
+        mem.thread.add_messages("old", messages=[Message(role="user", content="I | LIKES | kayaks")])
+    shutil.copytree(home / "chroma", tmp_path / "chroma-backup")  # a backup of the vectors alone
+    with open_home(home) as mem:
+        mem.thread.add_messages("new", messages=[Message(role="user", content="I | LIVES_IN | Oslo")])
+        mem.thread.delete("old")
+        fact = next(f.uuid for f in mem.graph.facts(user_id="jane") if "Oslo" in f.fact)
+    shutil.rmtree(home / "chroma")
+    shutil.copytree(tmp_path / "chroma-backup", home / "chroma")  # ...restored over newer records
+    with open_home(home) as again:
+        assert again.reconciled.full
+        assert again.reconciled.queued.get("fact") == 1  # the Oslo fact's vector was not in the backup
+        assert again.reconciled.removed.get("episode") == 1  # the deleted thread's episode came back
+        assert fact in [r.fact.uuid for r in again.graph.search(user_id="jane", query="Oslo") if r.fact]
 
 
 # -- delete means gone ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from datetime import datetime
 from ...models import Entity, Fact, Observation
 from ...text import normalize_name
 from ..base import MentionStat
+from ..fact_filters import fact_filters
 from .connection import PgConnection, Row, jsonb
 
 __all__ = ["GraphMixin"]
@@ -30,8 +31,15 @@ def _observation(r: Row) -> Observation:
 
 
 _ENTITY_COLS = "uuid, user_id, name, type, aliases, summary, attributes, created_at, updated_at"
-_FACT_COLS = ("uuid, user_id, source_uuid, target_uuid, relation, fact, valid_at, invalid_at, created_at, expired_at,"
-              " invalidated_by, attributes")
+_FACT_SELECT = (
+    "SELECT f.uuid, f.user_id, f.source_uuid, f.target_uuid, f.relation, f.fact, f.valid_at, f.invalid_at,"
+    " f.created_at, f.expired_at, f.invalidated_by, f.attributes,"
+    " (SELECT s.name FROM entities s WHERE s.uuid = f.source_uuid AND s.user_id = f.user_id) AS source_name,"
+    " (SELECT t.name FROM entities t WHERE t.uuid = f.target_uuid AND t.user_id = f.user_id) AS target_name,"
+    " ARRAY(SELECT fe.episode_uuid FROM fact_episodes fe LEFT JOIN episodes e ON e.uuid = fe.episode_uuid"
+    "   AND e.user_id = fe.user_id WHERE fe.fact_uuid = f.uuid AND fe.user_id = f.user_id"
+    "   ORDER BY e.reference_time NULLS LAST, e.seq, fe.episode_uuid) AS episodes"
+    " FROM facts f")  # names and provenance by index lookups per fact: a join would scan every entity
 _OBS_COLS = "uuid, user_id, key, text, evidence, first_seen, last_seen, count, sessions"
 
 
@@ -115,26 +123,16 @@ class GraphMixin(PgConnection):
                 for r in rows]
 
     # -- facts ----------------------------------------------------------------------------------
-    def _facts(self, user_id: str, rows: list[Row]) -> list[Fact]:
-        """Facts with their endpoint names and provenance (episodes in reference-time order)."""
-        if not rows:
-            return []
-        uuids = [r["uuid"] for r in rows]
-        prov: dict[str, list[str]] = {}
-        for r in self._all(
-            "SELECT fe.fact_uuid, fe.episode_uuid FROM fact_episodes fe LEFT JOIN episodes e"
-            " ON e.uuid = fe.episode_uuid AND e.user_id = fe.user_id WHERE fe.user_id=%s AND fe.fact_uuid = ANY(%s)"
-            " ORDER BY e.reference_time NULLS LAST, e.seq", (user_id, uuids)):
-            prov.setdefault(r["fact_uuid"], []).append(r["episode_uuid"])
-        ends = list({r["source_uuid"] for r in rows} | {r["target_uuid"] for r in rows})
-        names = {r["uuid"]: r["name"] for r in self._all(
-            "SELECT uuid, name FROM entities WHERE user_id=%s AND uuid = ANY(%s)", (user_id, ends))}
+    def _facts(self, where: str, params: Sequence[object], tail: str = "") -> list[Fact]:
+        """Facts matching ``where`` (over ``facts f``), with their endpoint names and provenance
+        (episodes in reference-time order), in one statement."""
+        rows = self._all(f"{_FACT_SELECT} WHERE {where}{tail}", params)
         return [
             Fact(uuid=r["uuid"], user_id=r["user_id"], source_uuid=r["source_uuid"], target_uuid=r["target_uuid"],
-                 source_name=names.get(r["source_uuid"]), target_name=names.get(r["target_uuid"]),
+                 source_name=r["source_name"], target_name=r["target_name"],
                  relation=r["relation"], fact=r["fact"], valid_at=r["valid_at"], invalid_at=r["invalid_at"],
                  created_at=r["created_at"], expired_at=r["expired_at"], invalidated_by=r["invalidated_by"],
-                 episodes=prov.get(r["uuid"], []), attributes=r["attributes"])
+                 episodes=r["episodes"], attributes=r["attributes"])
             for r in rows
         ]
 
@@ -164,56 +162,34 @@ class GraphMixin(PgConnection):
     def get_facts(self, user_id: str, uuids: Sequence[str]) -> list[Fact]:
         if not uuids:
             return []
-        rows = self._all(f"SELECT {_FACT_COLS} FROM facts WHERE user_id=%s AND uuid = ANY(%s)",
-                         (user_id, list(uuids)))
-        by_id = {f.uuid: f for f in self._facts(user_id, rows)}
+        by_id = {f.uuid: f for f in self._facts("f.user_id=%s AND f.uuid = ANY(%s)", (user_id, list(uuids)))}
         return [by_id[u] for u in uuids if u in by_id]
 
     def facts_from(self, user_id: str, source_uuid: str, relation: str, *,
                    current_only: bool = True) -> list[Fact]:
-        query = f"SELECT {_FACT_COLS} FROM facts WHERE user_id=%s AND source_uuid=%s AND relation=%s"
+        where = "f.user_id=%s AND f.source_uuid=%s AND f.relation=%s"
         if current_only:
-            query += " AND invalid_at IS NULL AND expired_at IS NULL"
-        return self._facts(user_id, self._all(query + " ORDER BY valid_at NULLS FIRST, created_at, uuid",
-                                              (user_id, source_uuid, relation)))
+            where += " AND f.invalid_at IS NULL AND f.expired_at IS NULL"
+        return self._facts(where, (user_id, source_uuid, relation),
+                           " ORDER BY f.valid_at NULLS FIRST, f.created_at, f.uuid")
 
     def facts_touching(self, user_id: str, entity_uuids: Sequence[str], limit: int = 200) -> list[Fact]:
         if not entity_uuids:
             return []
         ids = list(entity_uuids)
-        rows = self._all(
-            f"SELECT {_FACT_COLS} FROM facts WHERE user_id=%s AND (source_uuid = ANY(%s) OR target_uuid = ANY(%s))"
-            " ORDER BY (invalid_at IS NULL) DESC, valid_at DESC NULLS LAST, uuid LIMIT %s", (user_id, ids, ids, limit))
-        return self._facts(user_id, rows)
+        return self._facts("f.user_id=%s AND (f.source_uuid = ANY(%s) OR f.target_uuid = ANY(%s))",
+                           (user_id, ids, ids, limit),
+                           " ORDER BY (f.invalid_at IS NULL) DESC, f.valid_at DESC NULLS LAST, f.uuid LIMIT %s")
 
     def list_facts(
         self, user_id: str, *, thread_id: str | None = None, relation: str | None = None,
         current_only: bool = False, as_of: datetime | None = None, since: datetime | None = None,
         until: datetime | None = None, limit: int = 100, offset: int = 0,
     ) -> list[Fact]:
-        where, params = ["f.user_id=%s"], [user_id]
-        if thread_id is not None:
-            where.append("EXISTS (SELECT 1 FROM fact_episodes fe JOIN episodes e ON e.uuid=fe.episode_uuid"
-                         " WHERE fe.fact_uuid=f.uuid AND fe.user_id=f.user_id AND e.thread_id=%s)")
-            params.append(thread_id)
-        if relation is not None:
-            where.append("f.relation=%s")
-            params.append(relation)
-        if current_only:
-            where.append("f.invalid_at IS NULL AND f.expired_at IS NULL")
-        if as_of is not None:
-            where.append("(f.valid_at IS NULL OR f.valid_at<=%s) AND (f.invalid_at IS NULL OR f.invalid_at>%s)")
-            params += [as_of, as_of]  # type: ignore[list-item]
-        if since is not None:
-            where.append("f.valid_at>=%s")
-            params.append(since)  # type: ignore[arg-type]
-        if until is not None:
-            where.append("f.valid_at<%s")
-            params.append(until)  # type: ignore[arg-type]
-        rows = self._all(
-            f"SELECT {_FACT_COLS} FROM facts f WHERE {' AND '.join(where)}"
-            " ORDER BY f.valid_at NULLS FIRST, f.created_at, f.uuid LIMIT %s OFFSET %s", (*params, limit, offset))
-        return self._facts(user_id, rows)
+        where, params = fact_filters(user_id, mark="%s", thread_id=thread_id, relation=relation,
+                                     current_only=current_only, as_of=as_of, since=since, until=until)
+        return self._facts(where, (*params, limit, offset),
+                           " ORDER BY f.valid_at NULLS FIRST, f.created_at, f.uuid LIMIT %s OFFSET %s")
 
     def facts_of_episodes(self, user_id: str, episode_uuids: Sequence[str]) -> dict[str, list[str]]:
         if not episode_uuids:

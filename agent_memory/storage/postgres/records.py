@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from ...models import ContextTemplate, Episode, EpisodeStatus, Thread, User
+from ...models import ContextTemplate, Episode, EpisodeSource, EpisodeStatus, Role, Thread, User
 from .connection import PgConnection, Row, jsonb
 
 __all__ = ["RecordsMixin"]
@@ -25,10 +25,26 @@ def _thread(r: Row) -> Thread:
     return Thread(thread_id=r["thread_id"], user_id=r["user_id"], metadata=r["metadata"], created_at=r["created_at"])
 
 
+_EPISODE_FIELDS = frozenset(Episode.model_fields)
+_set = object.__setattr__
+
+
 def _episode(r: Row) -> Episode:
-    return Episode(uuid=r["uuid"], user_id=r["user_id"], thread_id=r["thread_id"], source=r["source"],
-                   role=r["role"], name=r["name"], content=r["content"], reference_time=r["reference_time"],
-                   ingested_at=r["ingested_at"], status=r["status"], error=r["error"], metadata=r["metadata"])
+    """An episode as stored. Built as ``model_construct`` builds a model, without validating it again
+    (it was validated when written): a context reads hundreds of episodes, and validating them was a
+    fifth of its client CPU (``tests/storage/test_batched_reads.py`` pins that they equal the records written)."""
+    role = r["role"]
+    ep = Episode.__new__(Episode)
+    _set(ep, "__dict__", {
+        "uuid": r["uuid"], "user_id": r["user_id"], "thread_id": r["thread_id"], "source": EpisodeSource(r["source"]),
+        "content": r["content"], "role": None if role is None else Role(role), "name": r["name"],
+        "reference_time": r["reference_time"].astimezone(timezone.utc),
+        "ingested_at": r["ingested_at"].astimezone(timezone.utc), "status": EpisodeStatus(r["status"]),
+        "error": r["error"], "metadata": r["metadata"]})
+    _set(ep, "__pydantic_fields_set__", set(_EPISODE_FIELDS))
+    _set(ep, "__pydantic_extra__", None)
+    _set(ep, "__pydantic_private__", None)
+    return ep
 
 
 def _template(r: Row) -> ContextTemplate:
@@ -135,6 +151,26 @@ class RecordsMixin(PgConnection):
             f"SELECT {_EPISODE_COLS} FROM episodes WHERE {' AND '.join(where)}"
             f" ORDER BY reference_time {order}, seq {order} LIMIT %s OFFSET %s", (*params, limit, offset))
         return [_episode(r) for r in rows]
+
+    def adjacent_episodes(self, user_id: str, uuids: Sequence[str]) -> dict[str, list[Episode]]:
+        """For each of the user's threaded episodes among ``uuids``: the episode just before it in its
+        thread and the one just after (by reference time), in one round trip."""
+        if not uuids:
+            return {}
+        cols = ", ".join(f"n.{c.strip()}" for c in _EPISODE_COLS.split(","))
+        near = ("(SELECT {side} AS side, {cols} FROM episodes e WHERE e.user_id = x.user_id"
+                " AND e.thread_id = x.thread_id AND e.reference_time {op} x.reference_time"
+                " ORDER BY e.reference_time {order}, e.seq {order} LIMIT 1)")
+        both = " UNION ALL ".join(near.format(side=i, cols=_EPISODE_COLS, op=op, order=order)
+                                  for i, (op, order) in enumerate((("<", "DESC"), (">", "ASC"))))
+        rows = self._all(
+            f"SELECT x.uuid AS anchor, {cols} FROM unnest(%s::text[]) WITH ORDINALITY AS q(uuid, i)"
+            " JOIN episodes x ON x.uuid = q.uuid AND x.user_id = %s AND x.thread_id IS NOT NULL"
+            f" CROSS JOIN LATERAL ({both}) n ORDER BY q.i, n.side", (list(dict.fromkeys(uuids)), user_id))
+        out: dict[str, list[Episode]] = {}
+        for r in rows:
+            out.setdefault(r["anchor"], []).append(_episode(r))
+        return out
 
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in the order they were added (the last ``last`` if given)."""

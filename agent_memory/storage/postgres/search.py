@@ -124,9 +124,20 @@ class SearchMixin(PgConnection):
         mine = self._recent_count(user_id, kind)
         if mine <= EXACT_LIMIT:
             return False
-        total = self._scalar("SELECT GREATEST(reltuples, 1)::bigint FROM pg_class WHERE oid = %s::regclass",
-                             (f"vectors_{kind}",)) or 1
-        return bool(mine >= HNSW_SHARE * float(total)) and self._hnsw_ready(kind)
+        return bool(mine >= HNSW_SHARE * float(self._table_rows(kind))) and self._hnsw_ready(kind)
+
+    def _table_rows(self, kind: Kind) -> int:
+        """The planner's row estimate of the kind's vector table, trusted for ``_COUNT_TTL`` seconds."""
+        key = ("", f"table:{kind}")
+        with self._counts_lock:
+            seen = self._counts.get(key)
+        if seen is not None and time.monotonic() - seen[0] < _COUNT_TTL:
+            return seen[1]
+        total = int(self._scalar("SELECT GREATEST(reltuples, 1)::bigint FROM pg_class WHERE oid = %s::regclass",
+                                 (f"vectors_{kind}",)) or 1)
+        with self._counts_lock:
+            self._counts[key] = (time.monotonic(), total)
+        return total
 
     # -- the HNSW indexes ---------------------------------------------------------------------------
     def _hnsw_ready(self, kind: Kind) -> bool:
@@ -261,9 +272,9 @@ class SearchMixin(PgConnection):
                 if attempt == 2 or not isinstance(exc.__cause__, psycopg.errors.DeadlockDetected):
                     raise
 
-    def reconcile(self) -> ReconcileReport:
+    def reconcile(self, *, if_unclean: bool = False) -> ReconcileReport:
         """Queue vectors for records that have neither a vector nor a task; remove vectors and tasks of
-        records that are gone."""
+        records that are gone. Always compares (``if_unclean`` changes nothing: the database is shared)."""
         report = ReconcileReport()
         # statement by statement (each its own transaction unless the caller has one): every process
         # runs this when it opens, next to running ingestion; short transactions keep it out of their way

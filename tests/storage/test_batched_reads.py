@@ -1,0 +1,85 @@
+"""Batched reads (one round trip on PostgreSQL) return exactly what the one-at-a-time reads return.
+
+The retriever uses them to build a context block; the block must not depend on the backend, so each
+batched read is pinned here against the plain reads it replaces, on every backend.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from agent_memory.models import Entity, Episode, EpisodeSource, EpisodeStatus, Fact, Thread, User
+from agent_memory.storage.base import GraphStore
+
+T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def _episodes(store: GraphStore) -> dict[str, Episode]:
+    """Jane: a thread with a tie (two turns at one time, added in order), a thread of one turn, and a
+    text without a thread; Bob: a thread of two turns."""
+    for uid in ("jane", "bob"):
+        store.add_user(User(user_id=uid))
+    for tid, uid in (("t1", "jane"), ("t2", "jane"), ("tb", "bob")):
+        store.add_thread(Thread(thread_id=tid, user_id=uid))
+
+    def ep(name: str, uid: str, tid: str | None, minutes: int) -> Episode:
+        return Episode(uuid=name, user_id=uid, thread_id=tid,
+                       source=EpisodeSource.message if tid else EpisodeSource.text,
+                       content=f"turn {name}", reference_time=T0 + timedelta(minutes=minutes))
+
+    eps = [ep("a", "jane", "t1", 0), ep("b", "jane", "t1", 1), ep("c", "jane", "t1", 1), ep("d", "jane", "t1", 2),
+           ep("e", "jane", "t2", 5), ep("f", "jane", None, 1), ep("g", "bob", "tb", 0), ep("h", "bob", "tb", 1)]
+    store.add_episodes([e for e in eps if e.user_id == "jane"])
+    store.add_episodes([e for e in eps if e.user_id == "bob"])
+    return {e.uuid: e for e in eps}
+
+
+def _one_at_a_time(store: GraphStore, user_id: str, ep: Episode) -> list[Episode]:
+    """What the retriever read before: two list_episodes calls per episode."""
+    assert ep.thread_id is not None
+    return (store.list_episodes(user_id, thread_id=ep.thread_id, until=ep.reference_time, limit=1, newest_first=True)
+            + store.list_episodes(user_id, thread_id=ep.thread_id, since=ep.reference_time + timedelta(microseconds=1),
+                                  limit=1))
+
+
+def test_adjacent_episodes_are_the_neighbours_in_the_thread(store: GraphStore) -> None:
+    eps = _episodes(store)
+    got = store.adjacent_episodes("jane", ["d", "a", "b", "c", "e", "f", "g", "nope", "a"])
+    assert {k: [e.uuid for e in v] for k, v in got.items()} == {
+        "a": ["b"],  # nothing before; after: the first of the two turns at minute 1
+        "b": ["a", "d"], "c": ["a", "d"],  # a tie is neither before nor after
+        "d": ["c"],  # before: the later-added of the tie
+    }  # e is alone in its thread, f has none, g is Bob's, "nope" does not exist
+    for uid, near in got.items():
+        assert near == _one_at_a_time(store, "jane", eps[uid])  # whole records, as list_episodes reads them
+    assert store.adjacent_episodes("bob", ["a", "b"]) == {}
+    assert store.adjacent_episodes("bob", ["g"])["g"] == [store.get_episodes("bob", ["h"])[0]]
+    assert store.adjacent_episodes("jane", []) == {}
+
+
+def test_episodes_read_back_are_the_records_written(store: GraphStore) -> None:
+    eps = _episodes(store)  # (PostgreSQL builds them without validating again: same types, same values)
+    got = store.get_episodes("jane", list("fedcba"))
+    assert [e.model_dump(mode="json") for e in got] == [eps[u].model_dump(mode="json") for u in "fedcba"]
+    assert got == [eps[u] for u in "fedcba"] and [repr(e) for e in got] == [repr(eps[u]) for u in "fedcba"]
+    assert got[0].model_copy(update={"content": "edited"}).content == "edited" and got[0].content == "turn f"
+    assert all(isinstance(e.source, EpisodeSource) and isinstance(e.status, EpisodeStatus)
+               and e.reference_time.tzinfo == timezone.utc and e.ingested_at.tzinfo == timezone.utc for e in got)
+
+
+def test_get_facts_and_facts_touching_carry_names_and_provenance_in_time_order(store: GraphStore) -> None:
+    _episodes(store)
+    a = Entity(uuid="ea", user_id="jane", name="Jane", type="Person")
+    b = Entity(uuid="eb", user_id="jane", name="Lisbon", type="Place")
+    for e in (a, b):
+        store.save_entity(e)
+    store.save_fact(Fact(uuid="f1", user_id="jane", source_uuid="ea", target_uuid="eb", relation="LIVES_IN",
+                         fact="Jane lives in Lisbon", episodes=["d", "a", "c"]))
+    store.save_fact(Fact(uuid="f2", user_id="jane", source_uuid="eb", target_uuid="ea", relation="HOME_OF",
+                         fact="Lisbon is home to Jane", episodes=["e"]))
+    facts = store.get_facts("jane", ["f2", "f1", "nope"])
+    assert [f.uuid for f in facts] == ["f2", "f1"]
+    assert (facts[1].source_name, facts[1].target_name, facts[1].episodes) == ("Jane", "Lisbon", ["a", "c", "d"])
+    assert store.facts_touching("jane", ["eb"]) == store.get_facts("jane", [f.uuid for f in
+                                                                             store.facts_touching("jane", ["eb"])])
+    assert store.get_facts("bob", ["f1"]) == [] and store.facts_touching("bob", ["ea"]) == []

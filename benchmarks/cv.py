@@ -239,6 +239,22 @@ def _row(name: str, s: Scores) -> str:
             + f"  R@10 {o.get('recall@10', float('nan')):.3f}  n={o['n']}")
 
 
+def _baselines(histories: list[History], embedder: Any, out: dict[str, Any], by_category: bool) -> None:
+    """The turn baselines of ``benchmarks.run`` on the same histories (same embedder, same metric)."""
+    from .baselines import BASELINES
+    from .quality import score_baselines
+
+    result = DatasetResult(name="longmemeval")
+    for h in histories:
+        score_baselines(h, result, embedder)
+    for name in BASELINES:
+        out[name] = {"overall": result.scores[name].overall(), "by_type": result.scores[name].by_category()}
+        _log(_row(f"longmemeval [{name}]", result.scores[name]))
+        if by_category:
+            _log("    " + "  ".join(f"{c} {v['coverage@1000']:.3f}"
+                                    for c, v in result.scores[name].by_category().items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     paths = default_paths(ROOT)
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cv", description=__doc__,
@@ -257,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metric", default="coverage@1000", help="what a fold maximises")
     parser.add_argument("--by-category", action="store_true", help="print coverage@1000 per category")
     parser.add_argument("--out", type=Path, help="write every figure as JSON here")
+    parser.add_argument("--baselines", action="store_true",
+                        help="LongMemEval: also score BM25, dense and RRF on the same histories")
+    parser.add_argument("--fp32", action="store_true",
+                        help="embed with the shipped fp32 graph (caches built before the quantized default)")
     args = parser.parse_args(argv)
     settings = settings_grid(args.sweep, args.one_at_a_time)
 
@@ -264,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .baselines import CachingEmbedder
 
-    embedder = CachingEmbedder(MiniLMEmbedder(), args.cache / "embeddings.npz")
+    embedder = CachingEmbedder(MiniLMEmbedder(quantized=not args.fp32), args.cache / "embeddings.npz")
     out: dict[str, Any] = {"settings": settings}
     cpu0 = time.process_time()
     if not args.skip_locomo:
@@ -294,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cached_only and meta.exists():
             done = json.loads(meta.read_text())
             lme = [h for h in lme if h.hid in done]
+        # its own file: a LongMemEval run and a LoCoMo sweep may overlap
+        embedder = CachingEmbedder(MiniLMEmbedder(quantized=not args.fp32), args.cache / "embeddings_lme.npz")
         cached_l = CachedSet(args.cache / "longmemeval", lme, embedder)
         embedder.save()
         memoise_reads(cached_l.memory)
@@ -306,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
             _log(_row(f"longmemeval [{_label(setting)}]", pooled))
             if args.by_category:
                 _log("    " + "  ".join(f"{c} {v['coverage@1000']:.3f}" for c, v in pooled.by_category().items()))
+        if args.baselines:
+            _baselines(lme, embedder, out["longmemeval"], args.by_category)
+        embedder.save()
         cached_l.close()
     _log(f"\n{time.process_time() - cpu0:.0f} CPU-s (this process)")
     if args.out:

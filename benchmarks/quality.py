@@ -33,7 +33,9 @@ from typing import Any
 
 from agent_memory import Memory
 from agent_memory.embedding.base import Embedder
+from agent_memory.errors import EmptyContentError
 from agent_memory.models import Message
+from agent_memory.validation import check_content
 
 from .baselines import BASELINES, TurnBaselines
 from .data import History
@@ -86,6 +88,15 @@ def _lat(values: list[float]) -> dict[str, float]:
     return {"p50": round(percentile(values, 50), 2), "p95": round(percentile(values, 95), 2), "n": len(values)}
 
 
+def _sendable(text: str) -> bool:
+    """Whether memory accepts this text as a message (LongMemEval has a few blank turns)."""
+    try:
+        check_content(text, "turn", max_chars=10**9)
+    except EmptyContentError:
+        return False
+    return True
+
+
 def ingest_history(memory: Memory, history: History, user_id: str) -> dict[str, str]:
     """Every session as a thread, one ``add_messages`` per session; returns message uuid -> turn id."""
     memory.user.add(user_id=user_id)
@@ -93,11 +104,13 @@ def ingest_history(memory: Memory, history: History, user_id: str) -> dict[str, 
     for n, session in enumerate(history.sessions):
         thread_id = f"{user_id}:s{n}"
         memory.thread.create(thread_id=thread_id, user_id=user_id)
+        kept = [(i, t) for i, t in enumerate(session.turns) if _sendable(t.text)]  # a blank turn is refused
         messages = [Message(role=t.role, name=t.speaker, content=t.text,
-                            created_at=session.date + timedelta(seconds=i))
-                    for i, t in enumerate(session.turns)]
-        for message, turn in zip(messages, session.turns):
+                            created_at=session.date + timedelta(seconds=i)) for i, t in kept]
+        for message, (_, turn) in zip(messages, kept):
             by_uuid[message.uuid] = turn.tid
+        if not messages:
+            continue
         sent = memory.thread.add_messages(thread_id, messages=messages)
         assert [m.uuid for m in sent] == [m.uuid for m in messages]
     return by_uuid

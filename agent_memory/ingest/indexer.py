@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -79,6 +80,17 @@ def contextual_vectors(embed: Callable[[list[str]], np.ndarray], episodes: list[
     return out
 
 
+@dataclass
+class _Owed:
+    """Records of one user and kind whose vectors are owed, with the texts read for them."""
+
+    user_id: str
+    kind: Kind
+    ids: list[str]
+    texts: list[str]
+    upto: int  # the newest task these settle
+
+
 class Indexer:
     """Embeds what the outbox says records owe; safe to run from any thread, any number of times."""
 
@@ -109,31 +121,49 @@ class Indexer:
             for task in tasks:
                 groups.setdefault((task.user_id, task.kind), []).append(task)
             done = 0
+            owed: list[_Owed] = []  # short texts of several kinds, embedded together in one call
             for (uid, kind), group in sorted(groups.items(), key=lambda g: KINDS.index(g[0][1])):
                 for start in range(0, len(group), self.batch):
-                    stored = self._write(uid, kind, group[start : start + self.batch], include_pending)
-                    done += stored
-                    if progress is not None and stored:
-                        progress(stored)
+                    chunk = group[start : start + self.batch]
+                    if kind == "episode":
+                        done += self._report(self._write_episodes(uid, chunk, include_pending), progress)
+                        continue
+                    found = self._texts(uid, kind, chunk)
+                    if found is not None:
+                        owed.append(found)
+                    if sum(len(o.texts) for o in owed) >= self.batch:
+                        done += self._write_owed(owed, progress)
+                        owed = []
+            done += self._write_owed(owed, progress)
             written += done
             if not done or len(tasks) < 4096:
                 return written
 
-    def _write(self, user_id: str, kind: Kind, tasks: list[VectorTask], include_pending: bool) -> int:
+    @staticmethod
+    def _report(stored: int, progress: Callable[[int], None] | None) -> int:
+        if progress is not None and stored:
+            progress(stored)
+        return stored
+
+    def _write_episodes(self, user_id: str, tasks: list[VectorTask], include_pending: bool) -> int:
         ids = [t.uuid for t in tasks if t.uuid.strip()]  # a blank id (stored by an old version) is never indexable
-        upto = max(t.seq for t in tasks)
         if not ids:
             return 0
-        texts: list[str]
-        if kind == "episode":
-            episodes = [e for e in self.store.get_episodes(user_id, ids)
-                        if include_pending or e.status != EpisodeStatus.pending]
-            if not episodes:
-                return 0
-            episodes.sort(key=lambda e: e.reference_time)
-            vectors = contextual_vectors(self.embed, episodes, episode_context(self.store, episodes))
-            self.store.write_vectors(user_id, kind, [e.uuid for e in episodes], vectors, queued_before=upto)
-            return len(episodes)
+        episodes = [e for e in self.store.get_episodes(user_id, ids)
+                    if include_pending or e.status != EpisodeStatus.pending]
+        if not episodes:
+            return 0
+        episodes.sort(key=lambda e: e.reference_time)
+        vectors = contextual_vectors(self.embed, episodes, episode_context(self.store, episodes))
+        self.store.write_vectors(user_id, "episode", [e.uuid for e in episodes], vectors,
+                                 queued_before=max(t.seq for t in tasks))
+        return len(episodes)
+
+    def _texts(self, user_id: str, kind: Kind, tasks: list[VectorTask]) -> _Owed | None:
+        """The current text of each record a chunk of tasks names (records deleted since are skipped)."""
+        ids = [t.uuid for t in tasks if t.uuid.strip()]
+        if not ids:
+            return None
         if kind == "fact":
             facts = self.store.get_facts(user_id, ids)
             found, texts = [f.uuid for f in facts], [f.fact for f in facts]
@@ -143,7 +173,18 @@ class Indexer:
         else:
             observations = self.store.get_observations(user_id, ids)
             found, texts = [o.uuid for o in observations], [o.text for o in observations]
-        if not found:
+        return _Owed(user_id, kind, found, texts, max(t.seq for t in tasks)) if found else None
+
+    def _write_owed(self, owed: list[_Owed], progress: Callable[[int], None] | None) -> int:
+        """Embed the texts of several chunks in one call (each model run has a fixed cost that short
+        texts feel most), then store each chunk's vectors; tasks queued after a text was read stay."""
+        if not owed:
             return 0
-        self.store.write_vectors(user_id, kind, found, self.embed(texts), queued_before=upto)
-        return len(found)
+        vectors = self.embed([t for o in owed for t in o.texts])
+        done, row = 0, 0
+        for o in owed:
+            self.store.write_vectors(o.user_id, o.kind, o.ids, vectors[row : row + len(o.ids)],
+                                     queued_before=o.upto)
+            row += len(o.ids)
+            done += self._report(len(o.ids), progress)
+        return done

@@ -15,7 +15,7 @@ import logging
 import threading
 import uuid as _uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +91,23 @@ class _Batch:
     nearest_entity: dict[str, tuple[str, float]] = field(default_factory=dict)  # unknown name -> best (id, cos)
 
 
+class _Ahead:
+    """The next batch of a run: read, and its episode vectors started, once (when the current one commits)."""
+
+    def __init__(self, fetch: Callable[[], list[Episode]],
+                 start: Callable[[list[Episode]], Future[np.ndarray]]) -> None:
+        self._fetch, self._start = fetch, start
+        self.episodes: list[Episode] = []
+        self.vectors: Future[np.ndarray] | None = None
+        self._ready = False
+
+    def prepare(self) -> None:
+        if not self._ready:
+            self._ready = True
+            self.episodes = self._fetch()
+            self.vectors = self._start(self.episodes) if self.episodes else None
+
+
 class Ingestor:
     """Runs the pipeline for one user at a time; safe to call from several threads."""
 
@@ -127,13 +144,24 @@ class Ingestor:
             # only what was pending when the run started: episodes arriving meanwhile wait for the next
             # run (and its debounce window) instead of being chased here one tiny batch at a time
             started = utcnow()
-            while pending := [e for e in self.store.pending_episodes(user_id, limit=self.batch_size)
-                              if e.ingested_at <= started]:
-                batch = self._process_isolated(user, pending)
+
+            def fetch() -> list[Episode]:
+                return [e for e in self.store.pending_episodes(user_id, limit=self.batch_size)
+                        if e.ingested_at <= started]
+
+            pending = fetch()
+            vectors = self._start_vectors(pending) if pending else None
+            while pending:
+                # once a batch commits, the next one is read and its episode vectors start on the second
+                # thread, while this thread writes the batch's vectors and indexes it, then extracts the next
+                ahead = _Ahead(fetch, self._start_vectors)
+                batch = self._process_isolated(user, pending, vectors, ahead.prepare)
+                ahead.prepare()
                 touched |= batch.touched
                 changed.update(batch.facts)
                 seen += [e.uuid for e in pending]
                 done += len(pending)
+                pending, vectors = ahead.episodes, ahead.vectors
             if done:
                 update_observations(self.store, user, touched)
                 if self.summarizer is None:
@@ -146,11 +174,14 @@ class Ingestor:
                 self.index_owed(user_id)
             return done
 
-    def _process_isolated(self, user: User, episodes: list[Episode]) -> _Batch:
+    def _process_isolated(self, user: User, episodes: list[Episode], vectors: Future[np.ndarray] | None = None,
+                          committed: Callable[[], None] | None = None) -> _Batch:
         """A batch; if it fails as a whole (not the store), each episode alone, so that one that fails
-        is marked failed with its error and the others go through: a bad episode never blocks the queue."""
+        is marked failed with its error and the others go through: a bad episode never blocks the queue.
+        ``vectors``: the batch's episode vectors, already started; ``committed`` is called once the
+        batch's records are committed (the run then reads the next batch)."""
         try:
-            return self._process_batch(user, episodes)
+            return self._process_batch(user, episodes, vectors, committed)
         except StorageError:
             raise
         except Exception as exc:  # noqa: BLE001 - recorded on the episode below, retryable
@@ -218,11 +249,14 @@ class Ingestor:
         return ctx.model_copy(update={"known_entities": list(names.values()), "known_facts": facts})
 
     # -- one batch ----------------------------------------------------------------------------
-    def _process_batch(self, user: User, episodes: list[Episode]) -> _Batch:
-        # Episode vectors need no extraction: compute them on the second core while the extractor runs.
-        # (what each message answers is read here: the store is not for the pool's thread)
-        episode_vectors = self._pool.submit(contextual_vectors, self._embed, episodes,
-                                            episode_context(self.store, episodes))
+    def _start_vectors(self, episodes: list[Episode]) -> Future[np.ndarray]:
+        """Episode vectors need no extraction: compute them on the second core while the extractor runs.
+        (What each message answers is read here: the store is not for the pool's thread.)"""
+        return self._pool.submit(contextual_vectors, self._embed, episodes, episode_context(self.store, episodes))
+
+    def _process_batch(self, user: User, episodes: list[Episode], vectors: Future[np.ndarray] | None = None,
+                       committed: Callable[[], None] | None = None) -> _Batch:
+        episode_vectors = vectors or self._start_vectors(episodes)
         extractions = self._extract(user, episodes)
         batch = _Batch()
         self._embed_new_names(user, [x for x in extractions.values() if isinstance(x, Extraction)], batch)
@@ -244,6 +278,8 @@ class Ingestor:
                     for draft in drafts:
                         self._commit(user, ep, draft, batch, now, judgements.get(draft.fact.uuid))
                     self.store.set_episode_status(ep.user_id, ep.uuid, EpisodeStatus.processed)
+        if committed is not None:
+            committed()
         # committed: the records and their vector tasks. The episodes' vectors, computed meanwhile, go in
         # now; if that fails the tasks stay, and the indexer writes them later (nothing waits on it).
         try:

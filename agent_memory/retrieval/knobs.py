@@ -26,12 +26,13 @@ class Knobs:
     # ``neighbour_sources`` hits gain ``neighbour_weight`` of its score.
     neighbour_sources: int = 20
     neighbour_weight: float = 0.25
-    # Turns spoken by someone the query names gain ``speaker_boost`` of their own score, only those
-    # that share a word with the question once the name is taken out (``speaker_filter`` > 0), so
-    # that a name alone wins nothing. ``speaker_filter`` 1 also ranks BM25 on the question without
-    # the name, 2 the vector too, 3 ranks on the whole question.
+    # When the query names someone who speaks, BM25 and the vector rank the question without the
+    # name, and that speaker's turns gain ``speaker_boost`` of their own score, only those about the
+    # question once the name is taken out: sharing a word with it, or a cosine of at least
+    # ``speaker_gate_cos`` to it (a paraphrase: "children ... love" for "kids like"); a name alone
+    # wins nothing ("Take care!").
     speaker_boost: float = 0.7
-    speaker_filter: int = 2
+    speaker_gate_cos: float = 0.3
     # A query that names a calendar date ("on 3 June, 2023", "2023-06-03", "in June 2023") is about
     # that time: the episodes of that day (or month) gain ``date_boost`` on the fused scale (~0-1.7).
     date_boost: float = 0.6

@@ -2,14 +2,17 @@
 
 The fused ``score`` of ``graph.search`` ranks well within one query and one scope, but its scale
 moves with both (a nonsense query's best hit scores like a perfect one). ``relevance`` is the
-cosine similarity of the query and the hit's text under the memory's embedder, clipped to
-[0, 1]: 1 means the same meaning, 0 means unrelated (or opposite). With the bundled MiniLM,
-paraphrases score ~0.6-0.9, related topics ~0.3-0.5, unrelated text below ~0.2.
+cosine similarity of the query and the hit under the memory's embedder, clipped to [0, 1]: 1 means
+the same meaning, 0 means unrelated (or opposite). With the bundled MiniLM, paraphrases score
+~0.6-0.9, related topics ~0.3-0.5, unrelated text below ~0.2. The hit's vector is the one the
+vector index already holds and matched at search time (an episode's carries a little of the turn it
+answers); only a hit the index did not return (a BM25 or graph hit, a vector still queued) has its
+text embedded, in one batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -46,9 +49,23 @@ def relevance(embedder: Embedder, query: str, texts: Sequence[str]) -> list[floa
     return [float(min(1.0, max(0.0, c))) for c in cos]
 
 
-def attach_relevance(embedder: Embedder, query: str, results: list[SearchResult]) -> list[SearchResult]:
-    """The results with ``relevance`` set (same order); an empty query leaves them unset."""
+def _uuid(result: SearchResult) -> str | None:
+    record = result.fact or result.entity or result.episode or result.observation
+    return record.uuid if record is not None else None
+
+
+def attach_relevance(embedder: Embedder, query: str, results: list[SearchResult],
+                     known: Mapping[str, float] | None = None) -> list[SearchResult]:
+    """The results with ``relevance`` set (same order); an empty query leaves them unset.
+
+    ``known``: uuid -> cosine of the query and that record's stored vector (from the search that
+    found it); only the other hits are embedded.
+    """
     if not results or not query.strip():
         return results
-    scores = relevance(embedder, query, [hit_text(r) for r in results])
+    known = known or {}
+    ids = [_uuid(r) for r in results]
+    todo = [i for i, u in enumerate(ids) if u is None or u not in known]
+    fresh = dict(zip(todo, relevance(embedder, query, [hit_text(results[i]) for i in todo])))
+    scores = [fresh[i] if i in fresh else min(1.0, max(0.0, known[ids[i] or ""])) for i in range(len(results))]
     return [r.model_copy(update={"relevance": s}) for r, s in zip(results, scores)]

@@ -72,6 +72,8 @@ class Candidates:
     observations: list[tuple[Observation, float]] = field(default_factory=list)
     # conversation order of candidate episodes that share a thread and a timestamp: uuid -> position
     episode_order: dict[str, int] = field(default_factory=dict)
+    # cosine of the query and the stored vector of each record the vector index returned: uuid -> cosine
+    similarity: dict[str, float] = field(default_factory=dict)
 
 
 def _ngrams(text: str, n: int = 3, max_words: int = 60) -> list[str]:
@@ -88,12 +90,16 @@ class Retriever:
         # Episodes are the bulk of a block (a 4k-token block holds ~100 chat turns): rank more of them.
         self.episode_pool = episode_pool or 4 * pool
         self.knobs = Knobs()
-        self._content_vec: tuple[str, np.ndarray] | None = None
 
     def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
                extra: Sequence[tuple[Sequence[str], float]] = (),
-               weights: tuple[float, float] = (1.0, 1.0), k: int = 60) -> dict[str, float]:
-        dense = [i for i, _ in self._dense(user_id, kind, qvec, pool)]
+               weights: tuple[float, float] = (1.0, 1.0), k: int = 60,
+               sims: dict[str, float] | None = None) -> dict[str, float]:
+        """Vector, BM25 and ``extra`` rankings fused by RRF; ``sims`` collects the vector hits' cosines."""
+        hits = self._dense(user_id, kind, qvec, pool)
+        if sims is not None:
+            sims.update(hits)
+        dense = [i for i, _ in hits]
         lexical = [i for i, _ in self.store.search_text(user_id, kind, query, pool)]
         lists = [dense, lexical, *[list(ids) for ids, _ in extra]]
         return rrf(lists, weights=[*weights, *[w for _, w in extra]], k=k)
@@ -153,16 +159,21 @@ class Retriever:
 
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True, now: datetime | None = None,
+                       known: tuple[str, np.ndarray] | None = None, sims: dict[str, float] | None = None,
                        ) -> tuple[dict[str, float], dict[str, Episode]]:
-        """Fused episode scores (vector + BM25), with neighbour, date and speaker rescoring; and the episodes read."""
+        """Fused episode scores (vector + BM25), with neighbour, date and speaker rescoring; and the episodes read.
+
+        ``known``: the question without the people it names and its vector (one index call for both).
+        """
         kn = self.knobs
-        known = self._content_vec
         if known is not None:  # both vector rankings in one index call
             both = np.stack([np.asarray(qvec, dtype=np.float32), np.asarray(known[1], dtype=np.float32)])
             first, by_content = self.store.search_vectors(user_id, "episode", both, pool)
-            dense = dict(first)
         else:
-            dense = dict(self._dense(user_id, "episode", qvec, pool))
+            first, by_content = self._dense(user_id, "episode", qvec, pool), []
+        dense = dict(first)
+        if sims is not None:
+            sims.update(first)
         lexical = dict(self.store.search_text(user_id, "episode", query, pool))
         fused = self._fuse(dense, lexical)
         if not rescore:
@@ -172,24 +183,24 @@ class Retriever:
         grams = _name_grams(query)
         speakers = {n for n in (normalize_name(e.name) for e in episodes.values() if e.name) if n in grams}
         about = lexical  # the turns that share a word with what the question asks about
-        if speakers and kn.speaker_filter:
+        if speakers:
             # A turn is indexed as "name: content": with the name in the query every turn of that
-            # speaker matches it. Who said it filters the turns about the question; it wins nothing alone.
+            # speaker matches it. Who said it filters the turns about the question; it wins nothing
+            # alone: BM25 and the vector rank the question without the name.
             content = _without(query, speakers)
             if content_words(content):
-                about = dict(self.store.search_text(user_id, "episode", content, pool))
-                if kn.speaker_filter in (1, 2):  # rank on the content alone (2: the vector too)
-                    lexical = about
-                    if kn.speaker_filter == 2:
-                        if known is not None and known[0] == content:
-                            dense = dict(by_content)
-                        else:
-                            cvec = self.embedder.embed_batch([content])[0]
-                            dense = dict(self._dense(user_id, "episode", cvec, pool))
-                    fused = self._fuse(dense, lexical)
-                    ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-                    missing = [i for i in ranked[:pool] if i not in episodes]
-                    episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
+                about = lexical = dict(self.store.search_text(user_id, "episode", content, pool))
+                if known is not None and known[0] == content:
+                    dense = dict(by_content)
+                else:
+                    cvec = self.embedder.embed_batch([content])[0]
+                    dense = dict(self._dense(user_id, "episode", cvec, pool))
+                if kn.speaker_gate_cos:  # near in meaning counts as about it too, sharing a word or not
+                    about = {**about, **{i: v for i, v in dense.items() if v >= kn.speaker_gate_cos}}
+                fused = self._fuse(dense, lexical)
+                ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+                missing = [i for i in ranked[:pool] if i not in episodes]
+                episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
         if kn.type_weight:
             fused = self._typed(user_id, query, fused, pool)
             missing = [i for i in fused if i not in episodes]
@@ -217,8 +228,7 @@ class Retriever:
             # who said it filters among turns about the question: a turn of the speaker's that shares
             # no word with the question ("Take care!") gains nothing from the name
             for uid, ep in episodes.items():
-                if (ep.name and uid in scores and normalize_name(ep.name) in speakers
-                        and (not kn.speaker_filter or uid in about)):
+                if ep.name and uid in scores and normalize_name(ep.name) in speakers and uid in about:
                     scores[uid] *= 1.0 + kn.speaker_boost
         return scores, episodes
 
@@ -239,20 +249,21 @@ class Retriever:
         named = self.query_entities(user_id, query)
         named_ids = [e.uuid for e in named]
         # the question without the people it names, embedded in the same call (one model run): the
-        # vector ranking of a named speaker's turns uses it (see ``Knobs.speaker_filter``)
+        # vector ranking of a named speaker's turns uses it (see ``_rank_episodes``)
         people = {normalize_name(e.name) for e in named if e.type == "Person"}
-        content = _without(query, people) if people and self.knobs.speaker_filter == 2 else ""
+        content = _without(query, people) if people else ""
         texts = [query, content] if content_words(content) else [query]
         vecs = self.embedder.embed_batch(texts)
         qvec = vecs[0]
-        self._content_vec = (content, vecs[1]) if len(texts) == 2 else None
+        known = (content, vecs[1]) if len(texts) == 2 else None
+        sims = out.similarity
 
         episode_scores: dict[str, float] = {}
         episodes: dict[str, Episode] = {}
         epool = max(pool, self.episode_pool)
         if "episode" in kinds or "fact" in kinds:
             episode_scores, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds,
-                                                                    now)
+                                                           now, known, sims)
             if budgeted and kn.length_alpha and episodes:
                 for uid, ep in episodes.items():
                     if uid in episode_scores and len(ep.content) > kn.length_ref:
@@ -264,7 +275,7 @@ class Retriever:
             supported = self.store.facts_of_episodes(user_id, top_episodes[: pool // 2])
             via_episodes = [fid for ep in top_episodes[: pool // 2] for fid in supported.get(ep, [])]
             scores = self._fused(user_id, "fact", query, qvec, pool,
-                                 [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)])
+                                 [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)], sims=sims)
             facts = self.store.get_facts(user_id, list(scores))
             if not kn.fact_assistant:  # what the assistant said is advice, not the user's life
                 said = {e.uuid: e for e in self.store.get_episodes(
@@ -291,13 +302,14 @@ class Retriever:
 
         if "entity" in kinds:
             endpoints = [u for f, _ in out.facts[:10] for u in (f.source_uuid, f.target_uuid)]
-            scores = self._fused(user_id, "entity", query, qvec, pool, [(named_ids, 1.0), (endpoints, 0.5)])
+            scores = self._fused(user_id, "entity", query, qvec, pool, [(named_ids, 1.0), (endpoints, 0.5)],
+                                 sims=sims)
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
             out.entities = [(e, scores[e.uuid]) for e in self.store.get_entities(user_id, ids)
                             if not e.attributes.get("is_user")]
 
         if "observation" in kinds:
-            scores = self._fused(user_id, "observation", query, qvec, pool)
+            scores = self._fused(user_id, "observation", query, qvec, pool, sims=sims)
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
             out.observations = [(o, scores[o.uuid]) for o in self.store.get_observations(user_id, ids)]
         return out
@@ -327,7 +339,9 @@ class Retriever:
                     results.append(SearchResult(score=s, episode=ep))
         else:
             results = [SearchResult(score=s, observation=o) for o, s in cands.observations]
-        return attach_relevance(self.embedder, query, results[:limit]) if relevance else results[:limit]
+        if not relevance:
+            return results[:limit]
+        return attach_relevance(self.embedder, query, results[:limit], known=cands.similarity)
 
 
 def _fact_ok(f: Fact, flt: SearchFilters, store: GraphStore) -> bool:

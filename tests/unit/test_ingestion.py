@@ -7,6 +7,7 @@ import pytest
 
 from agent_memory import EpisodeStatus, Memory, MemoryConfig, Message
 from agent_memory.errors import StorageError
+from agent_memory.ingest.indexer import entity_text
 from agent_memory.storage.inmemory import ExactIndex
 from agent_memory.testing.extractors import TripleExtractor
 from agent_memory.testing.fakes import HashEmbedder
@@ -182,3 +183,31 @@ def test_a_reply_is_embedded_leaning_towards_the_message_it_answers() -> None:
         own = float(embedder.embed_batch(["Yes, last summer!"])[0] @ asked)
         assert hits[reply.uuid] > own + 0.2  # the reply is found by what it answers
         assert hits[question.uuid] == pytest.approx(1.0, abs=1e-5)  # the first message is itself alone
+
+
+def test_a_run_of_several_batches_gives_every_record_its_own_vector() -> None:
+    """More pending messages than a batch: the next batch's episode vectors are computed while the current
+    one is indexed, and the indexer embeds facts and entities together; each vector must still be its own
+    record's (a reply's leaning towards the message before it, across batch boundaries too)."""
+    embedder, index = HashEmbedder(), ExactIndex()
+    config = MemoryConfig(home=None, vector_backend="exact", ingest_batch_size=3)
+    with Memory.ephemeral(config=config, embedder=embedder, extractor=TripleExtractor(), vector_index=index) as mem:
+        mem.user.add(user_id="jane", first_name="Jane")
+        mem.thread.create(thread_id="t1", user_id="jane")
+        texts = [f"I | VISITED | City{i}" for i in range(8)]
+        episodes = mem.thread.add_messages("t1", messages=[
+            Message(role="user", content=t, created_at=f"2024-03-01T09:0{i}:00Z") for i, t in enumerate(texts)])
+        assert all(e.status == EpisodeStatus.processed for e in mem.graph.episodes(user_id="jane"))
+        own = embedder.embed_batch(texts)
+        for i, ep in enumerate(episodes):
+            expected = own[i] + (0.3 * own[i - 1] if i else 0.0)
+            expected /= np.linalg.norm(expected)
+            assert dict(index.query("jane", "episode", expected, 8))[ep.uuid] == pytest.approx(1.0, abs=1e-5)
+        facts = mem.graph.facts(user_id="jane")
+        assert len(facts) == 8
+        for fact in facts:
+            hits = dict(index.query("jane", "fact", embedder.embed_batch([fact.fact])[0], 8))
+            assert hits[fact.uuid] == pytest.approx(1.0, abs=1e-5)
+        for entity in mem.graph.entities(user_id="jane"):
+            hits = dict(index.query("jane", "entity", embedder.embed_batch([entity_text(entity)])[0], 20))
+            assert hits[entity.uuid] == pytest.approx(1.0, abs=1e-5)

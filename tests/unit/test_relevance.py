@@ -21,3 +21,30 @@ def test_search_sets_relevance_only_when_asked(memory: Memory) -> None:
     scored = memory.graph.search(user_id="jane", query="Jane lives in Denver", scope="episodes", relevance=True)
     assert [r.episode.uuid for r in scored] == [r.episode.uuid for r in plain]  # same ranking
     assert scored[0].relevance is not None and scored[0].relevance > 0.99
+
+
+class _Counting(HashEmbedder):
+    """Counts the texts it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def embed_batch(self, texts):  # type: ignore[no-untyped-def]
+        self.texts += list(texts)
+        return super().embed_batch(texts)
+
+
+def test_relevance_reuses_the_vectors_the_search_matched() -> None:
+    embedder = _Counting()
+    with Memory.ephemeral(embedder=embedder, llm=None) as memory:
+        memory.user.add(user_id="jane")
+        memory.graph.add(user_id="jane", type="text", data="Jane adopted a beagle called Rufus")
+        memory.graph.add(user_id="jane", type="text", data="The quarterly report is due on Friday")
+        embedder.texts.clear()
+        scored = memory.graph.search(user_id="jane", query="Jane's dog Rufus", scope="episodes", relevance=True)
+        assert scored[0].episode is not None and "Rufus" in scored[0].episode.content
+        assert scored[0].relevance is not None and scored[0].relevance > scored[-1].relevance  # type: ignore[operator]
+        # only the query was embedded: no hit text was embedded again
+        assert all("Rufus" not in t or t.startswith("Jane's dog") for t in embedder.texts)
+        assert not any("quarterly" in t for t in embedder.texts)

@@ -1,14 +1,12 @@
 """Clause analysis over spaCy parses for the offline extractor.
 
 Finds the asserted clauses of a sentence (skipping questions, conditionals, modals and hedges),
-resolves their subjects to names (``I`` -> the speaker, ``you`` -> the addressee), attaches
-the date phrase that modifies each clause, and names the noun phrases that become targets.
+resolves their subjects to names (``I`` -> the speaker, ``you`` -> the addressee) and attaches
+the date phrase that modifies each clause (named spans and noun phrases: ``_mentions``).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,31 +14,23 @@ from typing import Any
 from ._lexicon import (
     ENDING_ADVERBS,
     FAMILY,
-    FILLER_ADJECTIVES,
     FIRST_PERSON,
     HEDGES,
-    JUNK_HEADS,
-    NER_TYPES,
-    NON_NAMES,
-    PETS,
     REPORT_VERBS,
     SECOND_PERSON,
     START_VERBS,
 )
+from ._mentions import Mention
 from ._render import auxiliaries
 from .dates import parse_date_span
 
 __all__ = [
     "Clause",
-    "Mention",
     "Subject",
     "Voice",
     "asserted_clauses",
-    "build_mentions",
-    "canonical_name",
     "date_spans_by_sentence",
     "is_question",
-    "noun_phrase",
     "skip_sentence",
 ]
 
@@ -53,7 +43,6 @@ _CONDITION_MARKS = frozenset({"if", "unless", "whether", "whenever", "suppose", 
 _DURATION_PREPS = frozenset({"for", "during", "over", "within", "until", "till", "by", "throughout"})
 _GREETINGS = frozenset({"hi", "hey", "hello", "thanks", "dear", "yo", "congrats", "congratulations", "bye"})
 _WH = frozenset({"what", "who", "whom", "where", "when", "why", "how", "which", "whose"})
-_LEADING_DROP = frozenset({"det", "poss", "nummod", "predet", "case", "quantmod"})
 
 
 @dataclass(frozen=True)
@@ -68,16 +57,6 @@ class Voice:
     def canonical(self, name: str) -> str:
         """The user's canonical name for any of their aliases, else ``name``."""
         return self.user_name if name.lower() in self.aliases else name
-
-
-@dataclass(frozen=True)
-class Mention:
-    """A named span: an NER entity or a proper-noun run spaCy's NER missed."""
-
-    start: int
-    end: int
-    name: str
-    type: str
 
 
 @dataclass(frozen=True)
@@ -128,124 +107,6 @@ def skip_sentence(sent: Span) -> bool:
     if is_question(sent):
         return True
     return any(t.dep_ == "mark" and t.lower_ in _CONDITION_MARKS for t in sent)
-
-
-# -- mentions --------------------------------------------------------------------------------
-
-
-def canonical_name(tokens: list[Token], *, keep_the: bool = False) -> str:
-    """Name a phrase: drop leading determiners/possessives/fillers and a trailing "'s".
-
-    With ``keep_the``, a capitalised "The" inside a sentence stays ("The Matrix").
-    """
-    def droppable(tok: Token) -> bool:
-        glued = not tok.whitespace_  # "5" in "5K", "one" in "one-on-one"
-        return tok.dep_ in _LEADING_DROP and not glued and (tok.dep_ != "poss" or tok.pos_ == "PRON")
-
-    words = list(tokens)
-    if keep_the and words and words[0].text == "The" and not words[0].is_sent_start:
-        return re.sub(r"\s+", " ", "".join(w.text_with_ws for w in words)).strip(" -'\".,!?")
-    while words and (
-        droppable(words[0])
-        or words[0].lower_ in FIRST_PERSON
-        or words[0].lower_ in SECOND_PERSON
-        or words[0].lower_ in ("the", "a", "an", "this", "that", "some", "his", "her", "their")
-        or (words[0].lower_ in FILLER_ADJECTIVES and len(words) > 1)
-        or words[0].is_punct
-    ):
-        words = words[1:]
-    while words and (words[-1].is_punct or words[-1].lower_ in ("'s", "'")):
-        words = words[:-1]
-    text = "".join(w.text_with_ws for w in words).strip()
-    return re.sub(r"\s+", " ", text).strip(" -'\"")
-
-
-def _propn_type(root: Token) -> str:
-    """Guess the type of a proper noun spaCy's NER missed from where it sits in the parse."""
-    head = root.head
-    if root.dep_ == "pobj" and head.lower_ == "with":
-        return "Person"
-    if root.dep_ in ("appos", "compound") and head.lemma_.lower() in FAMILY:
-        return "Person"
-    if root.dep_ == "oprd" and head.lemma_ == "name":
-        noun = head.head
-        return "Animal" if noun.lemma_.lower() in PETS else "Person"
-    if root.dep_ == "poss" or (root.dep_ in _SUBJ_DEPS and head.pos_ == "VERB"):
-        return "Person"
-    if root.dep_ in ("npadvmod", "intj", "dep", "vocative") or root.head.i == root.i:
-        return "Person"
-    return "Topic"
-
-
-def _propn_runs(doc: Any, taken: set[int]) -> Iterator[tuple[int, int]]:
-    i = 0
-    while i < len(doc):
-        tok = doc[i]
-        if tok.pos_ == "PROPN" and i not in taken and tok.text[:1].isupper():
-            j = i
-            while j + 1 < len(doc) and doc[j + 1].pos_ == "PROPN" and j + 1 not in taken:
-                j += 1
-            yield i, j + 1
-            i = j + 1
-        else:
-            i += 1
-
-
-def build_mentions(doc: Any) -> dict[int, Mention]:
-    """Token index -> Mention, for NER entities (mapped types) and missed proper-noun runs."""
-    out: dict[int, Mention] = {}
-    taken: set[int] = set()
-    for ent in doc.ents:
-        taken.update(range(ent.start, ent.end))
-        etype = NER_TYPES.get(ent.label_)
-        words = list(ent)
-        if etype == "Person":  # "Tom last June": a name stops at its first lower-case word
-            cut = next((k for k, t in enumerate(words) if k and t.is_lower), len(words))
-            words = words[:cut]
-        name = canonical_name(words, keep_the=etype in ("Work", "Organization", "Event", "Group"))
-        if etype and name and name.lower() not in NON_NAMES:
-            mention = Mention(ent.start, ent.start + len(words), name, etype)
-            out.update({i: mention for i in range(mention.start, mention.end)})
-    for start, end in _propn_runs(doc, taken):
-        root = doc[end - 1]
-        if root.dep_ in ("compound", "amod") and root.head.pos_ == "NOUN":
-            continue  # "LGBTQ" in "an LGBTQ support group" names no entity of its own
-        words = [t for t in doc[start:end] if t.lower_ not in NON_NAMES and t.is_alpha]
-        if not words or words[0].i != start or len("".join(w.text for w in words)) < 2:
-            continue
-        name = canonical_name(words)
-        if name:
-            mention = Mention(start, end, name, _propn_type(doc[end - 1]))
-            out.update({i: mention for i in range(start, end)})
-    return out
-
-
-def noun_phrase(tok: Token) -> list[Token]:
-    """The tokens of the noun phrase headed by ``tok`` (modifiers, compounds, an "of" phrase)."""
-    words: set[int] = {tok.i}
-    for child in tok.lefts:
-        if child.dep_ in ("det", "poss", "amod", "compound", "nummod", "nmod", "quantmod", "predet"):
-            words.update(t.i for t in child.subtree)
-    for child in tok.rights:
-        if child.dep_ == "prep" and child.lower_ == "of":
-            for obj in child.children:
-                if obj.dep_ == "pobj":
-                    words.add(child.i)
-                    words.update(t.i for t in noun_phrase(obj))
-        elif child.dep_ == "compound":
-            words.add(child.i)
-    doc = tok.doc
-    return [doc[i] for i in sorted(words)]
-
-
-def is_junk(tok: Token) -> bool:
-    """A head that makes no fact target: a pronoun, a stop word or a vague noun."""
-    return (
-        tok.pos_ not in ("NOUN", "PROPN")
-        or tok.lower_ in JUNK_HEADS
-        or tok.lemma_.lower() in JUNK_HEADS
-        or not any(ch.isalpha() for ch in tok.text)
-    )
 
 
 # -- clauses ---------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._clauses import Mention, Voice
+from ._clauses import Voice
 from ._lexicon import DWELLINGS, FAMILY, FAVORITE_TYPES, FIRST_PERSON, HEDGES, JUNK_HEADS, PETS, SECOND_PERSON
+from ._mentions import Mention
 from ._targets import Target, target_of
 
 __all__ = ["PhraseFact", "sentence_facts"]

@@ -12,7 +12,9 @@ from typing import Any
 
 from ._lexicon import CLITIC_3SG, FIRST_PERSON, IRREGULAR_PAST, SECOND_PERSON
 
-__all__ = ["auxiliaries", "gerund", "past_form", "render_clause", "third_person_singular", "verb_lemma"]
+__all__ = [
+    "auxiliaries", "gerund", "past_form", "render_clause", "state_sentence", "third_person_singular", "verb_lemma",
+]
 
 Token = Any
 _VOWELS = set("aeiou")
@@ -151,6 +153,25 @@ def render_clause(
     if not sentence:
         return None
     return sentence[0].upper() + sentence[1:] + ("" if sentence.endswith((".", "!")) else ".")
+
+
+# Lasting states, as the sentence that states them; and the verbs that already state them.
+_STATES = {
+    "LIVES_IN": "lives in {}", "WORKS_AT": "works at {}", "HAS_PLAN": "is on the {} plan",
+    "STUDIES_AT": "studies at {}", "MARRIED_TO": "is married to {}", "ENGAGED_TO": "is engaged to {}",
+    "DATING": "is dating {}", "RELATIONSHIP_STATUS": "is {}",
+}
+_STATE_VERBS = frozenset({"live", "reside", "work", "be", "study", "attend", "go", "date"})
+
+
+def state_sentence(subject: str, relation: str, target: str, verb_lemma: str) -> str | None:
+    """The state a change leaves, as its fact sentence: "I moved to Denver" -> "Jane Smith lives in
+    Denver." (dated from the move), "I joined Stripe" -> "... works at Stripe."; None when the verb
+    already states the state ("I live in Denver") or the relation is no lasting state."""
+    template = _STATES.get(relation)
+    if template is None or verb_lemma in _STATE_VERBS:
+        return None
+    return f"{subject} {template.format(target)}."
 
 
 def verb_lemma(tok: Token) -> str:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from ._clauses import Mention, canonical_name, is_junk, noun_phrase
 from ._lexicon import PETS, TITLE_ADJECTIVES
+from ._mentions import Mention, canonical_name, is_junk, noun_phrase
 
 __all__ = [
     "Draft",

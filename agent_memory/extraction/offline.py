@@ -23,13 +23,13 @@ from ._clauses import (
     Subject,
     Voice,
     asserted_clauses,
-    build_mentions,
     date_spans_by_sentence,
     skip_sentence,
 )
 from ._lexicon import JUNK_HEADS
+from ._mentions import build_mentions
 from ._phrases import PhraseFact, sentence_facts
-from ._render import auxiliaries, render_clause
+from ._render import auxiliaries, past_form, render_clause, state_sentence, verb_lemma
 from ._rules import clause_drafts
 from ._spacy import FastPipeline, load_spacy_model
 from ._targets import Draft
@@ -137,14 +137,17 @@ class _Builder:
         self.episode = episode
         self.entities: dict[str, ExtractedEntity] = {}
         self.strong: set[str] = set()
+        self.named: set[str] = set()  # entities spaCy's NER named (not guessed, not only a fact's end)
         self.facts: dict[tuple[str, str, str, bool], ExtractedFact] = {}
 
-    def entity(self, name: str, etype: str, *, strong: bool = False) -> None:
+    def entity(self, name: str, etype: str, *, strong: bool = False, named: bool = False) -> None:
         key = name.lower()
         if key not in self.entities or (strong and key not in self.strong):
             self.entities[key] = ExtractedEntity(name=name, type=etype)
         if strong:
             self.strong.add(key)
+        if named:
+            self.named.add(key)
 
     def fact(self, fact: ExtractedFact) -> None:
         target = fact.target.strip()
@@ -157,9 +160,24 @@ class _Builder:
         self.entity(fact.source, fact.source_type, strong=True)
         self.entity(fact.target, fact.target_type, strong=True)
 
-    def build(self) -> Extraction:
-        entities, facts = list(self.entities.values()), list(self.facts.values())
+    def build(self, about_user_only: str | None = None) -> Extraction:
+        """The extraction; with ``about_user_only`` (the user's name), only facts about that user and
+        about people the same message ties to them ("your sister Ana lives in Lisbon")."""
+        # endings first: "I left Boston for Seattle" closes Boston, then Seattle starts (not a second, closed Boston)
+        facts = sorted(self.facts.values(), key=lambda f: not f.ends)
+        entities = list(self.entities.values())
+        if about_user_only is not None:  # and the entities NER named or a kept fact needs ("Mix" in a recipe: neither)
+            facts = _about_user(facts, about_user_only)
+            keep = self.named | {n.lower() for f in facts for n in (f.source, f.target)}
+            entities = [e for e in entities if e.name.lower() in keep]
         return Extraction(episode_uuid=self.episode.uuid, entities=entities, facts=facts)
+
+
+def _about_user(facts: list[ExtractedFact], user: str) -> list[ExtractedFact]:
+    """Facts whose subject or object is ``user``, and facts about whoever those tie to the user."""
+    tied = {user.lower()} | {f.target.lower() for f in facts if f.source.lower() == user.lower()}
+    tied |= {f.source.lower() for f in facts if f.target.lower() == user.lower()}
+    return [f for f in facts if f.source.lower() in tied or f.target.lower() == user.lower()]
 
 
 def _verb_tokens(clause: Clause) -> set[int]:
@@ -189,13 +207,18 @@ def _clause_fact(
     text = render_clause(subj.name, subj.kind, clause.verb, tokens, me=voice.me, you=voice.you)
     if text is None:
         return None
+    relation, lemma = normalize_relation(draft.relation), verb_lemma(clause.verb)
+    attributes = dict(draft.attributes)
+    state = state_sentence(subj.name, relation, draft.target.name, lemma)
+    if state is not None:  # a change states where things stand now; the change itself is kept by name
+        text = state
+        attributes.setdefault("change", past_form(lemma))
     ends = draft.ends
     valid_at, invalid_at = _timing(clause, ends, ref)
-    attributes = dict(draft.attributes)
     if clause.date_text:
         attributes["date_text"] = clause.date_text
     return ExtractedFact(
-        source=subj.name, source_type=subj.type, relation=normalize_relation(draft.relation),
+        source=subj.name, source_type=subj.type, relation=relation,
         target=draft.target.name, target_type=draft.target.type, fact=text, valid_at=valid_at,
         invalid_at=invalid_at, ends=ends, attributes=attributes,
     )
@@ -214,7 +237,7 @@ def _extract_doc(doc: Any, ep: Episode, prep: _Prepared) -> Extraction:
     voice = prep.voices[0][1]
     for mention in {id(m): m for m in mentions.values()}.values():
         name = voice.canonical(mention.name)  # "Jane" in a note is the user, "Jane Smith"
-        builder.entity(name, "Person" if name == voice.user_name else mention.type)
+        builder.entity(name, "Person" if name == voice.user_name else mention.type, named=not mention.guessed)
     ref = ep.reference_time
     dates = date_spans_by_sentence(doc)
     for sent in doc.sents:
@@ -231,7 +254,10 @@ def _extract_doc(doc: Any, ep: Episode, prep: _Prepared) -> Extraction:
                     fact = _clause_fact(clause, subj, draft, voice, ref)
                     if fact is not None:
                         builder.fact(fact)
-    return builder.build()
+    # a message that speaks for nobody (an assistant's answer) states facts of the user's life only:
+    # "Marie Curie won the Nobel Prize" or a recipe's "Mix rolled oats" are not the user's memory
+    nobody = len(prep.voices) == 1 and prep.voices[0][1].me is None
+    return builder.build(about_user_only=prep.voices[0][1].user_name if nobody else None)
 
 
 class OfflineExtractor:
@@ -239,7 +265,9 @@ class OfflineExtractor:
 
     Who speaks: a message with ``name`` speaks as that name; a user message without one speaks
     as ``context.user_name``; so does a text episode without a name. An assistant (or system/tool)
-    message without a name speaks for nobody: its first-person statements are skipped. "you" in a
+    message without a name speaks for nobody: its first-person statements are skipped, and of its
+third-person statements only those about the user and the people it ties to the user are kept
+("your sister Ana lives in Lisbon"; not "Marie Curie won the Nobel Prize"). "you" in a
     non-user message is the user; in a user message it is unknown and skipped. A line that opens
     with the message's own name ("Caroline: ...") or, in a text episode, any "Name: " prefix,
     speaks as that name. JSON episodes are handed to a :class:`JsonExtractor`.

@@ -286,7 +286,9 @@ class Retriever:
             order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:pool]
             facts, rel = [facts[i] for i in order], [rel[i] for i in order]
             sets = {f.uuid: word_set(f.fact) for f in facts}
-            ranked = mmr(facts, rel, lambda a, b: jaccard(sets[a.uuid], sets[b.uuid]), lambda_=0.75)
+            # an old and a new value of one state ("lives in Boston" / "lives in Denver") are a change, not a repeat
+            ranked = mmr(facts, rel, lambda a, b: 0.0 if (a.source_uuid, a.relation) == (b.source_uuid, b.relation)
+                         and a.target_uuid != b.target_uuid else jaccard(sets[a.uuid], sets[b.uuid]), lambda_=0.75)
             by_id = dict(zip((f.uuid for f in facts), rel))
             # a fact earns its place by relevance, not by a fixed count: far below the best it gives way
             bar = kn.fact_keep * max(rel, default=0.0)

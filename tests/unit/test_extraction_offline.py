@@ -67,7 +67,8 @@ def test_moved_and_works_with_a_missed_name(ex: OfflineExtractor) -> None:
     lives = find(x, "LIVES_IN", "Denver")
     assert len(lives) == 1 and lives[0].source == "Jane Smith" and lives[0].target_type == "Place"
     assert close_to(lives[0].valid_at, REF - timedelta(days=7))
-    assert lives[0].fact == "Jane Smith moved to Denver."
+    assert lives[0].fact == "Jane Smith lives in Denver."  # the state the move left, dated from it
+    assert lives[0].attributes["change"] == "moved"
     works = find(x, "WORKS_AT", "Acme Corp")
     assert len(works) == 1 and works[0].target_type == "Organization" and works[0].valid_at is None
     assert {"Priya": "Person"}.items() <= {e.name: e.type for e in x.entities}.items()
@@ -89,12 +90,12 @@ CASES = [
     ("I have a dog named Max.", "HAS", "Max", "Jane Smith has a dog named Max."),
     ("I own a Tesla.", "OWNS", "Tesla", "Jane Smith owns a Tesla."),
     ("I'm married to Tom.", "MARRIED_TO", "Tom", "Jane Smith is married to Tom."),
-    ("I got divorced.", "RELATIONSHIP_STATUS", "divorced", "Jane Smith got divorced."),
+    ("I got divorced.", "RELATIONSHIP_STATUS", "divorced", "Jane Smith is divorced."),
     ("I'm single.", "RELATIONSHIP_STATUS", "single", "Jane Smith is single."),
     ("I'm on the Pro plan.", "HAS_PLAN", "Pro", "Jane Smith is on the Pro plan."),
-    ("I upgraded to the Business plan.", "HAS_PLAN", "Business", "Jane Smith upgraded to the Business plan."),
+    ("I upgraded to the Business plan.", "HAS_PLAN", "Business", "Jane Smith is on the Business plan."),
     ("I study at MIT.", "STUDIES_AT", "MIT", "Jane Smith studies at MIT."),
-    ("I relocated to Austin.", "LIVES_IN", "Austin", "Jane Smith relocated to Austin."),
+    ("I relocated to Austin.", "LIVES_IN", "Austin", "Jane Smith lives in Austin."),
     ("We live in Berlin.", "LIVES_IN", "Berlin", "Jane Smith lives in Berlin."),
     ("I started working at Stripe.", "WORKS_AT", "Stripe", "Jane Smith started working at Stripe."),
     ("My sister Ana lives in Lisbon.", "HAS_SISTER", "Ana", "Ana is Jane Smith's sister."),
@@ -166,7 +167,8 @@ def test_a_dated_ending_is_closed_at_that_date(ex: OfflineExtractor) -> None:
 
 def test_moving_from_one_city_to_another(ex: OfflineExtractor) -> None:
     x = run(ex, "I moved from Boston to Denver in 2021.")
-    assert [(f.target, f.ends) for f in find(x, "LIVES_IN")] == [("Denver", False), ("Boston", True)]
+    # the ending first, so ingest closes Boston before Denver starts (never a second, closed Boston)
+    assert [(f.target, f.ends) for f in find(x, "LIVES_IN")] == [("Boston", True), ("Denver", False)]
     assert find(x, "LIVES_IN", "Denver")[0].valid_at == datetime(2021, 1, 1, tzinfo=timezone.utc)
 
 
@@ -204,7 +206,7 @@ def test_a_question_still_names_its_entities(ex: OfflineExtractor) -> None:
 def test_named_message_speaks_as_its_name(ex: OfflineExtractor) -> None:
     x = run(ex, "I work at Initech and I moved to Seattle in 2021.", name="Bob")
     assert triples(x) == {("Bob", "WORKS_AT", "Initech"), ("Bob", "LIVES_IN", "Seattle")}
-    assert find(x, "LIVES_IN")[0].fact == "Bob moved to Seattle."
+    assert find(x, "LIVES_IN")[0].fact == "Bob lives in Seattle."
 
 
 def test_a_name_that_is_the_users_alias_is_the_user(ex: OfflineExtractor) -> None:
@@ -214,11 +216,11 @@ def test_a_name_that_is_the_users_alias_is_the_user(ex: OfflineExtractor) -> Non
     assert "Jane" not in {e.name for e in x.entities}
 
 
-def test_assistant_first_person_is_skipped_but_entities_and_third_person_kept(ex: OfflineExtractor) -> None:
+def test_assistant_first_and_third_person_are_skipped_but_named_entities_kept(ex: OfflineExtractor) -> None:
     text = "I live in Paris and I love cooking. Caroline attended an LGBTQ support group."
     x = run(ex, text, role=Role.assistant)
-    assert triples(x) == {("Caroline", "ATTENDED", "LGBTQ support group")}
-    assert "Paris" in {e.name for e in x.entities}
+    assert triples(x) == set()  # an unnamed assistant speaks for nobody, and Caroline is not tied to the user
+    assert {"Paris", "Caroline"} <= {e.name for e in x.entities}
 
 
 def test_you_in_an_assistant_message_is_the_user(ex: OfflineExtractor) -> None:

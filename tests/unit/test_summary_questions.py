@@ -23,6 +23,6 @@ def test_the_summary_answers_its_questions_from_current_facts(real_embedder: obj
                     created_at="2024-03-20T09:00:00Z")])
         memory.wait_until_processed("jane")
         summary = memory.user.get("jane").summary or ""
-    assert "Where does the user live? Jane Smith moved to Denver." in summary  # the current one, not Boston
+    assert "Where does the user live? Jane Smith lives in Denver." in summary  # the current one, not Boston
     assert "Which plan is the user on? Jane Smith is on the Business plan." in summary
     assert "What is the user's budget? Not known yet." in summary

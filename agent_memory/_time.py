@@ -49,6 +49,16 @@ def parse_ts(value: str | datetime, *, field: str = "timestamp") -> datetime:
         raise InvalidTimestampError(f"{field} {value!r} is not a valid date/time in UTC: {exc}") from exc
 
 
+def stored_ts(value: str) -> datetime:
+    """Read back a timestamp ``format_ts`` wrote (fast path); anything else goes through ``parse_ts``."""
+    if value.endswith("Z"):
+        try:
+            return datetime.fromisoformat(value[:-1]).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
+    return parse_ts(value)
+
+
 def format_ts(value: datetime | None) -> str | None:
     """Serialise for storage: RFC 3339 in UTC with microseconds, so strings sort by time."""
     if value is None:

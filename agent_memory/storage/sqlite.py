@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from .._time import format_ts
-from ..models import ContextTemplate, Episode, EpisodeStatus, Thread, User
+from .._time import format_ts, stored_ts
+from ..models import ContextTemplate, Episode, EpisodeSource, EpisodeStatus, Role, Thread, User, stored
 from ..text import normalize_name
 from .base import KINDS, Kind
 from .sqlite_base import Tracer, dumps, ukey
@@ -127,12 +127,14 @@ class SQLiteStore(GraphTables):
     # -- episodes -----------------------------------------------------------------------------
     @staticmethod
     def _episode(row: sqlite3.Row) -> Episode:
-        return Episode(
-            uuid=row["uuid"], user_id=row["user_id"], thread_id=row["thread_id"], source=row["source"],
-            role=row["role"], name=row["name"], content=row["content"],
-            reference_time=row["reference_time"], ingested_at=row["ingested_at"], status=row["status"],
-            error=row["error"], metadata=json.loads(row["metadata"]),
-        )
+        role = row["role"]
+        return stored(Episode, {
+            "uuid": row["uuid"], "user_id": row["user_id"], "thread_id": row["thread_id"],
+            "source": EpisodeSource(row["source"]), "content": row["content"],
+            "role": None if role is None else Role(role), "name": row["name"],
+            "reference_time": stored_ts(row["reference_time"]), "ingested_at": stored_ts(row["ingested_at"]),
+            "status": EpisodeStatus(row["status"]), "error": row["error"], "metadata": json.loads(row["metadata"]),
+        })
 
     def add_episodes(self, episodes: Sequence[Episode]) -> None:
         """Persist raw episodes (their full text, and a vector task each) in one transaction."""

@@ -11,8 +11,8 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
-from .._time import format_ts, parse_ts
-from ..models import Entity, Fact, Observation
+from .._time import format_ts, parse_ts, stored_ts
+from ..models import Entity, Fact, Observation, stored
 from ..text import content_words, normalize_name
 from .base import Kind, MentionStat
 from .fact_filters import fact_filters
@@ -37,12 +37,12 @@ class GraphTables(SQLiteBase):
     # -- entities -----------------------------------------------------------------------------
     @staticmethod
     def _entity(row: sqlite3.Row) -> Entity:
-        return Entity(
-            uuid=row["uuid"], user_id=row["user_id"], name=row["name"], type=row["type"],
-            aliases=json.loads(row["aliases"]), summary=row["summary"],
-            attributes=json.loads(row["attributes"]), created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return stored(Entity, {
+            "uuid": row["uuid"], "user_id": row["user_id"], "name": row["name"], "type": row["type"],
+            "aliases": json.loads(row["aliases"]), "summary": row["summary"],
+            "attributes": json.loads(row["attributes"]), "created_at": stored_ts(row["created_at"]),
+            "updated_at": stored_ts(row["updated_at"]),
+        })
 
     def save_entity(self, entity: Entity) -> None:
         """Insert or update an entity, its name index and full text; owes a vector when its text changed."""

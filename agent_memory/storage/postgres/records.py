@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from ...models import ContextTemplate, Episode, EpisodeSource, EpisodeStatus, Role, Thread, User
+from ...models import ContextTemplate, Episode, EpisodeSource, EpisodeStatus, Role, Thread, User, stored
 from .connection import PgConnection, Row, jsonb
 
 __all__ = ["RecordsMixin"]
@@ -25,26 +25,15 @@ def _thread(r: Row) -> Thread:
     return Thread(thread_id=r["thread_id"], user_id=r["user_id"], metadata=r["metadata"], created_at=r["created_at"])
 
 
-_EPISODE_FIELDS = frozenset(Episode.model_fields)
-_set = object.__setattr__
-
-
 def _episode(r: Row) -> Episode:
-    """An episode as stored. Built as ``model_construct`` builds a model, without validating it again
-    (it was validated when written): a context reads hundreds of episodes, and validating them was a
-    fifth of its client CPU (``tests/storage/test_batched_reads.py`` pins that they equal the records written)."""
+    """An episode as stored (see ``models.stored``: not validated again)."""
     role = r["role"]
-    ep = Episode.__new__(Episode)
-    _set(ep, "__dict__", {
+    return stored(Episode, {
         "uuid": r["uuid"], "user_id": r["user_id"], "thread_id": r["thread_id"], "source": EpisodeSource(r["source"]),
         "content": r["content"], "role": None if role is None else Role(role), "name": r["name"],
         "reference_time": r["reference_time"].astimezone(timezone.utc),
         "ingested_at": r["ingested_at"].astimezone(timezone.utc), "status": EpisodeStatus(r["status"]),
         "error": r["error"], "metadata": r["metadata"]})
-    _set(ep, "__pydantic_fields_set__", set(_EPISODE_FIELDS))
-    _set(ep, "__pydantic_extra__", None)
-    _set(ep, "__pydantic_private__", None)
-    return ep
 
 
 def _template(r: Row) -> ContextTemplate:

@@ -32,18 +32,16 @@ from ._targets import (
     verb_like_list_item,
     with_conj,
 )
+from ._targets import (
+    lemma as _lemma,
+)
+from ._targets import (
+    token_ids as _ids,
+)
 
 __all__ = ["ACT_RULES"]
 
 Token = Any
-
-
-def _lemma(tok: Token) -> str:
-    return str(tok.lemma_).lower()
-
-
-def _ids(tokens: list[Token]) -> set[int]:
-    return {t.i for t in tokens}
 
 
 def _preference(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:

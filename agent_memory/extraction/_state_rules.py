@@ -34,18 +34,16 @@ from ._targets import (
     target_of,
     with_conj,
 )
+from ._targets import (
+    lemma as _lemma,
+)
+from ._targets import (
+    token_ids as _ids,
+)
 
 __all__ = ["STATE_RULES"]
 
 Token = Any
-
-
-def _lemma(tok: Token) -> str:
-    return str(tok.lemma_).lower()
-
-
-def _ids(tokens: list[Token]) -> set[int]:
-    return {t.i for t in tokens}
 
 
 def _plan(c: Clause, s: Subject, m: dict[int, Mention]) -> list[Draft] | None:

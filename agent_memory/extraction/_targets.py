@@ -10,6 +10,8 @@ from ._lexicon import PETS, TITLE_ADJECTIVES
 from ._mentions import Mention, canonical_name, is_junk, noun_phrase
 
 __all__ = [
+    "lemma",
+    "token_ids",
     "Draft",
     "PrepObj",
     "Target",
@@ -49,6 +51,16 @@ class Draft:
     tokens: set[int] = field(default_factory=set)
     ends: bool = False
     attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def lemma(tok: Token) -> str:
+    """A token's lemma, lower-cased."""
+    return str(tok.lemma_).lower()
+
+
+def token_ids(tokens: list[Token]) -> set[int]:
+    """The document positions of some tokens."""
+    return {t.i for t in tokens}
 
 
 def target_of(tok: Token, mentions: dict[int, Mention], *, type_hint: str | None = None) -> Target | None:

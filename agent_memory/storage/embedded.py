@@ -164,7 +164,7 @@ class EmbeddedStore(SQLiteStore):
         for start in range(0, len(ids), 500):
             part = list(ids[start : start + 500])
             marks = ",".join("?" * len(part))
-            found += [r[0] for r in self._all(f"SELECT uuid FROM {table} WHERE user_id=? AND uuid IN ({marks})",
+            found += [r[0] for r in self._all(f"SELECT uuid FROM {table} WHERE +user_id=? AND uuid IN ({marks})",
                                               (user_id, *part))]
         return found
 

@@ -181,8 +181,10 @@ class SQLiteStore(GraphTables):
         if not uuids:
             return []
         marks = ",".join("?" * len(uuids))
+        # "+user_id": look up by the unique uuid index, not by scanning the user's episodes by time
+        # (SQLite's planner picks episodes_by_time otherwise: 7x slower at 10k episodes)
         rows = {r["uuid"]: r for r in self._all(
-            f"SELECT * FROM episodes WHERE user_id=? AND uuid IN ({marks})", (user_id, *uuids))}
+            f"SELECT * FROM episodes WHERE +user_id=? AND uuid IN ({marks})", (user_id, *uuids))}
         return [self._episode(rows[u]) for u in uuids if u in rows]
 
     def list_episodes(

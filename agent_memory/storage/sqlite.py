@@ -19,7 +19,7 @@ from .._time import format_ts, stored_ts
 from ..models import ContextTemplate, Episode, EpisodeSource, EpisodeStatus, Role, Thread, User, stored
 from ..text import normalize_name
 from .base import KINDS, Kind
-from .sqlite_base import Tracer, dumps, ukey
+from .sqlite_base import Tracer, dumps, loads, ukey
 from .sqlite_graph import GraphTables, fts_query
 
 __all__ = ["SQLiteStore", "Tracer", "fts_query", "normalize_name"]
@@ -133,7 +133,7 @@ class SQLiteStore(GraphTables):
             "source": EpisodeSource(row["source"]), "content": row["content"],
             "role": None if role is None else Role(role), "name": row["name"],
             "reference_time": stored_ts(row["reference_time"]), "ingested_at": stored_ts(row["ingested_at"]),
-            "status": EpisodeStatus(row["status"]), "error": row["error"], "metadata": json.loads(row["metadata"]),
+            "status": EpisodeStatus(row["status"]), "error": row["error"], "metadata": loads(row["metadata"]),
         })
 
     def add_episodes(self, episodes: Sequence[Episode]) -> None:

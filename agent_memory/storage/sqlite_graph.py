@@ -16,7 +16,7 @@ from ..models import Entity, Fact, Observation, stored
 from ..text import content_words, normalize_name
 from .base import Kind, MentionStat
 from .fact_filters import fact_filters
-from .sqlite_base import SQLiteBase, dumps, ukey
+from .sqlite_base import SQLiteBase, dumps, loads, ukey
 
 __all__ = ["GraphTables", "fts_query"]
 
@@ -25,6 +25,10 @@ def fts_query(text: str, max_terms: int = 32) -> str | None:
     """An FTS5 OR-query of the distinct content words of ``text``; None when none are left."""
     words = content_words(text, max_terms)
     return " OR ".join(f'"{w}"' for w in words) if words else None
+
+
+def _opt_ts(value: str | None) -> datetime | None:
+    return None if value is None else stored_ts(value)
 
 
 def _marks(values: Sequence[object]) -> str:
@@ -39,8 +43,8 @@ class GraphTables(SQLiteBase):
     def _entity(row: sqlite3.Row) -> Entity:
         return stored(Entity, {
             "uuid": row["uuid"], "user_id": row["user_id"], "name": row["name"], "type": row["type"],
-            "aliases": json.loads(row["aliases"]), "summary": row["summary"],
-            "attributes": json.loads(row["attributes"]), "created_at": stored_ts(row["created_at"]),
+            "aliases": loads(row["aliases"]), "summary": row["summary"],
+            "attributes": loads(row["attributes"]), "created_at": stored_ts(row["created_at"]),
             "updated_at": stored_ts(row["updated_at"]),
         })
 
@@ -132,13 +136,14 @@ class GraphTables(SQLiteBase):
         ent_ids = list({r["source_uuid"] for r in rows} | {r["target_uuid"] for r in rows})
         names = {e.uuid: e.name for e in self.get_entities(user_id, ent_ids)}
         return [
-            Fact(
-                uuid=r["uuid"], user_id=r["user_id"], source_uuid=r["source_uuid"], target_uuid=r["target_uuid"],
-                source_name=names.get(r["source_uuid"]), target_name=names.get(r["target_uuid"]),
-                relation=r["relation"], fact=r["fact"], valid_at=r["valid_at"], invalid_at=r["invalid_at"],
-                created_at=r["created_at"], expired_at=r["expired_at"], invalidated_by=r["invalidated_by"],
-                episodes=prov.get(r["uuid"], []), attributes=json.loads(r["attributes"]),
-            )
+            stored(Fact, {
+                "uuid": r["uuid"], "user_id": r["user_id"], "source_uuid": r["source_uuid"],
+                "target_uuid": r["target_uuid"], "source_name": names.get(r["source_uuid"]),
+                "target_name": names.get(r["target_uuid"]), "relation": r["relation"], "fact": r["fact"],
+                "valid_at": _opt_ts(r["valid_at"]), "invalid_at": _opt_ts(r["invalid_at"]),
+                "created_at": stored_ts(r["created_at"]), "expired_at": _opt_ts(r["expired_at"]),
+                "invalidated_by": r["invalidated_by"], "episodes": prov.get(r["uuid"], []),
+                "attributes": loads(r["attributes"])})
             for r in rows
         ]
 
@@ -221,11 +226,11 @@ class GraphTables(SQLiteBase):
     # -- observations -------------------------------------------------------------------------
     @staticmethod
     def _observation(row: sqlite3.Row) -> Observation:
-        return Observation(
-            uuid=row["uuid"], user_id=row["user_id"], key=row["key"], text=row["text"],
-            evidence=json.loads(row["evidence"]), first_seen=row["first_seen"], last_seen=row["last_seen"],
-            count=row["count"], sessions=json.loads(row["sessions"]),
-        )
+        return stored(Observation, {
+            "uuid": row["uuid"], "user_id": row["user_id"], "key": row["key"], "text": row["text"],
+            "evidence": loads(row["evidence"]), "first_seen": stored_ts(row["first_seen"]),
+            "last_seen": stored_ts(row["last_seen"]), "count": int(row["count"]), "sessions": loads(row["sessions"]),
+        })
 
     def save_observation(self, obs: Observation) -> Observation:
         """Insert or update the user's observation with this key; returns the stored record."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid as _uuid
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -57,22 +57,16 @@ class _Record(BaseModel):
 
 
 _R = TypeVar("_R", bound="_Record")
-_set = object.__setattr__
 
 
 def stored(cls: type[_R], values: dict[str, Any]) -> _R:
-    """A record read back from a store, built as ``model_construct`` builds it, without validating again.
+    """A record read back from a store: pydantic's ``model_construct``, not validated again.
 
     Every field must be given, already of its model type (enums, aware UTC datetimes): it was
-    validated when written. A context reads hundreds of records, and validating them again was a
-    fifth of its CPU (``tests/storage/test_batched_reads.py`` pins equality with the records written).
+    validated when written. A context reads hundreds of records; validating them again was a fifth
+    of its CPU (``tests/storage/test_batched_reads.py`` pins equality with the records written).
     """
-    record = cls.__new__(cls)
-    _set(record, "__dict__", values)
-    _set(record, "__pydantic_fields_set__", set(values))
-    _set(record, "__pydantic_extra__", None)
-    _set(record, "__pydantic_private__", None)
-    return record
+    return cast(_R, cls.model_construct(**values))
 
 
 def _translate(model: str, exc: pydantic.ValidationError) -> AgentMemoryError:

@@ -134,7 +134,8 @@ class GraphTables(SQLiteBase):
         ):
             prov.setdefault(r[0], []).append(r[1])
         ent_ids = list({r["source_uuid"] for r in rows} | {r["target_uuid"] for r in rows})
-        names = {e.uuid: e.name for e in self.get_entities(user_id, ent_ids)}
+        names = {r[0]: r[1] for r in self._all(  # the names alone: no entity decoded for a label
+            f"SELECT uuid, name FROM entities WHERE user_id=? AND uuid IN ({_marks(ent_ids)})", (user_id, *ent_ids))}
         return [
             stored(Fact, {
                 "uuid": r["uuid"], "user_id": r["user_id"], "source_uuid": r["source_uuid"],

@@ -304,11 +304,10 @@ def _render(template: str, parts: ContextParts, token_budget: int,
             key = _key(item)
             if key in seen[kind]:
                 continue
-            text = memo.get((kind, key)) if memo is not None else None
-            if text is None:
-                text = line(item)
-                if memo is not None:
-                    memo[(kind, key)] = text
+            made = memo.get((kind, key)) if memo is not None else None
+            text = line(item) if made is None else made
+            if memo is not None:
+                memo[(kind, key)] = text
             if len(text) > _MAX_CHARS_PER_TOKEN * (section_budget - used):
                 continue  # cannot fit: skip it without paying for an exact count
             cost = _line_tokens(text) + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -91,17 +92,36 @@ class Retriever:
         # Episodes are the bulk of a block (a 4k-token block holds ~100 chat turns): rank more of them.
         self.episode_pool = episode_pool or 4 * pool
         self.knobs = Knobs()
+        # Facts, entities and observations are searched on a side thread while the episodes are
+        # ranked (the index and SQLite release the GIL): the two cores share one context's wait.
+        self._side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="agent-memory-search")
+
+    def close(self) -> None:
+        """Stop the side threads (after the searches they run have finished)."""
+        self._side.shutdown(wait=True)
+
+    def _hits(self, user_id: str, kinds: Sequence[Kind], query: str, qvec: np.ndarray,
+              pool: int) -> dict[Kind, tuple[list[tuple[str, float]], list[tuple[str, float]]]]:
+        """Vector and BM25 hits of each kind: what ``_fused`` fuses."""
+        return {k: (self._dense(user_id, k, qvec, pool), self.store.search_text(user_id, k, query, pool))
+                for k in kinds}
 
     def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
                extra: Sequence[tuple[Sequence[str], float]] = (),
                weights: tuple[float, float] = (1.0, 1.0), k: int = 60,
-               sims: dict[str, float] | None = None) -> dict[str, float]:
-        """Vector, BM25 and ``extra`` rankings fused by RRF; ``sims`` collects the vector hits' cosines."""
-        hits = self._dense(user_id, kind, qvec, pool)
+               sims: dict[str, float] | None = None,
+               found: Future[dict[Kind, tuple[list[tuple[str, float]], list[tuple[str, float]]]]] | None = None,
+               ) -> dict[str, float]:
+        """Vector, BM25 and ``extra`` rankings fused by RRF; ``sims`` collects the vector hits' cosines.
+
+        ``found``: the two rankings, already searched on the side thread.
+        """
+        hits, text = found.result()[kind] if found is not None else self._hits(user_id, [kind], query, qvec,
+                                                                                    pool)[kind]
         if sims is not None:
             sims.update(hits)
         dense = [i for i, _ in hits]
-        lexical = [i for i, _ in self.store.search_text(user_id, kind, query, pool)]
+        lexical = [i for i, _ in text]
         lists = [dense, lexical, *[list(ids) for ids, _ in extra]]
         return rrf(lists, weights=[*weights, *[w for _, w in extra]], k=k)
 
@@ -243,6 +263,13 @@ class Retriever:
         qvec = vecs[0]
         known = (content, vecs[1]) if len(texts) == 2 else None
         sims = out.similarity
+        side: list[Kind] = [k for k in ("fact", "entity", "observation") if k in kinds]
+        found = None
+        if side:
+            try:
+                found = self._side.submit(self._hits, user_id, side, query, qvec, pool)
+            except RuntimeError:  # closed meanwhile: searched inline, where the closed store says so
+                found = None
 
         episode_scores: dict[str, float] = {}
         heads: dict[str, EpisodeHead] = {}
@@ -262,7 +289,8 @@ class Retriever:
             supported = self.store.facts_of_episodes(user_id, top_episodes[: pool // 2])
             via_episodes = [fid for ep in top_episodes[: pool // 2] for fid in supported.get(ep, [])]
             scores = self._fused(user_id, "fact", query, qvec, pool,
-                                 [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)], sims=sims)
+                                 [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)], sims=sims,
+                                 found=found)
             facts = self.store.get_facts(user_id, list(scores))
             if not kn.fact_assistant:  # what the assistant said is advice, not the user's life
                 said = self.store.episode_heads(user_id, sorted({u for f in facts for u in f.episodes}))
@@ -289,13 +317,13 @@ class Retriever:
         if "entity" in kinds:
             endpoints = [u for f, _ in out.facts[:10] for u in (f.source_uuid, f.target_uuid)]
             scores = self._fused(user_id, "entity", query, qvec, pool, [(named_ids, 1.0), (endpoints, 0.5)],
-                                 sims=sims)
+                                 sims=sims, found=found)
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
             out.entities = [(e, scores[e.uuid]) for e in self.store.get_entities(user_id, ids)
                             if not e.attributes.get("is_user")]
 
         if "observation" in kinds:
-            scores = self._fused(user_id, "observation", query, qvec, pool, sims=sims)
+            scores = self._fused(user_id, "observation", query, qvec, pool, sims=sims, found=found)
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
             out.observations = [(o, scores[o.uuid]) for o in self.store.get_observations(user_id, ids)]
         return out

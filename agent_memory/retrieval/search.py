@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -23,6 +24,7 @@ from .when import query_dates
 
 __all__ = ["Candidates", "Knobs", "Retriever", "SearchFilters", "query_dates"]
 
+R = TypeVar("R")
 _WORDS = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 # Words by which a question asks for a kind of thing -> the entity types that are such things.
 _KINDS = {
@@ -100,6 +102,14 @@ class Retriever:
         """Stop the side threads (after the searches they run have finished)."""
         self._side.shutdown(wait=True)
 
+    def _submit(self, fn: Callable[..., R], *args: Any) -> Future[R] | None:
+        """``fn(*args)`` on a side thread; None once closed (the caller then runs it inline, where the
+        closed store says so)."""
+        try:
+            return self._side.submit(fn, *args)
+        except RuntimeError:
+            return None
+
     def _hits(self, user_id: str, kinds: Sequence[Kind], query: str, qvec: np.ndarray,
               pool: int) -> dict[Kind, tuple[list[tuple[str, float]], list[tuple[str, float]]]]:
         """Vector and BM25 hits of each kind: what ``_fused`` fuses."""
@@ -165,6 +175,7 @@ class Retriever:
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True, now: datetime | None = None,
                        known: tuple[str, np.ndarray] | None = None, sims: dict[str, float] | None = None,
+                       text_hits: Future[list[tuple[str, float]]] | None = None,
                        ) -> tuple[dict[str, float], dict[str, EpisodeHead], dict[str, Episode]]:
         """Fused episode scores (vector + BM25), with neighbour, date and speaker rescoring; the heads
         of the episodes ranked, and the whole episodes read on the way (neighbours, a date's turns).
@@ -181,7 +192,8 @@ class Retriever:
         dense = dict(first)
         if sims is not None:
             sims.update(first)
-        lexical = dict(self.store.search_text(user_id, "episode", query, pool))
+        lexical = dict(text_hits.result() if text_hits is not None
+                       else self.store.search_text(user_id, "episode", query, pool))
         fused = self._fuse(dense, lexical)
         if not rescore:
             return fused, {}, {}
@@ -259,25 +271,23 @@ class Retriever:
         people = {normalize_name(e.name) for e in named if e.type == "Person"}
         content = _without(query, people) if people else ""
         texts = [query, content] if content_words(content) else [query]
+        epool = max(pool, self.episode_pool)
+        ranks_episodes = "episode" in kinds or "fact" in kinds
+        # BM25 of the episodes needs no vector: it runs on a side thread while the model embeds the query
+        text_hits = self._submit(self.store.search_text, user_id, "episode", query, epool) if ranks_episodes else None
         vecs = self.embedder.embed_batch(texts)
         qvec = vecs[0]
         known = (content, vecs[1]) if len(texts) == 2 else None
         sims = out.similarity
         side: list[Kind] = [k for k in ("fact", "entity", "observation") if k in kinds]
-        found = None
-        if side:
-            try:
-                found = self._side.submit(self._hits, user_id, side, query, qvec, pool)
-            except RuntimeError:  # closed meanwhile: searched inline, where the closed store says so
-                found = None
+        found = self._submit(self._hits, user_id, side, query, qvec, pool) if side else None
 
         episode_scores: dict[str, float] = {}
         heads: dict[str, EpisodeHead] = {}
         episodes: dict[str, Episode] = {}
-        epool = max(pool, self.episode_pool)
-        if "episode" in kinds or "fact" in kinds:
+        if ranks_episodes:
             episode_scores, heads, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds,
-                                                                  now, known, sims)
+                                                                  now, known, sims, text_hits)
             if budgeted and kn.length_alpha:
                 for uid, h in heads.items():
                     if uid in episode_scores and h.length > kn.length_ref:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["STOPWORDS", "content_words", "normalize_name"]
@@ -15,6 +16,7 @@ STOPWORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=8192)  # a read keys the speaker of every candidate: the same few names
 def normalize_name(name: str) -> str:
     """Key for entity-name lookup: case-folded words, no punctuation or leading article."""
     words = WORD.findall(name.casefold())

@@ -312,3 +312,16 @@ def test_work_at_with_a_title_gives_both_facts() -> None:
     [result] = OfflineExtractor().extract([ep], ExtractionContext(user_id="jane", user_name="Jane Smith"))
     got = {(f.relation, f.target) for f in result.facts}
     assert {("LIVES_IN", "Boston"), ("WORKS_AT", "Acme Corp"), ("JOB_TITLE", "product designer")} <= got
+
+
+def test_names_are_found_in_any_sentence_of_a_long_message(ex: OfflineExtractor) -> None:
+    # NER reads only the sentences that may hold a name (with the sentence after each): a name in the
+    # middle of small talk, and a greeting's name, keep their types; the small talk yields nothing
+    text = ("Thanks, Maria! We love climbing and playing games. It's an awesome way to have a blast. "
+            "Honestly it was so much fun. Last week my sister Ana moved to Lisbon. It was sad to see her go.")
+    x = run(ex, text, name="Jon")
+    types = {e.name: e.type for e in x.entities}
+    assert types.get("Maria") == "Person"
+    assert types.get("Ana") == "Person"
+    assert types.get("Lisbon") == "Place"
+    assert ("Ana", "LIVES_IN", "Lisbon") in triples(x)

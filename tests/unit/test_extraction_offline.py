@@ -325,3 +325,14 @@ def test_names_are_found_in_any_sentence_of_a_long_message(ex: OfflineExtractor)
     assert types.get("Ana") == "Person"
     assert types.get("Lisbon") == "Place"
     assert ("Ana", "LIVES_IN", "Lisbon") in triples(x)
+
+
+def test_extraction_leaves_numpys_thread_settings_as_they_were(ex: OfflineExtractor) -> None:
+    # spaCy's products run on numpy's BLAS held to one thread while it parses; the caller's numpy
+    # keeps its own thread count afterwards
+    from threadpoolctl import threadpool_info
+
+    before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
+    x = run(ex, "I moved to Denver in 2019 and I work at Acme Corp.")
+    assert ("Jane Smith", "LIVES_IN", "Denver") in triples(x)
+    assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before

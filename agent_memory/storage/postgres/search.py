@@ -23,6 +23,7 @@ import psycopg
 from ...errors import DimensionMismatchError, InvalidInputError, StorageError
 from ...text import content_words
 from ..base import KINDS, Kind, ReconcileReport, VectorTask
+from .adapt import Vector
 from .connection import PgConnection
 from .schema import lock_key
 
@@ -51,8 +52,6 @@ def _kind(kind: str) -> str:
     return kind
 
 
-def _vec_text(row: np.ndarray) -> str:
-    return "[" + ",".join(map(repr, row.tolist())) + "]"
 
 
 class SearchMixin(PgConnection):
@@ -217,10 +216,10 @@ class SearchMixin(PgConnection):
             inner = (f"SELECT uuid, embedding <=> q.vec AS d FROM vectors_{kind}"
                      f" WHERE user_id=%s ORDER BY embedding::vector({known}) <=> q.vec LIMIT %s")
         rows = self._all(  # the query vectors are cast once, not per row
-            f"SELECT q.i, v.uuid, 1 - v.d AS score FROM unnest(%s::text[]::vector({known})[])"
+            f"SELECT q.i, v.uuid, 1 - v.d AS score FROM unnest(%b::vector({known})[])"
             " WITH ORDINALITY AS q(vec, i)"
             f" CROSS JOIN LATERAL ({inner}) v ORDER BY q.i, v.d, v.uuid",
-            ([_vec_text(r) for r in arr], user_id, k))
+            ([Vector(r) for r in arr], user_id, k))
         out: list[list[tuple[str, float]]] = [[] for _ in range(arr.shape[0])]
         for r in rows:
             out[int(r["i"]) - 1].append((r["uuid"], float(r["score"])))
@@ -246,17 +245,17 @@ class SearchMixin(PgConnection):
             return
         arr = self._matrix(vectors, rows=len(ids))
         self._ensure_dimension(int(arr.shape[1]))
-        texts = [_vec_text(r) for r in arr]
+        rows = [Vector(r) for r in arr]
         for attempt in (1, 2):
             try:
                 with self.atomic():
                     self._x(
                         f"INSERT INTO vectors_{kind} (uuid, user_id, embedding)"
-                        " SELECT DISTINCT ON (t.uuid) t.uuid, r.user_id, t.v::vector"
-                        " FROM unnest(%s::text[], %s::text[])"
+                        " SELECT DISTINCT ON (t.uuid) t.uuid, r.user_id, t.v"
+                        " FROM unnest(%s::text[], %b::vector[])"
                         f" WITH ORDINALITY AS t(uuid, v, i) JOIN {table} r ON r.uuid = t.uuid AND r.user_id = %s"
                         " ORDER BY t.uuid, t.i DESC"
-                        " ON CONFLICT (uuid) DO UPDATE SET embedding = excluded.embedding", (ids, texts, user_id))
+                        " ON CONFLICT (uuid) DO UPDATE SET embedding = excluded.embedding", (ids, rows, user_id))
                     # settle the tasks; one locked by another transaction is skipped, not waited for: it is
                     # being queued again (a newer text: it must stay) or settled by another writer, and
                     # waiting on it while holding these vectors could deadlock with that transaction

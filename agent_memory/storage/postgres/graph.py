@@ -10,24 +10,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from ...models import Entity, Fact, Observation
+from ...models import Entity, Fact, Observation, stored
 from ...text import normalize_name
 from ..base import MentionStat
 from ..fact_filters import fact_filters
 from .connection import PgConnection, Row, jsonb
+from .records import utc
 
 __all__ = ["GraphMixin"]
 
 
 def _entity(r: Row) -> Entity:
-    return Entity(uuid=r["uuid"], user_id=r["user_id"], name=r["name"], type=r["type"], aliases=r["aliases"],
-                  summary=r["summary"], attributes=r["attributes"], created_at=r["created_at"],
-                  updated_at=r["updated_at"])
+    """An entity as stored (``models.stored``: validated when written, not again)."""
+    return stored(Entity, {
+        "uuid": r["uuid"], "user_id": r["user_id"], "name": r["name"], "type": r["type"], "aliases": r["aliases"],
+        "summary": r["summary"], "attributes": r["attributes"], "created_at": utc(r["created_at"]),
+        "updated_at": utc(r["updated_at"])})
 
 
 def _observation(r: Row) -> Observation:
-    return Observation(uuid=r["uuid"], user_id=r["user_id"], key=r["key"], text=r["text"], evidence=r["evidence"],
-                       first_seen=r["first_seen"], last_seen=r["last_seen"], count=r["count"], sessions=r["sessions"])
+    return stored(Observation, {
+        "uuid": r["uuid"], "user_id": r["user_id"], "key": r["key"], "text": r["text"], "evidence": r["evidence"],
+        "first_seen": utc(r["first_seen"]), "last_seen": utc(r["last_seen"]), "count": r["count"],
+        "sessions": r["sessions"]})
+
+
+def _opt(t: datetime | None) -> datetime | None:
+    return None if t is None else utc(t)
 
 
 _ENTITY_COLS = "uuid, user_id, name, type, aliases, summary, attributes, created_at, updated_at"
@@ -128,11 +137,13 @@ class GraphMixin(PgConnection):
         (episodes in reference-time order), in one statement."""
         rows = self._all(f"{_FACT_SELECT} WHERE {where}{tail}", params)
         return [
-            Fact(uuid=r["uuid"], user_id=r["user_id"], source_uuid=r["source_uuid"], target_uuid=r["target_uuid"],
-                 source_name=r["source_name"], target_name=r["target_name"],
-                 relation=r["relation"], fact=r["fact"], valid_at=r["valid_at"], invalid_at=r["invalid_at"],
-                 created_at=r["created_at"], expired_at=r["expired_at"], invalidated_by=r["invalidated_by"],
-                 episodes=r["episodes"], attributes=r["attributes"])
+            stored(Fact, {
+                "uuid": r["uuid"], "user_id": r["user_id"], "source_uuid": r["source_uuid"],
+                "target_uuid": r["target_uuid"], "source_name": r["source_name"], "target_name": r["target_name"],
+                "relation": r["relation"], "fact": r["fact"], "valid_at": _opt(r["valid_at"]),
+                "invalid_at": _opt(r["invalid_at"]), "created_at": utc(r["created_at"]),
+                "expired_at": _opt(r["expired_at"]), "invalidated_by": r["invalidated_by"],
+                "episodes": r["episodes"], "attributes": r["attributes"]})
             for r in rows
         ]
 

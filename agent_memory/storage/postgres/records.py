@@ -125,7 +125,7 @@ class RecordsMixin(PgConnection):
         if not uuids:
             return []
         rows = {r["uuid"]: r for r in self._all(
-            f"SELECT {_EPISODE_COLS} FROM episodes WHERE user_id=%s AND uuid = ANY(%s)", (user_id, list(uuids)))}
+            f"SELECT {_EPISODE_COLS} FROM episodes WHERE user_id=%s AND uuid = ANY(%b)", (user_id, list(uuids)))}
         return [_episode(rows[u]) for u in uuids if u in rows]
 
     def list_episodes(
@@ -162,7 +162,7 @@ class RecordsMixin(PgConnection):
         both = " UNION ALL ".join(near.format(side=i, cols=_EPISODE_COLS, op=op, order=order)
                                   for i, (op, order) in enumerate((("<", "DESC"), (">", "ASC"))))
         rows = self._all(
-            f"SELECT x.uuid AS anchor, {cols} FROM unnest(%s::text[]) WITH ORDINALITY AS q(uuid, i)"
+            f"SELECT x.uuid AS anchor, {cols} FROM unnest(%b::text[]) WITH ORDINALITY AS q(uuid, i)"
             " JOIN episodes x ON x.uuid = q.uuid AND x.user_id = %s AND x.thread_id IS NOT NULL"
             f" CROSS JOIN LATERAL ({both}) n ORDER BY q.i, n.side", (list(dict.fromkeys(uuids)), user_id))
         out: dict[str, list[Episode]] = {}
@@ -209,8 +209,8 @@ class RecordsMixin(PgConnection):
                 " (SELECT 1 FROM fact_episodes o WHERE o.fact_uuid=fe.fact_uuid AND o.episode_uuid<>%s)",
                 (user_id, uuid, uuid))]
             if orphans:
-                self._x("DELETE FROM vector_tasks WHERE kind='fact' AND uuid = ANY(%s)", (orphans,))
-                self._x("DELETE FROM facts WHERE user_id=%s AND uuid = ANY(%s)", (user_id, orphans))
+                self._x("DELETE FROM vector_tasks WHERE kind='fact' AND uuid = ANY(%b)", (orphans,))
+                self._x("DELETE FROM facts WHERE user_id=%s AND uuid = ANY(%b)", (user_id, orphans))
             self._x("DELETE FROM fact_episodes WHERE user_id=%s AND episode_uuid=%s", (user_id, uuid))
             self._x("DELETE FROM mentions WHERE user_id=%s AND episode_uuid=%s", (user_id, uuid))
             self._x("DELETE FROM vector_tasks WHERE kind='episode' AND uuid=%s", (uuid,))

@@ -252,7 +252,7 @@ class SearchMixin(PgConnection):
                     self._x(
                         f"INSERT INTO vectors_{kind} (uuid, user_id, embedding)"
                         " SELECT DISTINCT ON (t.uuid) t.uuid, r.user_id, t.v"
-                        " FROM unnest(%s::text[], %b::vector[])"
+                        " FROM unnest(%b::text[], %b::vector[])"
                         f" WITH ORDINALITY AS t(uuid, v, i) JOIN {table} r ON r.uuid = t.uuid AND r.user_id = %s"
                         " ORDER BY t.uuid, t.i DESC"
                         " ON CONFLICT (uuid) DO UPDATE SET embedding = excluded.embedding", (ids, rows, user_id))
@@ -260,7 +260,7 @@ class SearchMixin(PgConnection):
                     # being queued again (a newer text: it must stay) or settled by another writer, and
                     # waiting on it while holding these vectors could deadlock with that transaction
                     self._x("DELETE FROM vector_tasks WHERE ctid IN (SELECT ctid FROM vector_tasks"
-                            " WHERE kind=%s AND user_id=%s AND uuid = ANY(%s)"
+                            " WHERE kind=%s AND user_id=%s AND uuid = ANY(%b)"
                             " AND (%s::bigint IS NULL OR id <= %s::bigint) FOR UPDATE SKIP LOCKED)",
                             (kind, user_id, ids, queued_before, queued_before))
                 return

@@ -134,10 +134,10 @@ class RecordsMixin(PgConnection):
         if not uuids:
             return {}
         rows = self._all("SELECT uuid, thread_id, role, name, reference_time, length(content) AS length, seq"
-                         " FROM episodes WHERE user_id=%s AND uuid = ANY(%s)", (user_id, list(uuids)))
+                         " FROM episodes WHERE user_id=%s AND uuid = ANY(%b)", (user_id, list(uuids)))
         found = {r["uuid"]: r for r in rows}
-        return {u: EpisodeHead(u, r["thread_id"], None if r["role"] is None else Role(r["role"]), r["name"],
-                               r["reference_time"].astimezone(timezone.utc), r["length"], r["seq"])
+        return {u: EpisodeHead(u, r["thread_id"], None if r["role"] is None else _ROLES[r["role"]], r["name"],
+                               utc(r["reference_time"]), r["length"], r["seq"])
                 for u in uuids if (r := found.get(u)) is not None}
 
     def list_episodes(

@@ -87,8 +87,9 @@ class Retriever:
     def __init__(self, store: GraphStore, embedder: Embedder, *, pool: int = 40,
                  episode_pool: int | None = None) -> None:
         self.store, self.embedder, self.pool = store, embedder, pool
-        # Episodes are the bulk of a block (a 4k-token block holds ~100 chat turns): rank more of them.
-        self.episode_pool = episode_pool or 4 * pool
+        # Episodes are the bulk of a block (a 4k-token block holds ~100 chat turns): rank more of them
+        # (``Knobs.episode_pool_factor`` times ``pool`` unless given).
+        self.episode_pool = episode_pool
         self.knobs = Knobs()
 
     def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
@@ -260,7 +261,10 @@ class Retriever:
 
         episode_scores: dict[str, float] = {}
         episodes: dict[str, Episode] = {}
-        epool = max(pool, self.episode_pool)
+        epool = max(pool, self.episode_pool or round(kn.episode_pool_factor * pool))
+        # a search returns what it ranks: only a block's pools shrink by their factors
+        fpool = max(1, round(kn.fact_pool_factor * pool)) if budgeted else pool
+        spool = max(1, round(kn.side_pool_factor * pool)) if budgeted else pool
         if "episode" in kinds or "fact" in kinds:
             episode_scores, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds,
                                                            now, known, sims)
@@ -271,10 +275,10 @@ class Retriever:
         top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
 
         if "fact" in kinds:
-            bfs = [f.uuid for f in self.store.facts_touching(user_id, named_ids, limit=pool)] if named_ids else []
-            supported = self.store.facts_of_episodes(user_id, top_episodes[: pool // 2])
-            via_episodes = [fid for ep in top_episodes[: pool // 2] for fid in supported.get(ep, [])]
-            scores = self._fused(user_id, "fact", query, qvec, pool,
+            bfs = [f.uuid for f in self.store.facts_touching(user_id, named_ids, limit=fpool)] if named_ids else []
+            supported = self.store.facts_of_episodes(user_id, top_episodes[: fpool // 2])
+            via_episodes = [fid for ep in top_episodes[: fpool // 2] for fid in supported.get(ep, [])]
+            scores = self._fused(user_id, "fact", query, qvec, fpool,
                                  [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)], sims=sims)
             facts = self.store.get_facts(user_id, list(scores))
             if not kn.fact_assistant:  # what the assistant said is advice, not the user's life
@@ -283,7 +287,7 @@ class Retriever:
                 facts = [f for f in facts if not f.episodes or any(
                     u in said and said[u].role != Role.assistant for u in f.episodes)]
             rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now or utcnow())) for f in facts]
-            order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:pool]
+            order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:fpool]
             facts, rel = [facts[i] for i in order], [rel[i] for i in order]
             sets = {f.uuid: word_set(f.fact) for f in facts}
             # an old and a new value of one state ("lives in Boston" / "lives in Denver") are a change, not a repeat
@@ -302,15 +306,15 @@ class Retriever:
 
         if "entity" in kinds:
             endpoints = [u for f, _ in out.facts[:10] for u in (f.source_uuid, f.target_uuid)]
-            scores = self._fused(user_id, "entity", query, qvec, pool, [(named_ids, 1.0), (endpoints, 0.5)],
+            scores = self._fused(user_id, "entity", query, qvec, spool, [(named_ids, 1.0), (endpoints, 0.5)],
                                  sims=sims)
-            ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
+            ids = sorted(scores, key=scores.__getitem__, reverse=True)[:spool]
             out.entities = [(e, scores[e.uuid]) for e in self.store.get_entities(user_id, ids)
                             if not e.attributes.get("is_user")]
 
         if "observation" in kinds:
-            scores = self._fused(user_id, "observation", query, qvec, pool, sims=sims)
-            ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
+            scores = self._fused(user_id, "observation", query, qvec, spool, sims=sims)
+            ids = sorted(scores, key=scores.__getitem__, reverse=True)[:spool]
             out.observations = [(o, scores[o.uuid]) for o in self.store.get_observations(user_id, ids)]
         return out
 

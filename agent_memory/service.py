@@ -510,7 +510,8 @@ class MemoryService:
         budget = check_token_budget(token_budget) or self.config.token_budget
         if now is None and exclude:
             now = max((e.reference_time for e in self.store.get_episodes(user_id, sorted(exclude))), default=None)
-        cands = self.retriever.candidates(user_id, query, now=now, kinds=template_kinds(template))
+        cands = self.retriever.candidates(user_id, query, now=now, kinds=template_kinds(template),
+                                          shown=template_shown(template))
         parts = ContextParts(
             user_summary=user.summary,
             facts=[f for f, _ in cands.facts], entities=[e for e, _ in cands.entities],
@@ -552,6 +553,12 @@ def template_kinds(template: str) -> tuple[str, ...]:
     if "fact" in kinds:
         kinds.add("episode")
     return tuple(k for k in ("fact", "entity", "episode", "observation") if k in kinds)
+
+
+def template_shown(template: str) -> int | None:
+    """The most entities or observations a template shows (none: a section without a limit)."""
+    limits = [ph.limit for ph in parse_template(template) if ph.name in ("entities", "observations")]
+    return max((n for n in limits if n is not None), default=0) if None not in limits else None
 
 
 def _opt_ts(value: Any, field: str) -> datetime | None:

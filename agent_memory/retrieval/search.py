@@ -235,12 +235,13 @@ class Retriever:
 
     def candidates(self, user_id: str, query: str, *, pool: int | None = None,
                    kinds: Sequence[str] = ("fact", "entity", "episode", "observation"),
-                   budgeted: bool = True, now: datetime | None = None) -> Candidates:
+                   budgeted: bool = True, now: datetime | None = None, shown: int | None = None) -> Candidates:
         """Fused, reranked candidates of each kind asked for.
 
         ``budgeted``: the candidates fill a token budget (a context block), so episodes are ranked
         by relevance per length; ``search`` ranks by relevance alone. ``now``: the question's own
-        date, against which relative phrases ("last week") are read (none: they are not).
+        date, against which relative phrases ("last week") are read (none: they are not). ``shown``:
+        the most entities or observations the block can show (none: no limit, rank ``pool``).
         """
         pool = pool or self.pool
         kn = self.knobs
@@ -264,7 +265,7 @@ class Retriever:
         epool = max(pool, self.episode_pool or round(kn.episode_pool_factor * pool))
         # a search returns what it ranks: only a block's pools shrink by their factors
         fpool = max(1, round(kn.fact_pool_factor * pool)) if budgeted else pool
-        spool = max(1, round(kn.side_pool_factor * pool)) if budgeted else pool
+        spool = max(round(kn.side_pool_factor * pool), shown) if budgeted and shown is not None else pool
         if "episode" in kinds or "fact" in kinds:
             episode_scores, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds,
                                                            now, known, sims)

@@ -9,7 +9,7 @@ import pytest
 from agent_memory import Memory, Message
 from agent_memory.context.render import ContextParts, render_context
 from agent_memory.context.templates import DEFAULT_TEMPLATE
-from agent_memory.service import template_kinds
+from agent_memory.service import template_kinds, template_shown
 from agent_memory.testing.extractors import TripleExtractor
 
 TEMPLATES = [
@@ -39,6 +39,10 @@ def test_template_kinds_bring_what_their_ranking_needs() -> None:
     assert template_kinds("%{observations}") == ("observation",)
     assert template_kinds("%{entities}") == ("fact", "entity", "episode")
     assert template_kinds("%{user_summary}") == ()
+    # entities and observations are ranked as far as the template can show them
+    assert template_shown(DEFAULT_TEMPLATE) == 5
+    assert template_shown("%{entities limit=30}\n%{observations limit=8}") == 30
+    assert template_shown("%{entities limit=3}\n%{observations}") is None
 
 
 @pytest.mark.parametrize("n", range(len(TEMPLATES)))

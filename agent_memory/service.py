@@ -225,6 +225,7 @@ class MemoryService:
             self._closed = True
         if self.worker:
             self.worker.stop()
+        self.retriever.close()
         if self.llm is not None:
             try:
                 self._flush_summary(None)

@@ -39,10 +39,16 @@ __all__ = [
 _BREAKS = re.compile(r"[ \t]*(?:[\r\n\v\f\x1c-\x1e\x85\u2028\u2029][ \t]*)+|[\x00-\x08\x0e-\x1b\x1f\x7f]")
 
 
+# what escape changes: a break or control character (tab aside), & < > or "%{"
+_SPECIAL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029&<>]|%\{")
+
+
 def escape(text: str) -> str:
     """Stored text as part of one line of the block: it can never open or close a tag, inject a
     placeholder, or start a line of its own (line breaks fold to a space), so it cannot forge a header,
     a date line or another item."""
+    if not _SPECIAL.search(text):  # most text needs none of it: one scan instead of five
+        return text
     text = _BREAKS.sub(" ", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%{", "%\u200b{")
 
@@ -254,14 +260,15 @@ def render_context(template: str, parts: ContextParts, token_budget: int) -> Ren
     the block shows says nothing they do not: it is left out and its tokens go to the next fact or
     episode (closed facts stay: they date a change).
     """
-    first = _render(template, parts, token_budget)
+    memo: dict[tuple[str, str], str] = {}  # each candidate's line, made once for both passes
+    first = _render(template, parts, token_budget, memo)
     if not first.facts or len(first.episodes) == len(parts.episodes):
         return first
     shown = {e.uuid for e in first.episodes}
     kept = [f for f in parts.facts if not _said(f, shown)]
     if len(kept) == len(parts.facts):
         return first
-    second = _render(template, replace(parts, facts=kept), token_budget)
+    second = _render(template, replace(parts, facts=kept), token_budget, memo)
     # more room usually adds episodes; if it ever dropped one that a left-out fact stood for, keep the first
     return second if shown <= {e.uuid for e in second.episodes} else first
 
@@ -270,7 +277,8 @@ def _said(fact: Fact, shown: set[str]) -> bool:
     return fact.invalid_at is None and bool(fact.episodes) and set(fact.episodes) <= shown
 
 
-def _render(template: str, parts: ContextParts, token_budget: int) -> Rendered:
+def _render(template: str, parts: ContextParts, token_budget: int,
+            memo: dict[tuple[str, str], str] | None = None) -> Rendered:
     placeholders = parse_template(template)
     static = template
     for ph in reversed(placeholders):
@@ -302,7 +310,10 @@ def _render(template: str, parts: ContextParts, token_budget: int) -> Rendered:
             key = _key(item)
             if key in seen[kind]:
                 continue
-            text = line(item)
+            made = memo.get((kind, key)) if memo is not None else None
+            text = line(item) if made is None else made
+            if memo is not None:
+                memo[(kind, key)] = text
             if len(text) > _MAX_CHARS_PER_TOKEN * (section_budget - used):
                 continue  # cannot fit: skip it without paying for an exact count
             cost = _line_tokens(text) + 1

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -13,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from .._time import utcnow
 from ..embedding.base import Embedder
 from ..models import Entity, Episode, Fact, Observation, Role, SearchResult, SearchScope
-from ..storage.base import GraphStore, Kind
+from ..storage.base import EpisodeHead, GraphStore, Kind
 from ..text import content_words, normalize_name
 from .fusion import jaccard, mmr, recency_weight, rrf, word_set
 from .knobs import Knobs
@@ -22,6 +24,7 @@ from .when import query_dates
 
 __all__ = ["Candidates", "Knobs", "Retriever", "SearchFilters", "query_dates"]
 
+R = TypeVar("R")
 _WORDS = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 # Words by which a question asks for a kind of thing -> the entity types that are such things.
 _KINDS = {
@@ -70,7 +73,8 @@ class Candidates:
     entities: list[tuple[Entity, float]] = field(default_factory=list)
     episodes: list[tuple[Episode, float]] = field(default_factory=list)
     observations: list[tuple[Observation, float]] = field(default_factory=list)
-    # conversation order of candidate episodes that share a thread and a timestamp: uuid -> position
+    # the order candidate episodes were added (uuid -> a number that grows with it): turns that
+    # share a timestamp are shown in conversation order
     episode_order: dict[str, int] = field(default_factory=dict)
     # cosine of the query and the stored vector of each record the vector index returned: uuid -> cosine
     similarity: dict[str, float] = field(default_factory=dict)
@@ -91,17 +95,44 @@ class Retriever:
         # (``Knobs.episode_pool_factor`` times ``pool`` unless given).
         self.episode_pool = episode_pool
         self.knobs = Knobs()
+        # Facts, entities and observations are searched on a side thread while the episodes are
+        # ranked (the index and SQLite release the GIL): the two cores share one context's wait.
+        self._side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="agent-memory-search")
+
+    def close(self) -> None:
+        """Stop the side threads (after the searches they run have finished)."""
+        self._side.shutdown(wait=True)
+
+    def _submit(self, fn: Callable[..., R], *args: Any) -> Future[R] | None:
+        """``fn(*args)`` on a side thread; None once closed (the caller then runs it inline, where the
+        closed store says so)."""
+        try:
+            return self._side.submit(fn, *args)
+        except RuntimeError:
+            return None
+
+    def _hits(self, user_id: str, pools: dict[Kind, int], query: str,
+              qvec: np.ndarray) -> dict[Kind, tuple[list[tuple[str, float]], list[tuple[str, float]]]]:
+        """Vector and BM25 hits of each kind, as many as its pool: what ``_fused`` fuses."""
+        return {k: (self._dense(user_id, k, qvec, n), self.store.search_text(user_id, k, query, n))
+                for k, n in pools.items()}
 
     def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
                extra: Sequence[tuple[Sequence[str], float]] = (),
                weights: tuple[float, float] = (1.0, 1.0), k: int = 60,
-               sims: dict[str, float] | None = None) -> dict[str, float]:
-        """Vector, BM25 and ``extra`` rankings fused by RRF; ``sims`` collects the vector hits' cosines."""
-        hits = self._dense(user_id, kind, qvec, pool)
+               sims: dict[str, float] | None = None,
+               found: Future[dict[Kind, tuple[list[tuple[str, float]], list[tuple[str, float]]]]] | None = None,
+               ) -> dict[str, float]:
+        """Vector, BM25 and ``extra`` rankings fused by RRF; ``sims`` collects the vector hits' cosines.
+
+        ``found``: the two rankings, already searched on the side thread.
+        """
+        hits, text = found.result()[kind] if found is not None else self._hits(user_id, {kind: pool}, query,
+                                                                                    qvec)[kind]
         if sims is not None:
             sims.update(hits)
         dense = [i for i, _ in hits]
-        lexical = [i for i, _ in self.store.search_text(user_id, kind, query, pool)]
+        lexical = [i for i, _ in text]
         lists = [dense, lexical, *[list(ids) for ids, _ in extra]]
         return rrf(lists, weights=[*weights, *[w for _, w in extra]], k=k)
 
@@ -125,22 +156,6 @@ class Retriever:
                 fused[i] = fused.get(i, 0.0) + w * ((v - lo) / (hi - lo) if hi > lo else 1.0)
         return fused
 
-    def _tie_order(self, user_id: str, episodes: Sequence[Episode]) -> dict[str, int]:
-        """Positions, in the order they were added, of episodes sharing a thread and a timestamp
-        (messages sent in one call without dates); the store keeps that order."""
-        groups: dict[tuple[str, datetime], int] = {}
-        for ep in episodes:
-            if ep.thread_id is not None:
-                key = (ep.thread_id, ep.reference_time)
-                groups[key] = groups.get(key, 0) + 1
-        order: dict[str, int] = {}
-        for (thread_id, ts), n in groups.items():
-            if n > 1:
-                same = self.store.list_episodes(user_id, thread_id=thread_id, since=ts,
-                                                until=ts + timedelta(microseconds=1), limit=1000)
-                order.update((e.uuid, i) for i, e in enumerate(same))
-        return order
-
     def _typed(self, user_id: str, query: str, fused: dict[str, float], pool: int) -> dict[str, float]:
         """A question asking for a kind of thing ("which cities", "what books") is answered by turns
         that name things of that kind: the graph knows which entities are places or works, so the turns
@@ -161,9 +176,12 @@ class Retriever:
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True, now: datetime | None = None,
                        known: tuple[str, np.ndarray] | None = None, sims: dict[str, float] | None = None,
-                       ) -> tuple[dict[str, float], dict[str, Episode]]:
-        """Fused episode scores (vector + BM25), with neighbour, date and speaker rescoring; and the episodes read.
+                       text_hits: Future[list[tuple[str, float]]] | None = None,
+                       ) -> tuple[dict[str, float], dict[str, EpisodeHead], dict[str, Episode]]:
+        """Fused episode scores (vector + BM25), with neighbour, date and speaker rescoring; the heads
+        of the episodes ranked, and the whole episodes read on the way (neighbours, a date's turns).
 
+        Ranking reads heads only (who, when, how long): whole episodes are read for the block alone.
         ``known``: the question without the people it names and its vector (one index call for both).
         """
         kn = self.knobs
@@ -175,14 +193,16 @@ class Retriever:
         dense = dict(first)
         if sims is not None:
             sims.update(first)
-        lexical = dict(self.store.search_text(user_id, "episode", query, pool))
+        lexical = dict(text_hits.result() if text_hits is not None
+                       else self.store.search_text(user_id, "episode", query, pool))
         fused = self._fuse(dense, lexical)
         if not rescore:
-            return fused, {}
+            return fused, {}, {}
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-        episodes = {e.uuid: e for e in self.store.get_episodes(user_id, ranked[:pool])}
+        heads = self.store.episode_heads(user_id, ranked[:pool])
+        full: dict[str, Episode] = {}
         grams = _name_grams(query)
-        speakers = {n for n in (normalize_name(e.name) for e in episodes.values() if e.name) if n in grams}
+        speakers = {n for n in (normalize_name(h.name) for h in heads.values() if h.name) if n in grams}
         about = lexical  # the turns that share a word with what the question asks about
         if speakers:
             # A turn is indexed as "name: content": with the name in the query every turn of that
@@ -200,38 +220,36 @@ class Retriever:
                     about = {**about, **{i: v for i, v in dense.items() if v >= kn.speaker_gate_cos}}
                 fused = self._fuse(dense, lexical)
                 ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-                missing = [i for i in ranked[:pool] if i not in episodes]
-                episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
+                heads.update(self.store.episode_heads(user_id, [i for i in ranked[:pool] if i not in heads]))
         if kn.type_weight:
             fused = self._typed(user_id, query, fused, pool)
-            missing = [i for i in fused if i not in episodes]
-            episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
+            heads.update(self.store.episode_heads(user_id, [i for i in fused if i not in heads]))
         scores = dict(fused)
         if kn.neighbour_weight and kn.neighbour_sources:
-            sources = [uid for uid in ranked[:kn.neighbour_sources] if uid in episodes]
+            sources = [uid for uid in ranked[:kn.neighbour_sources] if uid in heads]
             adjacent = self.store.adjacent_episodes(user_id, sources)  # one read for all of them
             for uid in sources:
                 for nb in adjacent.get(uid, []):
                     scores[nb.uuid] = scores.get(nb.uuid, 0.0) + kn.neighbour_weight * fused[uid]
-                    episodes.setdefault(nb.uuid, nb)
-        if kn.date_boost:
-            # A question about a time selects it: the episodes of the times it names (those found,
-            # and every one of a window of a few days) gain date_boost; the content orders them.
-            windows = query_dates(query, now)[:4]
-            for start, end in windows:
-                if end - start <= _FETCH_WINDOW:
-                    for ep in self.store.list_episodes(user_id, since=start, until=end, limit=pool):
-                        episodes.setdefault(ep.uuid, ep)
-            for uid, ep in episodes.items():
-                if any(s <= ep.reference_time < e for s, e in windows):
-                    scores[uid] = scores.get(uid, 0.0) + kn.date_boost
+                    full.setdefault(nb.uuid, nb)
+        # A question about a time selects it: the episodes of the times it names (those found, and
+        # every one of a window of a few days) gain date_boost; the content orders them.
+        windows = query_dates(query, now)[:4] if kn.date_boost else []
+        for start, end in windows:
+            if end - start <= _FETCH_WINDOW:
+                for ep in self.store.list_episodes(user_id, since=start, until=end, limit=pool):
+                    full.setdefault(ep.uuid, ep)
+        heads.update(self.store.episode_heads(user_id, [i for i in full if i not in heads]))
+        for uid, h in heads.items():
+            if any(s <= h.reference_time < e for s, e in windows):
+                scores[uid] = scores.get(uid, 0.0) + kn.date_boost
         if kn.speaker_boost and speakers:
             # who said it filters among turns about the question: a turn of the speaker's that shares
             # no word with the question ("Take care!") gains nothing from the name
-            for uid, ep in episodes.items():
-                if ep.name and uid in scores and normalize_name(ep.name) in speakers and uid in about:
+            for uid, h in heads.items():
+                if h.name and uid in scores and normalize_name(h.name) in speakers and uid in about:
                     scores[uid] *= 1.0 + kn.speaker_boost
-        return scores, episodes
+        return scores, heads, full
 
     def candidates(self, user_id: str, query: str, *, pool: int | None = None,
                    kinds: Sequence[str] = ("fact", "entity", "episode", "observation"),
@@ -255,24 +273,31 @@ class Retriever:
         people = {normalize_name(e.name) for e in named if e.type == "Person"}
         content = _without(query, people) if people else ""
         texts = [query, content] if content_words(content) else [query]
-        vecs = self.embedder.embed_batch(texts)
-        qvec = vecs[0]
-        known = (content, vecs[1]) if len(texts) == 2 else None
-        sims = out.similarity
-
-        episode_scores: dict[str, float] = {}
-        episodes: dict[str, Episode] = {}
         epool = max(pool, self.episode_pool or round(kn.episode_pool_factor * pool))
         # a search returns what it ranks: only a block's pools shrink by their factors
         fpool = max(1, round(kn.fact_pool_factor * pool)) if budgeted else pool
         spool = max(round(kn.side_pool_factor * pool), shown) if budgeted and shown is not None else pool
-        if "episode" in kinds or "fact" in kinds:
-            episode_scores, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds,
-                                                           now, known, sims)
-            if budgeted and kn.length_alpha and episodes:
-                for uid, ep in episodes.items():
-                    if uid in episode_scores and len(ep.content) > kn.length_ref:
-                        episode_scores[uid] *= (kn.length_ref / len(ep.content)) ** kn.length_alpha
+        ranks_episodes = "episode" in kinds or "fact" in kinds
+        # BM25 of the episodes needs no vector: it runs on a side thread while the model embeds the query
+        text_hits = self._submit(self.store.search_text, user_id, "episode", query, epool) if ranks_episodes else None
+        vecs = self.embedder.embed_batch(texts)
+        qvec = vecs[0]
+        known = (content, vecs[1]) if len(texts) == 2 else None
+        sims = out.similarity
+        wanted: list[tuple[Kind, int]] = [("fact", fpool), ("entity", spool), ("observation", spool)]
+        side = {k: n for k, n in wanted if k in kinds}
+        found = self._submit(self._hits, user_id, side, query, qvec) if side else None
+
+        episode_scores: dict[str, float] = {}
+        heads: dict[str, EpisodeHead] = {}
+        episodes: dict[str, Episode] = {}
+        if ranks_episodes:
+            episode_scores, heads, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds,
+                                                                  now, known, sims, text_hits)
+            if budgeted and kn.length_alpha:
+                for uid, h in heads.items():
+                    if uid in episode_scores and h.length > kn.length_ref:
+                        episode_scores[uid] *= (kn.length_ref / h.length) ** kn.length_alpha
         top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
 
         if "fact" in kinds:
@@ -280,11 +305,11 @@ class Retriever:
             supported = self.store.facts_of_episodes(user_id, top_episodes[: fpool // 2])
             via_episodes = [fid for ep in top_episodes[: fpool // 2] for fid in supported.get(ep, [])]
             scores = self._fused(user_id, "fact", query, qvec, fpool,
-                                 [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)], sims=sims)
+                                 [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)], sims=sims,
+                                 found=found)
             facts = self.store.get_facts(user_id, list(scores))
             if not kn.fact_assistant:  # what the assistant said is advice, not the user's life
-                said = {e.uuid: e for e in self.store.get_episodes(
-                    user_id, sorted({u for f in facts for u in f.episodes}))}
+                said = self.store.episode_heads(user_id, sorted({u for f in facts for u in f.episodes}))
                 facts = [f for f in facts if not f.episodes or any(
                     u in said and said[u].role != Role.assistant for u in f.episodes)]
             rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now or utcnow())) for f in facts]
@@ -303,18 +328,18 @@ class Retriever:
             missing = [i for i in top_episodes if i not in episodes]
             episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
             out.episodes = [(episodes[i], episode_scores[i]) for i in top_episodes if i in episodes]
-            out.episode_order = self._tie_order(user_id, [e for e, _ in out.episodes])
+            out.episode_order = {e.uuid: heads[e.uuid].seq for e, _ in out.episodes if e.uuid in heads}
 
         if "entity" in kinds:
             endpoints = [u for f, _ in out.facts[:10] for u in (f.source_uuid, f.target_uuid)]
             scores = self._fused(user_id, "entity", query, qvec, spool, [(named_ids, 1.0), (endpoints, 0.5)],
-                                 sims=sims)
+                                 sims=sims, found=found)
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:spool]
             out.entities = [(e, scores[e.uuid]) for e in self.store.get_entities(user_id, ids)
                             if not e.attributes.get("is_user")]
 
         if "observation" in kinds:
-            scores = self._fused(user_id, "observation", query, qvec, spool, sims=sims)
+            scores = self._fused(user_id, "observation", query, qvec, spool, sims=sims, found=found)
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:spool]
             out.observations = [(o, scores[o.uuid]) for o in self.store.get_observations(user_id, ids)]
         return out

@@ -33,14 +33,15 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..models import ContextTemplate, Entity, Episode, EpisodeStatus, Fact, Observation, Thread, User
+from ..models import ContextTemplate, Entity, Episode, EpisodeStatus, Fact, Observation, Role, Thread, User
 
 __all__ = [
     "KINDS",
+    "EpisodeHead",
     "GraphStore",
     "Kind",
     "MentionStat",
@@ -65,6 +66,20 @@ class VectorTask:
     kind: Kind
     uuid: str
     seq: int = 0
+
+
+class EpisodeHead(NamedTuple):
+    """What ranking needs of an episode, without its text: who said it, when, in which thread, how
+    long it is (characters), and ``seq``, which grows in the order episodes were added (so it orders
+    turns that share a timestamp)."""
+
+    uuid: str
+    thread_id: str | None
+    role: Role | None
+    name: str | None
+    reference_time: datetime
+    length: int
+    seq: int
 
 
 @dataclass(frozen=True)
@@ -153,6 +168,12 @@ class GraphStore(Protocol):
 
     def get_episodes(self, user_id: str, uuids: Sequence[str]) -> list[Episode]:
         """The user's episodes among ``uuids``, in the order given; unknown ids are skipped."""
+        ...
+
+    def episode_heads(self, user_id: str, uuids: Sequence[str]) -> dict[str, EpisodeHead]:
+        """The heads of the user's episodes among ``uuids``, in the order given (unknown ids and other
+        users' absent): a retriever ranks hundreds of candidates on these and reads whole episodes only
+        for the block."""
         ...
 
     def list_episodes(

@@ -18,7 +18,7 @@ from typing import Any
 from .._time import format_ts, stored_ts
 from ..models import ContextTemplate, Episode, EpisodeSource, EpisodeStatus, Role, Thread, User, stored
 from ..text import normalize_name
-from .base import KINDS, Kind
+from .base import KINDS, EpisodeHead, Kind
 from .sqlite_base import Tracer, dumps, loads, ukey
 from .sqlite_graph import GraphTables, fts_query
 
@@ -186,6 +186,18 @@ class SQLiteStore(GraphTables):
         rows = {r["uuid"]: r for r in self._all(
             f"SELECT * FROM episodes WHERE +user_id=? AND uuid IN ({marks})", (user_id, *uuids))}
         return [self._episode(rows[u]) for u in uuids if u in rows]
+
+    def episode_heads(self, user_id: str, uuids: Sequence[str]) -> dict[str, EpisodeHead]:
+        """Ranking's view of episodes by id: no text or JSON is read or decoded."""
+        if not uuids:
+            return {}
+        marks = ",".join("?" * len(uuids))
+        rows = self._all(
+            "SELECT uuid, thread_id, role, name, reference_time, length(content), seq FROM episodes"
+            f" WHERE +user_id=? AND uuid IN ({marks})", (user_id, *uuids))
+        found = {r[0]: r for r in rows}
+        return {u: EpisodeHead(u, r[1], None if r[2] is None else Role(r[2]), r[3], stored_ts(r[4]), r[5], r[6])
+                for u in uuids if (r := found.get(u)) is not None}
 
     def list_episodes(
         self, user_id: str, *, thread_id: str | None = None, source: str | None = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from agent_memory.models import Entity, Episode, EpisodeSource, EpisodeStatus, Fact, Thread, User
+from agent_memory.models import Entity, Episode, EpisodeSource, EpisodeStatus, Fact, Role, Thread, User
 from agent_memory.storage.base import GraphStore
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
@@ -83,3 +83,21 @@ def test_get_facts_and_facts_touching_carry_names_and_provenance_in_time_order(s
     assert store.facts_touching("jane", ["eb"]) == store.get_facts("jane", [f.uuid for f in
                                                                              store.facts_touching("jane", ["eb"])])
     assert store.get_facts("bob", ["f1"]) == [] and store.facts_touching("bob", ["ea"]) == []
+
+
+def test_episode_heads_are_what_ranking_reads_of_each_episode(store: GraphStore) -> None:
+    eps = _episodes(store)
+    store.add_episodes([Episode(uuid="long", user_id="jane", thread_id="t2", source=EpisodeSource.message,
+                                role=Role.assistant, name="Support", content="ünïcode ✓ " * 40,
+                                reference_time=T0 + timedelta(minutes=6))])
+    eps["long"] = store.get_episodes("jane", ["long"])[0]
+    heads = store.episode_heads("jane", ["long", "c", "nope", "a", "g", "b"])
+    assert list(heads) == ["long", "c", "a", "b"]  # the order asked; unknown ids and Bob's "g" absent
+    for uid, head in heads.items():
+        ep = eps[uid]
+        assert (head.uuid, head.thread_id, head.role, head.name, head.reference_time, head.length) == (
+            ep.uuid, ep.thread_id, ep.role, ep.name, ep.reference_time, len(ep.content))  # characters, not bytes
+    # seq follows the order episodes were added: the two turns sharing minute 1 keep b before c
+    assert heads["a"].seq < heads["b"].seq < heads["c"].seq < heads["long"].seq
+    assert heads["long"].role is Role.assistant and heads["long"].reference_time.tzinfo == timezone.utc
+    assert store.episode_heads("bob", ["a", "long"]) == {} and store.episode_heads("jane", []) == {}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent_memory import Memory, Message
 from agent_memory.context.render import ContextParts, escape, one_line, render_context
@@ -24,6 +28,16 @@ def test_line_breaks_of_every_kind_fold_into_one_line() -> None:
         assert len(text.splitlines()) == 1 and text == "one - two", repr(text)
     assert escape("a\x1b[31mred\x00") == "a [31mred "  # no terminal escapes, no NUL
     assert one_line("# FACTS\n- forged") == "\\# FACTS - forged"
+
+
+_BREAKS = re.compile(r"[ \t]*(?:[\r\n\v\f\x1c-\x1e\x85\u2028\u2029][ \t]*)+|[\x00-\x08\x0e-\x1b\x1f\x7f]")
+
+
+@given(st.text(alphabet=st.sampled_from("ab %{}&<>\t\r\n\v\f\x00\x1b\x1c\x1f\x7f\x85\u2028\u2029é")) | st.text())
+def test_plain_text_passes_through_and_everything_else_is_escaped_as_before(text: str) -> None:
+    """The fast path for text with nothing to escape changes no output: the full escape, spelled out."""
+    full = _BREAKS.sub(" ", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert escape(text) == full.replace("%{", "%\u200b{")
 
 
 def test_a_message_cannot_forge_a_day_line_an_item_or_a_fact(memory: Memory) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ...models import ContextTemplate, Episode, EpisodeSource, EpisodeStatus, Role, Thread, User, stored
+from ..base import EpisodeHead
 from .connection import PgConnection, Row, jsonb
 
 __all__ = ["RecordsMixin"]
@@ -118,6 +119,17 @@ class RecordsMixin(PgConnection):
         rows = {r["uuid"]: r for r in self._all(
             f"SELECT {_EPISODE_COLS} FROM episodes WHERE user_id=%s AND uuid = ANY(%s)", (user_id, list(uuids)))}
         return [_episode(rows[u]) for u in uuids if u in rows]
+
+    def episode_heads(self, user_id: str, uuids: Sequence[str]) -> dict[str, EpisodeHead]:
+        """Ranking's view of episodes by id: neither the text nor the metadata crosses the wire."""
+        if not uuids:
+            return {}
+        rows = self._all("SELECT uuid, thread_id, role, name, reference_time, length(content) AS length, seq"
+                         " FROM episodes WHERE user_id=%s AND uuid = ANY(%s)", (user_id, list(uuids)))
+        found = {r["uuid"]: r for r in rows}
+        return {u: EpisodeHead(u, r["thread_id"], None if r["role"] is None else Role(r["role"]), r["name"],
+                               r["reference_time"].astimezone(timezone.utc), r["length"], r["seq"])
+                for u in uuids if (r := found.get(u)) is not None}
 
     def list_episodes(
         self, user_id: str, *, thread_id: str | None = None, source: str | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from datetime import datetime, timezone
 
 from .errors import InvalidTimestampError
@@ -49,10 +50,15 @@ def parse_ts(value: str | datetime, *, field: str = "timestamp") -> datetime:
         raise InvalidTimestampError(f"{field} {value!r} is not a valid date/time in UTC: {exc}") from exc
 
 
+_READS_Z = sys.version_info >= (3, 11)  # fromisoformat reads a trailing Z as UTC from Python 3.11
+
+
 def stored_ts(value: str) -> datetime:
     """Read back a timestamp ``format_ts`` wrote (fast path); anything else goes through ``parse_ts``."""
     if value.endswith("Z"):
         try:
+            if _READS_Z:
+                return datetime.fromisoformat(value)
             return datetime.fromisoformat(value[:-1]).replace(tzinfo=timezone.utc)
         except ValueError:
             pass

@@ -35,6 +35,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,16 @@ def postgres(directory: Path | None = None) -> Any:
         yield url
 
 
-def _messages(user_index: int, count: int) -> list[tuple[str, str]]:
+@lru_cache(maxsize=1)
+def _turns() -> list[tuple[str, str]]:
+    """The dev sets' chat turns, parsed once per process (parsing them took ~1.7 s a call)."""
     from .scale import text_pool
 
-    turns, _ = text_pool()
+    return text_pool()[0]
+
+
+def _messages(user_index: int, count: int) -> list[tuple[str, str]]:
+    turns = _turns()
     return [turns[(user_index * 7919 + i) % len(turns)] for i in range(count)]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from .._time import format_ts, stored_ts
@@ -226,18 +226,20 @@ class SQLiteStore(GraphTables):
 
     def adjacent_episodes(self, user_id: str, uuids: Sequence[str]) -> dict[str, list[Episode]]:
         """For each of the user's threaded episodes among ``uuids``: the episode just before it in its
-        thread and the one just after (by reference time). In-process calls cost no round trip."""
-        out: dict[str, list[Episode]] = {}
-        for ep in self.get_episodes(user_id, list(dict.fromkeys(uuids))):
-            if ep.thread_id is None:
-                continue
-            near = (self.list_episodes(user_id, thread_id=ep.thread_id, until=ep.reference_time, limit=1,
-                                       newest_first=True)
-                    + self.list_episodes(user_id, thread_id=ep.thread_id,
-                                         since=ep.reference_time + timedelta(microseconds=1), limit=1))
-            if near:
-                out[ep.uuid] = near
-        return out
+        thread and the one just after (by reference time, ties by the order added), in one statement."""
+        ids = list(dict.fromkeys(uuids))
+        if not ids:
+            return {}
+        near = ("(SELECT e.uuid FROM episodes e WHERE e.thread_id = x.thread_id"
+                " AND e.reference_time {op} x.reference_time AND e.user_id = x.user_id"
+                " ORDER BY e.reference_time {order}, e.seq {order} LIMIT 1)")
+        rows = self._all(
+            f"SELECT x.uuid, {near.format(op='<', order='DESC')}, {near.format(op='>', order='ASC')} FROM episodes x"
+            f" WHERE +x.user_id=? AND x.uuid IN ({','.join('?' * len(ids))}) AND x.thread_id IS NOT NULL",
+            (user_id, *ids))
+        pairs = {r[0]: [u for u in (r[1], r[2]) if u is not None] for r in rows}
+        found = {e.uuid: e for e in self.get_episodes(user_id, [u for near in pairs.values() for u in near])}
+        return {uid: [found[u] for u in pairs[uid] if u in found] for uid in ids if pairs.get(uid)}
 
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in the order they were added (the last ``last`` if given)."""

@@ -134,6 +134,30 @@ def test_full_text_is_stemmed_and_ranked(store: PostgresStore) -> None:
     assert [u for u, _ in hits] == [eps[2].uuid]
 
 
+def test_full_text_through_a_users_own_rows_finds_what_the_index_finds(
+        store: PostgresStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    words = ["running", "marathon", "denver", "sister", "coffee", "garden", "piano", "travel"]
+    for n, user in enumerate(("jane", "bob")):
+        store.add_user(User(user_id=user))
+        eps = _episodes(user, None, [f"{words[i % 8]} and {words[(i * 3 + n) % 8]} on day {i}" for i in range(60)])
+        store.add_episodes(eps)
+        store.write_vectors(user, "episode", [e.uuid for e in eps], np.stack([_unit(i % 8) for i in range(60)]))
+    queries = ["running in denver", "piano garden coffee", "travel", "day 7 marathon"]
+    store._x("ANALYZE vectors_episode")  # the table's size, as autovacuum would record it
+    monkeypatch.setattr(pg_search, "TEXT_SCAN_LIMIT", 10**6)  # every user counts as small: their own rows
+    monkeypatch.setattr(pg_search, "HNSW_SHARE", 1.0)
+    store._counts.clear()
+    assert store._few("jane", "episode", pg_search.TEXT_SCAN_LIMIT)
+    own_rows = [store.search_text("jane", "episode", q, 25) for q in queries]
+    monkeypatch.setattr(pg_search, "TEXT_SCAN_LIMIT", 10)  # more than 10 records: the GIN index
+    store._counts.clear()
+    assert not store._few("jane", "episode", pg_search.TEXT_SCAN_LIMIT)
+    indexed = [store.search_text("jane", "episode", q, 25) for q in queries]
+    assert own_rows == indexed and all(indexed)  # same rows, same scores, same order
+    jane = {e.uuid for e in store.list_episodes("jane", limit=100)}
+    assert all(u in jane for hits in own_rows for u, _ in hits)
+
+
 def test_vector_search_and_dimension(store: PostgresStore) -> None:
     eps = _seed(store)
     store.write_vectors("jane", "episode", [e.uuid for e in eps], np.stack([_unit(0), _unit(1), _unit(0) + _unit(1)]))

@@ -28,6 +28,7 @@ from ...errors import (
     MissingDependencyError,
     StorageError,
 )
+from .adapt import register_vector
 from .schema import check_schema_name, lock_key, migrate, vector_schema
 
 __all__ = ["DEFAULT_SCHEMA", "PgConnection", "jsonb", "split_url"]
@@ -105,6 +106,7 @@ class PgConnection:
             set_json_loads(_json_loads, conn)
             # filtered HNSW scans keep going until they have k rows of this user (pgvector >= 0.8)
             conn.execute("SET hnsw.iterative_scan = strict_order")
+            register_vector(conn)  # vectors travel in binary (after search_path: the type is found on it)
 
         self._pool = ConnectionPool(
             conninfo, min_size=1, max_size=size, open=False, configure=configure, timeout=connect_timeout,

@@ -10,24 +10,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from ...models import Entity, Fact, Observation
+from ...models import Entity, Fact, Observation, stored
 from ...text import normalize_name
 from ..base import MentionStat
 from ..fact_filters import fact_filters
 from .connection import PgConnection, Row, jsonb
+from .records import utc
 
 __all__ = ["GraphMixin"]
 
 
 def _entity(r: Row) -> Entity:
-    return Entity(uuid=r["uuid"], user_id=r["user_id"], name=r["name"], type=r["type"], aliases=r["aliases"],
-                  summary=r["summary"], attributes=r["attributes"], created_at=r["created_at"],
-                  updated_at=r["updated_at"])
+    """An entity as stored (``models.stored``: validated when written, not again)."""
+    return stored(Entity, {
+        "uuid": r["uuid"], "user_id": r["user_id"], "name": r["name"], "type": r["type"], "aliases": r["aliases"],
+        "summary": r["summary"], "attributes": r["attributes"], "created_at": utc(r["created_at"]),
+        "updated_at": utc(r["updated_at"])})
 
 
 def _observation(r: Row) -> Observation:
-    return Observation(uuid=r["uuid"], user_id=r["user_id"], key=r["key"], text=r["text"], evidence=r["evidence"],
-                       first_seen=r["first_seen"], last_seen=r["last_seen"], count=r["count"], sessions=r["sessions"])
+    return stored(Observation, {
+        "uuid": r["uuid"], "user_id": r["user_id"], "key": r["key"], "text": r["text"], "evidence": r["evidence"],
+        "first_seen": utc(r["first_seen"]), "last_seen": utc(r["last_seen"]), "count": r["count"],
+        "sessions": r["sessions"]})
+
+
+def _opt(t: datetime | None) -> datetime | None:
+    return None if t is None else utc(t)
 
 
 _ENTITY_COLS = "uuid, user_id, name, type, aliases, summary, attributes, created_at, updated_at"
@@ -60,7 +69,7 @@ class GraphMixin(PgConnection):
             "   alias_text=excluded.alias_text, summary=excluded.summary, attributes=excluded.attributes,"
             "   updated_at=excluded.updated_at WHERE entities.user_id=excluded.user_id RETURNING uuid),"
             " names AS (INSERT INTO entity_names (user_id, norm, entity_uuid)"
-            "   SELECT %(user_id)s, n, up.uuid FROM up, unnest(%(norms)s::text[]) n ON CONFLICT DO NOTHING)"
+            "   SELECT %(user_id)s, n, up.uuid FROM up, unnest(%(norms)b::text[]) n ON CONFLICT DO NOTHING)"
             " INSERT INTO vector_tasks (user_id, kind, uuid) SELECT %(user_id)s, 'entity', uuid FROM up"
             " WHERE NOT EXISTS (SELECT 1 FROM prev WHERE prev.name=%(name)s AND prev.type=%(type)s"
             "   AND prev.summary IS NOT DISTINCT FROM %(summary)s)"
@@ -74,7 +83,7 @@ class GraphMixin(PgConnection):
         if not uuids:
             return []
         rows = {r["uuid"]: r for r in self._all(
-            f"SELECT {_ENTITY_COLS} FROM entities WHERE user_id=%s AND uuid = ANY(%s)", (user_id, list(uuids)))}
+            f"SELECT {_ENTITY_COLS} FROM entities WHERE user_id=%s AND uuid = ANY(%b)", (user_id, list(uuids)))}
         return [_entity(rows[u]) for u in uuids if u in rows]
 
     def entities_by_names(self, user_id: str, names: Sequence[str]) -> dict[str, list[Entity]]:
@@ -84,7 +93,7 @@ class GraphMixin(PgConnection):
         rows = self._all(
             "SELECT n.norm, e.uuid, e.user_id, e.name, e.type, e.aliases, e.summary, e.attributes, e.created_at,"
             " e.updated_at FROM entity_names n JOIN entities e ON e.uuid = n.entity_uuid"
-            " WHERE n.user_id=%s AND e.user_id=%s AND n.norm = ANY(%s) ORDER BY e.created_at, e.uuid",
+            " WHERE n.user_id=%s AND e.user_id=%s AND n.norm = ANY(%b) ORDER BY e.created_at, e.uuid",
             (user_id, user_id, norms))
         found: dict[str, list[Entity]] = {}
         for row in rows:
@@ -106,7 +115,7 @@ class GraphMixin(PgConnection):
         if not pairs:
             return
         self._x("INSERT INTO mentions (entity_uuid, episode_uuid, user_id)"
-                " SELECT p.entity_uuid, p.episode_uuid, %s FROM unnest(%s::text[], %s::text[]) AS p(entity_uuid,"
+                " SELECT p.entity_uuid, p.episode_uuid, %s FROM unnest(%b::text[], %b::text[]) AS p(entity_uuid,"
                 " episode_uuid) ON CONFLICT DO NOTHING",
                 (user_id, [p[0] for p in pairs], [p[1] for p in pairs]))
 
@@ -128,11 +137,13 @@ class GraphMixin(PgConnection):
         (episodes in reference-time order), in one statement."""
         rows = self._all(f"{_FACT_SELECT} WHERE {where}{tail}", params)
         return [
-            Fact(uuid=r["uuid"], user_id=r["user_id"], source_uuid=r["source_uuid"], target_uuid=r["target_uuid"],
-                 source_name=r["source_name"], target_name=r["target_name"],
-                 relation=r["relation"], fact=r["fact"], valid_at=r["valid_at"], invalid_at=r["invalid_at"],
-                 created_at=r["created_at"], expired_at=r["expired_at"], invalidated_by=r["invalidated_by"],
-                 episodes=r["episodes"], attributes=r["attributes"])
+            stored(Fact, {
+                "uuid": r["uuid"], "user_id": r["user_id"], "source_uuid": r["source_uuid"],
+                "target_uuid": r["target_uuid"], "source_name": r["source_name"], "target_name": r["target_name"],
+                "relation": r["relation"], "fact": r["fact"], "valid_at": _opt(r["valid_at"]),
+                "invalid_at": _opt(r["invalid_at"]), "created_at": utc(r["created_at"]),
+                "expired_at": _opt(r["expired_at"]), "invalidated_by": r["invalidated_by"],
+                "episodes": r["episodes"], "attributes": r["attributes"]})
             for r in rows
         ]
 
@@ -149,7 +160,7 @@ class GraphMixin(PgConnection):
             "   invalidated_by=excluded.invalidated_by, attributes=excluded.attributes"
             "   WHERE facts.user_id=excluded.user_id RETURNING uuid),"
             " prov AS (INSERT INTO fact_episodes (fact_uuid, episode_uuid, user_id)"
-            "   SELECT up.uuid, ep, %(user_id)s FROM up, unnest(%(episodes)s::text[]) ep ON CONFLICT DO NOTHING)"
+            "   SELECT up.uuid, ep, %(user_id)s FROM up, unnest(%(episodes)b::text[]) ep ON CONFLICT DO NOTHING)"
             " INSERT INTO vector_tasks (user_id, kind, uuid) SELECT %(user_id)s, 'fact', uuid FROM up"
             " WHERE NOT EXISTS (SELECT 1 FROM prev WHERE prev.fact=%(fact)s)"
             " ON CONFLICT (kind, uuid) DO UPDATE SET id = DEFAULT",
@@ -162,7 +173,7 @@ class GraphMixin(PgConnection):
     def get_facts(self, user_id: str, uuids: Sequence[str]) -> list[Fact]:
         if not uuids:
             return []
-        by_id = {f.uuid: f for f in self._facts("f.user_id=%s AND f.uuid = ANY(%s)", (user_id, list(uuids)))}
+        by_id = {f.uuid: f for f in self._facts("f.user_id=%s AND f.uuid = ANY(%b)", (user_id, list(uuids)))}
         return [by_id[u] for u in uuids if u in by_id]
 
     def facts_from(self, user_id: str, source_uuid: str, relation: str, *,
@@ -177,7 +188,7 @@ class GraphMixin(PgConnection):
         if not entity_uuids:
             return []
         ids = list(entity_uuids)
-        return self._facts("f.user_id=%s AND (f.source_uuid = ANY(%s) OR f.target_uuid = ANY(%s))",
+        return self._facts("f.user_id=%s AND (f.source_uuid = ANY(%b) OR f.target_uuid = ANY(%b))",
                            (user_id, ids, ids, limit),
                            " ORDER BY (f.invalid_at IS NULL) DESC, f.valid_at DESC NULLS LAST, f.uuid LIMIT %s")
 
@@ -196,7 +207,7 @@ class GraphMixin(PgConnection):
             return {}
         out: dict[str, list[str]] = {}
         for r in self._all("SELECT episode_uuid, fact_uuid FROM fact_episodes WHERE user_id=%s"
-                           " AND episode_uuid = ANY(%s) ORDER BY fact_uuid", (user_id, list(episode_uuids))):
+                           " AND episode_uuid = ANY(%b) ORDER BY fact_uuid", (user_id, list(episode_uuids))):
             out.setdefault(r["episode_uuid"], []).append(r["fact_uuid"])
         return out
 
@@ -239,5 +250,5 @@ class GraphMixin(PgConnection):
         if not uuids:
             return []
         rows = {r["uuid"]: r for r in self._all(
-            f"SELECT {_OBS_COLS} FROM observations WHERE user_id=%s AND uuid = ANY(%s)", (user_id, list(uuids)))}
+            f"SELECT {_OBS_COLS} FROM observations WHERE user_id=%s AND uuid = ANY(%b)", (user_id, list(uuids)))}
         return [_observation(rows[u]) for u in uuids if u in rows]

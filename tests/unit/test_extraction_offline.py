@@ -312,3 +312,27 @@ def test_work_at_with_a_title_gives_both_facts() -> None:
     [result] = OfflineExtractor().extract([ep], ExtractionContext(user_id="jane", user_name="Jane Smith"))
     got = {(f.relation, f.target) for f in result.facts}
     assert {("LIVES_IN", "Boston"), ("WORKS_AT", "Acme Corp"), ("JOB_TITLE", "product designer")} <= got
+
+
+def test_names_are_found_in_any_sentence_of_a_long_message(ex: OfflineExtractor) -> None:
+    # NER reads only the sentences that may hold a name (with the sentence after each): a name in the
+    # middle of small talk, and a greeting's name, keep their types; the small talk yields nothing
+    text = ("Thanks, Maria! We love climbing and playing games. It's an awesome way to have a blast. "
+            "Honestly it was so much fun. Last week my sister Ana moved to Lisbon. It was sad to see her go.")
+    x = run(ex, text, name="Jon")
+    types = {e.name: e.type for e in x.entities}
+    assert types.get("Maria") == "Person"
+    assert types.get("Ana") == "Person"
+    assert types.get("Lisbon") == "Place"
+    assert ("Ana", "LIVES_IN", "Lisbon") in triples(x)
+
+
+def test_extraction_leaves_numpys_thread_settings_as_they_were(ex: OfflineExtractor) -> None:
+    # spaCy's products run on numpy's BLAS held to one thread while it parses; the caller's numpy
+    # keeps its own thread count afterwards
+    from threadpoolctl import threadpool_info
+
+    before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
+    x = run(ex, "I moved to Denver in 2019 and I work at Acme Corp.")
+    assert ("Jane Smith", "LIVES_IN", "Denver") in triples(x)
+    assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before

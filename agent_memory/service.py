@@ -17,7 +17,7 @@ from typing import Any
 from ._time import parse_ts, utcnow
 from .config import MemoryConfig
 from .context.render import ContextParts, render_context
-from .context.templates import DEFAULT_TEMPLATE
+from .context.templates import DEFAULT_TEMPLATE, parse_template
 from .embedding.base import Embedder
 from .embedding.cache import cached
 from .errors import (
@@ -511,7 +511,8 @@ class MemoryService:
         budget = check_token_budget(token_budget) or self.config.token_budget
         if now is None and exclude:
             now = max((e.reference_time for e in self.store.get_episodes(user_id, sorted(exclude))), default=None)
-        cands = self.retriever.candidates(user_id, query, now=now)
+        cands = self.retriever.candidates(user_id, query, now=now, kinds=template_kinds(template),
+                                          shown=template_shown(template))
         parts = ContextParts(
             user_summary=user.summary,
             facts=[f for f, _ in cands.facts], entities=[e for e, _ in cands.entities],
@@ -538,6 +539,27 @@ class MemoryService:
         """The latest messages of a thread, newest first, as the query; and their ids."""
         recent = self.store.thread_messages(thread_id, last=self.config.query_messages)
         return "\n".join(m.content[:1000] for m in reversed(recent)), frozenset(m.uuid for m in recent)
+
+
+_KIND_OF = {"edges": "fact", "entities": "entity", "episodes": "episode", "observations": "observation"}
+
+
+def template_kinds(template: str) -> tuple[str, ...]:
+    """The kinds of record a template shows, so a read ranks nothing it will not render (the default
+    template has no observations). Entities are ranked with the facts' endpoints and facts with the
+    best episodes, so each brings the next: the records shown are the same as ranking every kind."""
+    kinds = {_KIND_OF[ph.name] for ph in parse_template(template) if ph.name in _KIND_OF}
+    if "entity" in kinds:
+        kinds.add("fact")
+    if "fact" in kinds:
+        kinds.add("episode")
+    return tuple(k for k in ("fact", "entity", "episode", "observation") if k in kinds)
+
+
+def template_shown(template: str) -> int | None:
+    """The most entities or observations a template shows (none: a section without a limit)."""
+    limits = [ph.limit for ph in parse_template(template) if ph.name in ("entities", "observations")]
+    return max((n for n in limits if n is not None), default=0) if None not in limits else None
 
 
 def _opt_ts(value: Any, field: str) -> datetime | None:

@@ -48,6 +48,14 @@ class Knobs:
     # facts drawn only from the assistant's own turns (advice, not the user's life).
     fact_keep: float = 0.5
     fact_assistant: int = 0
+    # How many candidates a read ranks (its cost grows with them), as multiples of the retriever's
+    # ``pool``: episodes (each of the vector and BM25 lists, and the date windows), facts (vector,
+    # BM25, graph; facts of the best ``pool // 2`` episodes), entities and observations. A block
+    # shows a few entities (the default template 5): ranking 10 instead of 40 gave the same
+    # figures on LoCoMo and LongMemEval; fewer episodes (120, 100, 80) or facts (20) lost coverage.
+    episode_pool_factor: float = 4.0
+    fact_pool_factor: float = 1.0
+    side_pool_factor: float = 0.25
 
     @classmethod
     def names(cls) -> list[str]:

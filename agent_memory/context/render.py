@@ -277,8 +277,8 @@ def _said(fact: Fact, shown: set[str]) -> bool:
     return fact.invalid_at is None and bool(fact.episodes) and set(fact.episodes) <= shown
 
 
-def _render(template: str, parts: ContextParts, token_budget: int,
-            memo: dict[tuple[str, str], str] | None = None) -> Rendered:
+def _render(template: str, parts: ContextParts, token_budget: int, memo: dict[tuple[str, str], str]) -> Rendered:
+    """One pass of ``render_context``; ``memo`` keeps each candidate's line for the next pass."""
     placeholders = parse_template(template)
     static = template
     for ph in reversed(placeholders):
@@ -310,10 +310,8 @@ def _render(template: str, parts: ContextParts, token_budget: int,
             key = _key(item)
             if key in seen[kind]:
                 continue
-            made = memo.get((kind, key)) if memo is not None else None
-            text = line(item) if made is None else made
-            if memo is not None:
-                memo[(kind, key)] = text
+            text = memo.get((kind, key)) or line(item)  # a line is never empty: it starts with "- "
+            memo[(kind, key)] = text
             if len(text) > _MAX_CHARS_PER_TOKEN * (section_budget - used):
                 continue  # cannot fit: skip it without paying for an exact count
             cost = _line_tokens(text) + 1

@@ -240,9 +240,10 @@ class Retriever:
                 for ep in self.store.list_episodes(user_id, since=start, until=end, limit=pool):
                     full.setdefault(ep.uuid, ep)
         heads.update(self.store.episode_heads(user_id, [i for i in full if i not in heads]))
-        for uid, h in heads.items():
-            if any(s <= h.reference_time < e for s, e in windows):
-                scores[uid] = scores.get(uid, 0.0) + kn.date_boost
+        if windows:
+            for uid, h in heads.items():
+                if any(s <= h.reference_time < e for s, e in windows):
+                    scores[uid] = scores.get(uid, 0.0) + kn.date_boost
         if kn.speaker_boost and speakers:
             # who said it filters among turns about the question: a turn of the speaker's that shares
             # no word with the question ("Take care!") gains nothing from the name

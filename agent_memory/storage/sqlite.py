@@ -238,7 +238,7 @@ class SQLiteStore(GraphTables):
             f" WHERE +x.user_id=? AND x.uuid IN ({','.join('?' * len(ids))}) AND x.thread_id IS NOT NULL",
             (user_id, *ids))
         pairs = {r[0]: [u for u in (r[1], r[2]) if u is not None] for r in rows}
-        found = {e.uuid: e for e in self.get_episodes(user_id, [u for near in pairs.values() for u in near])}
+        found = {e.uuid: e for e in self.get_episodes(user_id, [u for pair in pairs.values() for u in pair])}
         return {uid: [found[u] for u in pairs[uid] if u in found] for uid in ids if pairs.get(uid)}
 
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:

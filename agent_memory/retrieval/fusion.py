@@ -8,7 +8,9 @@ from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-__all__ = ["mmr", "recency_weight", "rrf", "word_set", "jaccard"]
+import numpy as np
+
+__all__ = ["jaccard", "jaccard_matrix", "mmr", "mmr_order", "recency_weight", "rrf", "word_set"]
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -61,6 +63,41 @@ def mmr(items: Sequence[T], relevance: Sequence[float], similarity: Callable[[T,
         for i in remaining:
             closest[i] = max(closest[i], similarity(items[i], items[best]))
     return [items[i] for i in chosen]
+
+
+def jaccard_matrix(sets: Sequence[frozenset[str]]) -> np.ndarray:
+    """Pairwise ``jaccard`` of word sets as an n x n float64 matrix (the same values, in one product)."""
+    vocab: dict[str, int] = {}
+    rows = [[vocab.setdefault(w, len(vocab)) for w in s] for s in sets]
+    hits = np.zeros((len(sets), max(len(vocab), 1)))
+    for i, cols in enumerate(rows):
+        hits[i, cols] = 1.0
+    inter = hits @ hits.T
+    sizes = hits.sum(axis=1)
+    union = sizes[:, None] + sizes[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def mmr_order(relevance: Sequence[float], similarity: np.ndarray, *, lambda_: float = 0.7,
+              limit: int | None = None) -> list[int]:
+    """``mmr`` over a precomputed similarity matrix: the picked indices, in order (the same picks)."""
+    n = len(relevance)
+    if not n:
+        return []
+    top = max(relevance) or 1.0
+    rel = np.asarray([r / top for r in relevance], dtype=np.float64)
+    limit = n if limit is None else min(limit, n)
+    closest = np.zeros(n)
+    free = np.ones(n, dtype=bool)
+    chosen: list[int] = []
+    while len(chosen) < limit:
+        gain = lambda_ * rel - (1 - lambda_) * closest if chosen else rel.copy()
+        gain[~free] = -np.inf
+        best = int(np.argmax(gain))  # the first of equals, as ``max`` over the remaining in order
+        chosen.append(best)
+        free[best] = False
+        np.maximum(closest, similarity[:, best], out=closest)
+    return chosen
 
 
 def recency_weight(ts: datetime | None, now: datetime, half_life_days: float = 180.0) -> float:

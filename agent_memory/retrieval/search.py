@@ -17,7 +17,7 @@ from ..embedding.base import Embedder
 from ..models import Entity, Episode, Fact, Observation, Role, SearchResult, SearchScope
 from ..storage.base import EpisodeHead, GraphStore, Kind
 from ..text import content_words, normalize_name
-from .fusion import jaccard, mmr, recency_weight, rrf, word_set
+from .fusion import jaccard_matrix, mmr_order, recency_weight, rrf, word_set
 from .knobs import Knobs
 from .relevance import attach_relevance
 from .when import query_dates
@@ -80,6 +80,17 @@ class Candidates:
     similarity: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class _Early:
+    """Episode searches that need no vector, started on a side thread before the query is embedded:
+    BM25 of the question, of the question without the people it names, and of the names of the
+    things of a kind it asks for. Each is a call that waits for its result; None: not started."""
+
+    text: Callable[[], list[tuple[str, float]]] | None = None
+    content: Callable[[], list[tuple[str, float]]] | None = None
+    typed: Callable[[], dict[str, float]] | None = None
+
+
 def _ngrams(text: str, n: int = 3, max_words: int = 60) -> list[str]:
     words = _WORDS.findall(text)[:max_words]
     return [" ".join(words[i : i + k]) for k in range(1, n + 1) for i in range(len(words) - k + 1)]
@@ -111,24 +122,34 @@ class Retriever:
         except RuntimeError:
             return None
 
-    def _hits(self, user_id: str, pools: dict[Kind, int], query: str,
-              qvec: np.ndarray) -> dict[Kind, tuple[list[tuple[str, float]], list[tuple[str, float]]]]:
-        """Vector and BM25 hits of each kind, as many as its pool: what ``_fused`` fuses."""
-        return {k: (self._dense(user_id, k, qvec, n), self.store.search_text(user_id, k, query, n))
-                for k, n in pools.items()}
+    def _start(self, fn: Callable[..., R], *args: Any) -> Callable[[], R]:
+        """Start ``fn(*args)`` on a side thread now; the returned call waits for its result (or runs it
+        inline once the retriever is closed). A read that needs no vector or no ranking starts early."""
+        future = self._submit(fn, *args)
+        return future.result if future is not None else (lambda: fn(*args))
+
+    def _text_hits(self, user_id: str, pools: dict[Kind, int], query: str) -> dict[Kind, list[tuple[str, float]]]:
+        return {k: self.store.search_text(user_id, k, query, n) for k, n in pools.items()}
+
+    def _dense_hits(self, user_id: str, pools: dict[Kind, int],
+                    qvec: np.ndarray) -> dict[Kind, list[tuple[str, float]]]:
+        return {k: self._dense(user_id, k, qvec, n) for k, n in pools.items()}
 
     def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
                extra: Sequence[tuple[Sequence[str], float]] = (),
                weights: tuple[float, float] = (1.0, 1.0), k: int = 60,
                sims: dict[str, float] | None = None,
-               found: Future[dict[Kind, tuple[list[tuple[str, float]], list[tuple[str, float]]]]] | None = None,
+               found: tuple[Callable[[], dict[Kind, list[tuple[str, float]]]],
+                            Callable[[], dict[Kind, list[tuple[str, float]]]]] | None = None,
                ) -> dict[str, float]:
         """Vector, BM25 and ``extra`` rankings fused by RRF; ``sims`` collects the vector hits' cosines.
 
-        ``found``: the two rankings, already searched on the side thread.
+        ``found``: the vector and the BM25 rankings, already started on the side thread.
         """
-        hits, text = found.result()[kind] if found is not None else self._hits(user_id, {kind: pool}, query,
-                                                                                    qvec)[kind]
+        if found is not None:
+            hits, text = found[0]()[kind], found[1]()[kind]
+        else:
+            hits, text = self._dense(user_id, kind, qvec, pool), self.store.search_text(user_id, kind, query, pool)
         if sims is not None:
             sims.update(hits)
         dense = [i for i, _ in hits]
@@ -140,8 +161,13 @@ class Retriever:
         return self.store.search_vectors(user_id, kind, np.asarray(qvec, dtype=np.float32)[None, :], pool)[0]
 
     def query_entities(self, user_id: str, query: str) -> list[Entity]:
-        """Entities the query names (by name or alias, up to three-word phrases)."""
-        found = self.store.entities_by_names(user_id, _ngrams(query))
+        """Entities the query names (by name or alias, up to three-word phrases; "Melanie's" names Melanie)."""
+        grams = _ngrams(query)
+        plain = _POSSESSIVE.sub("", query)
+        if plain != query:
+            seen = set(grams)
+            grams += [g for g in _ngrams(plain) if g not in seen]
+        found = self.store.entities_by_names(user_id, grams)
         unique = {e.uuid: e for ents in found.values() for e in ents}
         return list(unique.values())
 
@@ -156,15 +182,20 @@ class Retriever:
                 fused[i] = fused.get(i, 0.0) + w * ((v - lo) / (hi - lo) if hi > lo else 1.0)
         return fused
 
-    def _typed(self, user_id: str, query: str, fused: dict[str, float], pool: int) -> dict[str, float]:
+    @staticmethod
+    def _asked_types(query: str) -> set[str]:
+        """The entity types of the things a question asks for ("which cities" -> Place, Location)."""
+        return {t for w in _WORDS.findall(query.casefold()) for t in _TYPE_WORDS.get(w, ())}
+
+    def _type_hits(self, user_id: str, types: set[str], pool: int) -> dict[str, float]:
+        """The turns naming entities of these types, by BM25 over their names."""
+        names = [e.name for t in sorted(types) for e in self.store.list_entities(user_id, type=t, limit=64)]
+        return dict(self.store.search_text(user_id, "episode", " ".join(names), pool)) if names else {}
+
+    def _typed(self, fused: dict[str, float], hits: dict[str, float]) -> dict[str, float]:
         """A question asking for a kind of thing ("which cities", "what books") is answered by turns
         that name things of that kind: the graph knows which entities are places or works, so the turns
-        naming them join the ranking with ``type_weight``."""
-        types = {t for w in _WORDS.findall(query.casefold()) for t in _TYPE_WORDS.get(w, ())}
-        if not types:
-            return fused
-        names = [e.name for t in sorted(types) for e in self.store.list_entities(user_id, type=t, limit=64)]
-        hits = dict(self.store.search_text(user_id, "episode", " ".join(names), pool)) if names else {}
+        naming them (``hits``, from ``_type_hits``) join the ranking with ``type_weight``."""
         if not hits:
             return fused
         out = dict(fused)
@@ -176,14 +207,16 @@ class Retriever:
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True, now: datetime | None = None,
                        known: tuple[str, np.ndarray] | None = None, sims: dict[str, float] | None = None,
-                       text_hits: Future[list[tuple[str, float]]] | None = None,
+                       early: _Early | None = None,
                        ) -> tuple[dict[str, float], dict[str, EpisodeHead], dict[str, Episode]]:
         """Fused episode scores (vector + BM25), with neighbour, date and speaker rescoring; the heads
         of the episodes ranked, and the whole episodes read on the way (neighbours, a date's turns).
 
         Ranking reads heads only (who, when, how long): whole episodes are read for the block alone.
         ``known``: the question without the people it names and its vector (one index call for both).
+        ``early``: the searches that need no vector, started on the side thread before the embedding.
         """
+        early = early or _Early()
         kn = self.knobs
         if known is not None:  # both vector rankings in one index call
             both = np.stack([np.asarray(qvec, dtype=np.float32), np.asarray(known[1], dtype=np.float32)])
@@ -193,7 +226,7 @@ class Retriever:
         dense = dict(first)
         if sims is not None:
             sims.update(first)
-        lexical = dict(text_hits.result() if text_hits is not None
+        lexical = dict(early.text() if early.text is not None
                        else self.store.search_text(user_id, "episode", query, pool))
         fused = self._fuse(dense, lexical)
         if not rescore:
@@ -210,8 +243,10 @@ class Retriever:
             # alone: BM25 and the vector rank the question without the name.
             content = _without(query, speakers)
             if content_words(content):
-                about = lexical = dict(self.store.search_text(user_id, "episode", content, pool))
-                if known is not None and known[0] == content:
+                same = known is not None and known[0] == content
+                about = lexical = dict(early.content() if same and early.content is not None
+                                       else self.store.search_text(user_id, "episode", content, pool))
+                if known is not None and same:
                     dense = dict(by_content)
                 else:
                     cvec = self.embedder.embed_batch([content])[0]
@@ -221,8 +256,10 @@ class Retriever:
                 fused = self._fuse(dense, lexical)
                 ranked = sorted(fused, key=fused.__getitem__, reverse=True)
                 heads.update(self.store.episode_heads(user_id, [i for i in ranked[:pool] if i not in heads]))
-        if kn.type_weight:
-            fused = self._typed(user_id, query, fused, pool)
+        types = self._asked_types(query) if kn.type_weight else set()
+        if types:
+            typed = early.typed() if early.typed is not None else self._type_hits(user_id, types, pool)
+            fused = self._typed(fused, typed)
             heads.update(self.store.episode_heads(user_id, [i for i in fused if i not in heads]))
         scores = dict(fused)
         if kn.neighbour_weight and kn.neighbour_sources:
@@ -279,30 +316,45 @@ class Retriever:
         fpool = max(1, round(kn.fact_pool_factor * pool)) if budgeted else pool
         spool = max(round(kn.side_pool_factor * pool), shown) if budgeted and shown is not None else pool
         ranks_episodes = "episode" in kinds or "fact" in kinds
-        # BM25 of the episodes needs no vector: it runs on a side thread while the model embeds the query
-        text_hits = self._submit(self.store.search_text, user_id, "episode", query, epool) if ranks_episodes else None
+        rescore = "episode" in kinds
+        wanted: list[tuple[Kind, int]] = [("fact", fpool), ("entity", spool), ("observation", spool)]
+        side = {k: n for k, n in wanted if k in kinds}
+        # What needs no vector starts on side threads while the model embeds the query: the BM25
+        # searches, the named entities' facts, and the episode reads the ranking may ask for.
+        early = _Early()
+        if ranks_episodes:
+            early.text = self._start(self.store.search_text, user_id, "episode", query, epool)
+            if rescore and len(texts) == 2:  # a named speaker's turns are ranked by the rest of the question
+                early.content = self._start(self.store.search_text, user_id, "episode", content, epool)
+            types = self._asked_types(query) if rescore and kn.type_weight else set()
+            if types:
+                early.typed = self._start(self._type_hits, user_id, types, epool)
+        side_text = self._start(self._text_hits, user_id, side, query) if side else None
+        touching = (self._start(self.store.facts_touching, user_id, named_ids, fpool)
+                    if "fact" in kinds and named_ids else None)
         vecs = self.embedder.embed_batch(texts)
         qvec = vecs[0]
         known = (content, vecs[1]) if len(texts) == 2 else None
         sims = out.similarity
-        wanted: list[tuple[Kind, int]] = [("fact", fpool), ("entity", spool), ("observation", spool)]
-        side = {k: n for k, n in wanted if k in kinds}
-        found = self._submit(self._hits, user_id, side, query, qvec) if side else None
+        found = (self._start(self._dense_hits, user_id, side, qvec), side_text) if side_text is not None else None
 
         episode_scores: dict[str, float] = {}
         heads: dict[str, EpisodeHead] = {}
         episodes: dict[str, Episode] = {}
         if ranks_episodes:
-            episode_scores, heads, episodes = self._rank_episodes(user_id, query, qvec, epool, "episode" in kinds,
-                                                                  now, known, sims, text_hits)
+            episode_scores, heads, episodes = self._rank_episodes(user_id, query, qvec, epool, rescore,
+                                                                  now, known, sims, early)
             if budgeted and kn.length_alpha:
                 for uid, h in heads.items():
                     if uid in episode_scores and h.length > kn.length_ref:
                         episode_scores[uid] *= (kn.length_ref / h.length) ** kn.length_alpha
         top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
+        # the block's episodes are read on a side thread while the facts are ranked
+        missing = [i for i in top_episodes if i not in episodes] if "episode" in kinds else []
+        more = self._start(self.store.get_episodes, user_id, missing) if missing else None
 
         if "fact" in kinds:
-            bfs = [f.uuid for f in self.store.facts_touching(user_id, named_ids, limit=fpool)] if named_ids else []
+            bfs = [f.uuid for f in touching()] if touching is not None else []
             supported = self.store.facts_of_episodes(user_id, top_episodes[: fpool // 2])
             via_episodes = [fid for ep in top_episodes[: fpool // 2] for fid in supported.get(ep, [])]
             scores = self._fused(user_id, "fact", query, qvec, fpool,
@@ -316,18 +368,15 @@ class Retriever:
             rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now or utcnow())) for f in facts]
             order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:fpool]
             facts, rel = [facts[i] for i in order], [rel[i] for i in order]
-            sets = {f.uuid: word_set(f.fact) for f in facts}
-            # an old and a new value of one state ("lives in Boston" / "lives in Denver") are a change, not a repeat
-            ranked = mmr(facts, rel, lambda a, b: 0.0 if (a.source_uuid, a.relation) == (b.source_uuid, b.relation)
-                         and a.target_uuid != b.target_uuid else jaccard(sets[a.uuid], sets[b.uuid]), lambda_=0.75)
+            ranked = [facts[i] for i in mmr_order(rel, _fact_similarity(facts), lambda_=0.75)]
             by_id = dict(zip((f.uuid for f in facts), rel))
             # a fact earns its place by relevance, not by a fixed count: far below the best it gives way
             bar = kn.fact_keep * max(rel, default=0.0)
             out.facts = [(f, by_id[f.uuid]) for f in ranked if by_id[f.uuid] >= bar]
 
         if "episode" in kinds:
-            missing = [i for i in top_episodes if i not in episodes]
-            episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
+            if more is not None:
+                episodes.update((e.uuid, e) for e in more())
             out.episodes = [(episodes[i], episode_scores[i]) for i in top_episodes if i in episodes]
             out.episode_order = {e.uuid: heads[e.uuid].seq for e, _ in out.episodes if e.uuid in heads}
 
@@ -373,6 +422,21 @@ class Retriever:
         if not relevance:
             return results[:limit]
         return attach_relevance(self.embedder, query, results[:limit], known=cands.similarity)
+
+
+def _fact_similarity(facts: Sequence[Fact]) -> np.ndarray:
+    """Word overlap (jaccard) of each pair of facts, except that an old and a new value of one state
+    ("lives in Boston" / "lives in Denver") are a change, not a repeat: 0."""
+    sim = jaccard_matrix([word_set(f.fact) for f in facts])
+    states: dict[tuple[str, str], list[int]] = {}
+    for i, f in enumerate(facts):
+        states.setdefault((f.source_uuid, f.relation), []).append(i)
+    for group in states.values():
+        for i in group:
+            for j in group:
+                if facts[i].target_uuid != facts[j].target_uuid:
+                    sim[i, j] = 0.0
+    return sim
 
 
 def _fact_ok(f: Fact, flt: SearchFilters, store: GraphStore) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent_memory.retrieval.fusion import jaccard, mmr, rrf, word_set
+from agent_memory.retrieval.fusion import jaccard, jaccard_matrix, mmr, mmr_order, rrf, word_set
 
 
 def test_rrf_rewards_agreement() -> None:
@@ -32,6 +32,22 @@ def test_mmr_prefers_diverse_items() -> None:
 def test_mmr_returns_a_permutation(rel: list[float]) -> None:
     items = list(range(len(rel)))
     assert sorted(mmr(items, rel, lambda a, b: 0.0)) == items
+
+
+_TEXTS = st.lists(st.text(alphabet="abcde ", max_size=12), min_size=0, max_size=12)
+
+
+@given(_TEXTS, st.data())
+def test_mmr_over_a_jaccard_matrix_picks_what_mmr_picks(texts: list[str], data: st.DataObject) -> None:
+    # the block's facts are diversified over a precomputed matrix: the same order as the pairwise form
+    rel = data.draw(st.lists(st.sampled_from([0.0, 0.2, 0.5, 0.5, 1.0]), min_size=len(texts), max_size=len(texts)))
+    limit = data.draw(st.none() | st.integers(0, 14))
+    sets = [word_set(t) for t in texts]
+    matrix = jaccard_matrix(sets)
+    assert all(matrix[i, j] == jaccard(a, b) for i, a in enumerate(sets) for j, b in enumerate(sets))
+    items = list(range(len(texts)))
+    expected = mmr(items, rel, lambda a, b: jaccard(sets[a], sets[b]), lambda_=0.75, limit=limit)
+    assert mmr_order(rel, matrix, lambda_=0.75, limit=limit) == expected
 
 
 def test_a_question_naming_a_calendar_date_reads_that_day_or_month() -> None:

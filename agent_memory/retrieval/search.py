@@ -226,7 +226,12 @@ class Retriever:
         dense = dict(first)
         if sims is not None:
             sims.update(first)
-        lexical = dict(early.text() if early.text is not None
+        # A question naming people is first ranked by BM25 of the rest of it (``early.content``): the
+        # names would match every turn of their speakers, thousands at 10k episodes, for nothing (see
+        # below); the whole question's BM25 is read only if none of them speaks.
+        by_rest = rescore and known is not None and early.content is not None
+        lexical = dict(early.content() if by_rest and early.content is not None
+                       else early.text() if early.text is not None
                        else self.store.search_text(user_id, "episode", query, pool))
         fused = self._fuse(dense, lexical)
         if not rescore:
@@ -236,26 +241,31 @@ class Retriever:
         full: dict[str, Episode] = {}
         grams = _name_grams(query)
         speakers = {n for n in (normalize_name(h.name) for h in heads.values() if h.name) if n in grams}
+        content = _without(query, speakers) if speakers else ""
+        if by_rest and not content_words(content):  # no one named speaks: the whole question ranks the turns
+            lexical = dict(self.store.search_text(user_id, "episode", query, pool))
+            fused = self._fuse(dense, lexical)
+            ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+            read, heads = heads, {i: heads[i] for i in ranked[:pool] if i in heads}
+            heads.update(self.store.episode_heads(user_id, [i for i in ranked[:pool] if i not in read]))
         about = lexical  # the turns that share a word with what the question asks about
-        if speakers:
+        if speakers and content_words(content):
             # A turn is indexed as "name: content": with the name in the query every turn of that
             # speaker matches it. Who said it filters the turns about the question; it wins nothing
             # alone: BM25 and the vector rank the question without the name.
-            content = _without(query, speakers)
-            if content_words(content):
-                same = known is not None and known[0] == content
-                about = lexical = dict(early.content() if same and early.content is not None
-                                       else self.store.search_text(user_id, "episode", content, pool))
-                if known is not None and same:
-                    dense = dict(by_content)
-                else:
-                    cvec = self.embedder.embed_batch([content])[0]
-                    dense = dict(self._dense(user_id, "episode", cvec, pool))
-                if kn.speaker_gate_cos:  # near in meaning counts as about it too, sharing a word or not
-                    about = {**about, **{i: v for i, v in dense.items() if v >= kn.speaker_gate_cos}}
-                fused = self._fuse(dense, lexical)
-                ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-                heads.update(self.store.episode_heads(user_id, [i for i in ranked[:pool] if i not in heads]))
+            same = known is not None and known[0] == content
+            about = lexical = (lexical if same and by_rest
+                               else dict(self.store.search_text(user_id, "episode", content, pool)))
+            if known is not None and same:
+                dense = dict(by_content)
+            else:
+                cvec = self.embedder.embed_batch([content])[0]
+                dense = dict(self._dense(user_id, "episode", cvec, pool))
+            if kn.speaker_gate_cos:  # near in meaning counts as about it too, sharing a word or not
+                about = {**about, **{i: v for i, v in dense.items() if v >= kn.speaker_gate_cos}}
+            fused = self._fuse(dense, lexical)
+            ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+            heads.update(self.store.episode_heads(user_id, [i for i in ranked[:pool] if i not in heads]))
         types = self._asked_types(query) if kn.type_weight else set()
         if types:
             typed = early.typed() if early.typed is not None else self._type_hits(user_id, types, pool)
@@ -323,9 +333,10 @@ class Retriever:
         # searches, the named entities' facts, and the episode reads the ranking may ask for.
         early = _Early()
         if ranks_episodes:
-            early.text = self._start(self.store.search_text, user_id, "episode", query, epool)
             if rescore and len(texts) == 2:  # a named speaker's turns are ranked by the rest of the question
                 early.content = self._start(self.store.search_text, user_id, "episode", content, epool)
+            else:
+                early.text = self._start(self.store.search_text, user_id, "episode", query, epool)
             types = self._asked_types(query) if rescore and kn.type_weight else set()
             if types:
                 early.typed = self._start(self._type_hits, user_id, types, epool)

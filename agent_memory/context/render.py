@@ -20,7 +20,7 @@ from typing import Any
 
 from ..models import Entity, Episode, Fact, Observation
 from .templates import Placeholder, parse_template
-from .tokens import count_tokens
+from .tokens import count_tokens, min_tokens
 
 __all__ = [
     "ContextParts",
@@ -312,7 +312,8 @@ def _render(template: str, parts: ContextParts, token_budget: int, memo: dict[tu
                 continue
             text = memo.get((kind, key)) or line(item)  # a line is never empty: it starts with "- "
             memo[(kind, key)] = text
-            if len(text) > _MAX_CHARS_PER_TOKEN * (section_budget - used):
+            room = section_budget - used
+            if len(text) > _MAX_CHARS_PER_TOKEN * room or min_tokens(text) >= room:
                 continue  # cannot fit: skip it without paying for an exact count
             cost = _line_tokens(text) + 1
             day = None

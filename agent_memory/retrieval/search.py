@@ -373,7 +373,9 @@ class Retriever:
                                  found=found)
             facts = self.store.get_facts(user_id, list(scores))
             if not kn.fact_assistant:  # what the assistant said is advice, not the user's life
-                said = self.store.episode_heads(user_id, sorted({u for f in facts for u in f.episodes}))
+                sources = {u for f in facts for u in f.episodes}
+                said = {u: heads[u] for u in sources if u in heads}  # the ranking read most of them
+                said.update(self.store.episode_heads(user_id, sorted(sources - said.keys())))
                 facts = [f for f in facts if not f.episodes or any(
                     u in said and said[u].role != Role.assistant for u in f.episodes)]
             rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now or utcnow())) for f in facts]

@@ -25,6 +25,13 @@ from .sqlite_graph import GraphTables, fts_query
 __all__ = ["SQLiteStore", "Tracer", "fts_query", "normalize_name"]
 
 
+# stored enum values -> members: a dict lookup instead of Enum's call (hundreds per read); an unknown
+# value still goes through the Enum, which says what is wrong
+_ROLES = {m.value: m for m in Role}
+_SOURCES = {m.value: m for m in EpisodeSource}
+_STATUSES = {m.value: m for m in EpisodeStatus}
+
+
 class SQLiteStore(GraphTables):
     """Every record and all full text of one memory in one SQLite file (or a private temporary one)."""
 
@@ -130,10 +137,11 @@ class SQLiteStore(GraphTables):
         role = row["role"]
         return stored(Episode, {
             "uuid": row["uuid"], "user_id": row["user_id"], "thread_id": row["thread_id"],
-            "source": EpisodeSource(row["source"]), "content": row["content"],
-            "role": None if role is None else Role(role), "name": row["name"],
+            "source": _SOURCES.get(row["source"]) or EpisodeSource(row["source"]), "content": row["content"],
+            "role": None if role is None else _ROLES.get(role) or Role(role), "name": row["name"],
             "reference_time": stored_ts(row["reference_time"]), "ingested_at": stored_ts(row["ingested_at"]),
-            "status": EpisodeStatus(row["status"]), "error": row["error"], "metadata": loads(row["metadata"]),
+            "status": _STATUSES.get(row["status"]) or EpisodeStatus(row["status"]), "error": row["error"],
+            "metadata": loads(row["metadata"]),
         })
 
     def add_episodes(self, episodes: Sequence[Episode]) -> None:
@@ -196,7 +204,8 @@ class SQLiteStore(GraphTables):
             "SELECT uuid, thread_id, role, name, reference_time, length(content), seq FROM episodes"
             f" WHERE +user_id=? AND uuid IN ({marks})", (user_id, *uuids))
         found = {r[0]: r for r in rows}
-        return {u: EpisodeHead(u, r[1], None if r[2] is None else Role(r[2]), r[3], stored_ts(r[4]), r[5], r[6])
+        return {u: EpisodeHead(u, r[1], None if r[2] is None else _ROLES.get(r[2]) or Role(r[2]), r[3],
+                               stored_ts(r[4]), r[5], r[6])
                 for u in uuids if (r := found.get(u)) is not None}
 
     def list_episodes(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent_memory import Memory, Message
@@ -81,3 +81,13 @@ def test_a_summary_or_fact_with_line_breaks_stays_one_line() -> None:
     md = render_context(MARKDOWN, parts, 1500)
     assert markdown_sections(md.text, HEADERS)["# USER SUMMARY"] == ["\\# FACTS Jane is an admin. "
                                                                      "&lt;/USER_SUMMARY&gt;"]
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=300) | st.lists(st.sampled_from(["a", " ", "  ", "\t", "'s", "123456", "é", "-", "!!", "\u00a0",
+                                                         "日本", "🙂", "\n"]), max_size=60).map("".join))
+def test_a_lines_floor_never_exceeds_its_token_count(text: str) -> None:
+    # the render skips a line whose floor cannot fit without counting it: the floor must be a floor
+    from agent_memory.context.tokens import count_tokens, min_tokens
+
+    assert min_tokens(text) <= count_tokens(text)

@@ -15,7 +15,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from ..models import Entity, Episode, Fact, Observation
@@ -219,7 +219,7 @@ def _episode_fill(episodes: Sequence[Episode], lines: Sequence[str], position: d
     out: list[str] = []
     day = None
     for i in order:
-        d = _day(episodes[i].reference_time)
+        d = episodes[i].reference_time.date()
         if d != day:
             out.append(day_line(episodes[i].reference_time))
             day = d
@@ -303,7 +303,7 @@ def _render(template: str, parts: ContextParts, token_budget: int, memo: dict[tu
             continue
         kind, line = _LINES[ph.name]
         slot = _Slot(ph, kind, position=parts.episode_order)
-        days: set[str] = set()
+        days: set[date] = set()
         share = shares.get(kind)
         section_budget = token_budget if share is None else min(token_budget, used + int(share * token_budget))
         for item in _pick(ph, getattr(parts, kind), kind):
@@ -318,7 +318,7 @@ def _render(template: str, parts: ContextParts, token_budget: int, memo: dict[tu
             cost = _line_tokens(text) + 1
             day = None
             if kind == "episodes":
-                day = _day(item.reference_time)  # type: ignore[attr-defined]
+                day = item.reference_time.date()  # type: ignore[attr-defined]
                 if day not in days:
                     cost += _line_tokens(day_line(item.reference_time)) + 1  # type: ignore[attr-defined]
             if used + cost > section_budget:

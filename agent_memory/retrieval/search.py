@@ -126,7 +126,15 @@ class Retriever:
         """Start ``fn(*args)`` on a side thread now; the returned call waits for its result (or runs it
         inline once the retriever is closed). A read that needs no vector or no ranking starts early."""
         future = self._submit(fn, *args)
-        return future.result if future is not None else (lambda: fn(*args))
+        if future is not None:
+            return future.result
+        done: list[R] = []
+
+        def once() -> R:  # inline, on the first call only
+            if not done:
+                done.append(fn(*args))
+            return done[0]
+        return once
 
     def _text_hits(self, user_id: str, pools: dict[Kind, int], query: str) -> dict[Kind, list[tuple[str, float]]]:
         return {k: self.store.search_text(user_id, k, query, n) for k, n in pools.items()}

@@ -294,10 +294,12 @@ class MemoryService:
             self.worker.forget(user_id)
         with self.ingestor.user_lock(user_id):  # not while an inline run of theirs writes
             self.store.delete_user(user_id)
+        self.retriever.forget(user_id)
 
     def delete_thread(self, thread_id: str) -> None:
-        self.thread(thread_id)
+        thread = self.thread(thread_id)
         self.store.delete_thread(thread_id)
+        self.retriever.forget(thread.user_id)
 
     def delete_episode(self, user_id: str, uuid: str) -> None:
         user = self.user(user_id)
@@ -307,6 +309,7 @@ class MemoryService:
                                        user_id=user_id, episode_uuid=uuid)
         stated = self.store.get_facts(user_id, self.store.facts_of_episodes(user_id, [uuid]).get(uuid, []))
         facts = set(self.store.delete_episode(user_id, uuid))
+        self.retriever.forget(user_id)
         from .ingest.forget import tidy_after_forget  # summaries must not repeat what was forgotten
 
         if tidy_after_forget(self.store, user, [f for f in stated if f.uuid in facts]):

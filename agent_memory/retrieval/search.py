@@ -41,7 +41,8 @@ _KINDS = {
 _TYPE_WORDS = {w: types for types, words in _KINDS.items() for w in words.split()}
 _FETCH_WINDOW = timedelta(days=12)
 TYPED_TTL = 60.0  # seconds a user's turns naming things of a kind are kept (``Retriever._type_hits``)
-_TYPED_KEEP = 512  # (user, kinds) pairs kept  # a time window this short brings in all its episodes
+_TYPED_KEEP = 512  # (user, kinds) pairs kept, and users whose speakers are known
+_SPEAKERS_KEEP = 1000  # speaker names kept per user  # a time window this short brings in all its episodes
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b", re.I)
 
 def _name_grams(query: str) -> set[str]:
@@ -116,6 +117,7 @@ class Retriever:
         self._side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="agent-memory-search")
         self._memo_lock = threading.Lock()
         self._typed_memo: OrderedDict[tuple[str, frozenset[str], int], tuple[float, dict[str, float]]] = OrderedDict()
+        self._speakers: OrderedDict[str, frozenset[str]] = OrderedDict()  # user -> names heard speaking
 
     def close(self) -> None:
         """Stop the side threads (after the searches they run have finished)."""
@@ -229,6 +231,18 @@ class Retriever:
         with self._memo_lock:
             for key in [k for k in self._typed_memo if k[0] == user_id]:
                 del self._typed_memo[key]
+            self._speakers.pop(user_id, None)
+
+    def _heard(self, user_id: str, names: set[str]) -> None:
+        """Remember who speaks in a user's turns (names of the ranked turns): ``candidates`` guesses
+        which people a question names are speakers from it."""
+        with self._memo_lock:
+            known = self._speakers.pop(user_id, frozenset())
+            if not names <= known:
+                known = frozenset(list(known | names)[-_SPEAKERS_KEEP:])
+            self._speakers[user_id] = known
+            while len(self._speakers) > _TYPED_KEEP:
+                self._speakers.popitem(last=False)
 
     def _typed(self, fused: dict[str, float], hits: dict[str, float]) -> dict[str, float]:
         """A question asking for a kind of thing ("which cities", "what books") is answered by turns
@@ -278,7 +292,9 @@ class Retriever:
         heads = self.store.episode_heads(user_id, ranked[:pool])
         full: dict[str, Episode] = {}
         grams = _name_grams(query)
-        speakers = {n for n in (normalize_name(h.name) for h in heads.values() if h.name) if n in grams}
+        names = {normalize_name(h.name) for h in heads.values() if h.name}
+        self._heard(user_id, names)
+        speakers = {n for n in names if n in grams}
         content = _without(query, speakers) if speakers else ""
         if by_rest and not content_words(content):  # no one named speaks: the whole question ranks the turns
             lexical = dict(self.store.search_text(user_id, "episode", query, pool))
@@ -357,6 +373,10 @@ class Retriever:
         # the question without the people it names, embedded in the same call (one model run): the
         # vector ranking of a named speaker's turns uses it (see ``_rank_episodes``)
         people = {normalize_name(e.name) for e in named if e.type == "Person"}
+        # of them, the ones heard speaking before (a Person the extractor made of "Writing" is not):
+        # a guess that only saves work; the speakers are read from the ranked turns either way
+        heard = self._speakers.get(user_id)
+        people = people & heard if heard and people & heard else people
         content = _without(query, people) if people else ""
         texts = [query, content] if content_words(content) else [query]
         epool = max(pool, self.episode_pool or round(kn.episode_pool_factor * pool))

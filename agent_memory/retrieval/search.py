@@ -423,13 +423,15 @@ class Retriever:
         more = self._start(self.store.get_episodes, user_id, missing) if missing else None
 
         if "fact" in kinds:
-            bfs = [f.uuid for f in touching()] if touching is not None else []
+            near = {f.uuid: f for f in touching()} if touching is not None else {}
+            bfs = list(near)
             supported = self.store.facts_of_episodes(user_id, top_episodes[: fpool // 2])
             via_episodes = [fid for ep in top_episodes[: fpool // 2] for fid in supported.get(ep, [])]
             scores = self._fused(user_id, "fact", query, qvec, fpool,
                                  [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)], sims=sims,
                                  found=found)
-            facts = self.store.get_facts(user_id, list(scores))
+            read = {f.uuid: f for f in self.store.get_facts(user_id, [i for i in scores if i not in near])}
+            facts = [f for i in scores if (f := near.get(i) or read.get(i)) is not None]
             if not kn.fact_assistant:  # what the assistant said is advice, not the user's life
                 sources = {u for f in facts for u in f.episodes}
                 said = {u: heads[u] for u in sources if u in heads}  # the ranking read most of them

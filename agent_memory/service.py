@@ -36,7 +36,7 @@ from .errors import (
 from .extraction.base import Extractor
 from .ingest.indexer import Indexer
 from .ingest.pipeline import Ingestor, Judge, user_entity
-from .ingest.worker import Worker
+from .ingest.worker import Readers, Worker
 from .models import (
     ContextTemplate,
     Entity,
@@ -100,7 +100,9 @@ class MemoryService:
                                  judge=judge, summarizer=summarizer, indexer=self.indexer)
         self.retriever = Retriever(self.store, embedder, pool=config.candidate_pool)
         debounce = config.llm_debounce_seconds if self.llm is not None else 0.0
-        self.worker = (Worker(self.ingestor, debounce=debounce, min_batch=config.llm_min_batch if self.llm else 1)
+        self.readers = Readers()
+        self.worker = (Worker(self.ingestor, debounce=debounce, min_batch=config.llm_min_batch if self.llm else 1,
+                              readers=self.readers)
                        if config.ingest_mode == "background" else None)
         self._summary_backlog: dict[str, tuple[dict[str, Fact], list[str]]] = {}
         self._closed = self._store_closed = False
@@ -508,6 +510,11 @@ class MemoryService:
         ``now``: the date relative phrases of the query count from ("last week"); by default the
         latest message of the caller's window, else none (then they are not read).
         """
+        with self.readers:  # background ingestion starts its next batch after this read
+            return self._build_context(user_id, query, template_id, token_budget, thread_id, exclude, now)
+
+    def _build_context(self, user_id: str, query: str, template_id: str | None, token_budget: int | None,
+                       thread_id: str | None, exclude: frozenset[str], now: datetime | None) -> UserContext:
         user = self.user(user_id)
         check_query(query, template_id)
         template = self.template_text(template_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -78,7 +79,13 @@ def parse_template(template: str) -> list[Placeholder]:
     """Every placeholder of ``template``, in order; raises TemplateError on any mistake."""
     if not isinstance(template, str) or not template.strip():
         raise TemplateError("a context template must be a non-empty string")
-    found = [_parse_one(m) for m in _TOKEN.finditer(template)]
+    return list(_parsed(template))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(template: str) -> tuple[Placeholder, ...]:
+    """``parse_template`` once per template text (a read parses its template three times)."""
+    found = tuple(_parse_one(m) for m in _TOKEN.finditer(template))
     stray = _TOKEN.sub("", template)
     if "%{" in stray:
         raise TemplateError("unclosed placeholder: a '%{' has no matching '}'")

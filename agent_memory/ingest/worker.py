@@ -10,9 +10,40 @@ from collections import deque
 from ..errors import AgentMemoryError, ProcessingTimeoutError
 from .pipeline import Ingestor
 
-__all__ = ["Worker"]
+__all__ = ["Readers", "Worker"]
 
 log = logging.getLogger(__name__)
+
+
+class Readers:
+    """Reads in flight (``with readers:`` around each). Background ingestion starts a user's batch
+    when none is, so a read that follows ``add_messages`` (an agent's turn) has the cores to itself
+    instead of sharing them with the ingestion of the message it just added."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._cond = threading.Condition()
+
+    def __enter__(self) -> Readers:
+        with self._cond:
+            self._count += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._count -= 1
+            if not self._count:
+                self._cond.notify_all()
+
+    def busy(self) -> bool:
+        return self._count > 0
+
+    def wait_idle(self, patience: float) -> None:
+        """Return when no read is in flight, or after ``patience`` seconds (reads never starve ingestion)."""
+        deadline = time.monotonic() + patience
+        with self._cond:
+            while self._count and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
 
 
 class Worker:
@@ -24,8 +55,10 @@ class Worker:
     the window short: nothing is gained by making it wait.
     """
 
-    def __init__(self, ingestor: Ingestor, *, debounce: float = 0.0, min_batch: int = 1) -> None:
+    def __init__(self, ingestor: Ingestor, *, debounce: float = 0.0, min_batch: int = 1,
+                 readers: Readers | None = None, patience: float = 0.25) -> None:
         self.ingestor = ingestor
+        self.readers, self.patience = readers, patience  # a batch waits up to ``patience`` s for reads
         self.debounce = debounce  # let a chat loop's messages gather into one batch (one model call)
         self.min_batch = min_batch
         self._pending: dict[str, int] = {}  # episodes submitted per queued user
@@ -90,6 +123,7 @@ class Worker:
                     return
                 self._busy.add(user_id)
             try:
+                self._reads_first(user_id)
                 self.ingestor.process_user(user_id)
                 self._errors.pop(user_id, None)
             except Exception as exc:  # noqa: BLE001 - surfaced by wait()
@@ -99,6 +133,18 @@ class Worker:
                 with self._cond:
                     self._busy.discard(user_id)
                     self._cond.notify_all()
+
+    def _reads_first(self, user_id: str) -> None:
+        """Hold the user's batch while reads are in flight, up to ``patience`` s; a caller waiting for
+        the user (``wait``) or ``stop`` ends the hold."""
+        if self.readers is None:
+            return
+        deadline = time.monotonic() + self.patience
+        while self.readers.busy() and (left := deadline - time.monotonic()) > 0:
+            with self._cond:
+                if self._stopping or self._hurried(user_id):
+                    return
+            self.readers.wait_idle(min(left, 0.02))
 
     def wait(self, user_id: str | None = None, timeout: float | None = None) -> None:
         """Block until the user (or everyone) has nothing queued; re-raise a failure of the run."""

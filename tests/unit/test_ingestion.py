@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -211,3 +213,25 @@ def test_a_run_of_several_batches_gives_every_record_its_own_vector() -> None:
         for entity in mem.graph.entities(user_id="jane"):
             hits = dict(index.query("jane", "entity", embedder.embed_batch([entity_text(entity)])[0], 20))
             assert hits[entity.uuid] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_background_ingestion_lets_a_read_in_flight_finish_first() -> None:
+    # an agent's turn adds its message and reads context at once: the read keeps the cores, the
+    # message is processed right after it; a caller waiting for processing is not held back
+    config = MemoryConfig(home=None, vector_backend="exact", ingest_mode="background")
+    with Memory.ephemeral(config=config, embedder=HashEmbedder(), extractor=TripleExtractor()) as mem:
+        mem.user.add(user_id="jane", first_name="Jane")
+        mem.thread.create(thread_id="t1", user_id="jane")
+        worker = mem._core.worker
+        assert worker is not None
+        worker.patience = 30.0
+        with mem._core.readers:  # a read in flight
+            mem.thread.add_messages("t1", messages=[Message(role="user", content="I | VISITED | Oslo")])
+            time.sleep(0.3)
+            assert [e.status for e in mem.graph.episodes(user_id="jane")] == [EpisodeStatus.pending]
+        mem.wait_until_processed("jane", timeout=10)  # the read is over: it runs now, not after 30 s
+        assert [f.target_name for f in mem.graph.facts(user_id="jane")] == ["Oslo"]
+        with mem._core.readers:
+            mem.thread.add_messages("t1", messages=[Message(role="user", content="I | VISITED | Rome")])
+            mem.wait_until_processed("jane", timeout=10)  # waiting for it hurries it past the read
+        assert len(mem.graph.facts(user_id="jane")) == 2

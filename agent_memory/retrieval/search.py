@@ -418,9 +418,6 @@ class Retriever:
                     if uid in episode_scores and h.length > kn.length_ref:
                         episode_scores[uid] *= (kn.length_ref / h.length) ** kn.length_alpha
         top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
-        # the block's episodes are read on a side thread while the facts are ranked
-        missing = [i for i in top_episodes if i not in episodes] if "episode" in kinds else []
-        more = self._start(self.store.get_episodes, user_id, missing) if missing else None
 
         if "fact" in kinds:
             near = {f.uuid: f for f in touching()} if touching is not None else {}
@@ -448,8 +445,8 @@ class Retriever:
             out.facts = [(f, by_id[f.uuid]) for f in ranked if by_id[f.uuid] >= bar]
 
         if "episode" in kinds:
-            if more is not None:
-                episodes.update((e.uuid, e) for e in more())
+            missing = [i for i in top_episodes if i not in episodes]
+            episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
             out.episodes = [(episodes[i], episode_scores[i]) for i in top_episodes if i in episodes]
             out.episode_order = {e.uuid: heads[e.uuid].seq for e, _ in out.episodes if e.uuid in heads}
 

@@ -10,7 +10,9 @@ from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["jaccard", "jaccard_matrix", "mmr", "mmr_order", "recency_weight", "rrf", "word_set"]
+from ..models import Fact
+
+__all__ = ["fact_similarity", "jaccard", "jaccard_matrix", "mmr", "mmr_order", "recency_weight", "rrf", "word_set"]
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
@@ -106,3 +108,18 @@ def recency_weight(ts: datetime | None, now: datetime, half_life_days: float = 1
         return 0.5
     days = max((now - ts).total_seconds() / 86400.0, 0.0)
     return math.pow(0.5, days / half_life_days)
+
+
+def fact_similarity(facts: Sequence[Fact]) -> np.ndarray:
+    """Word overlap (jaccard) of each pair of facts, except that an old and a new value of one state
+    ("lives in Boston" / "lives in Denver") are a change, not a repeat: 0."""
+    sim = jaccard_matrix([word_set(f.fact) for f in facts])
+    states: dict[tuple[str, str], list[int]] = {}
+    for i, f in enumerate(facts):
+        states.setdefault((f.source_uuid, f.relation), []).append(i)
+    for group in states.values():
+        for i in group:
+            for j in group:
+                if facts[i].target_uuid != facts[j].target_uuid:
+                    sim[i, j] = 0.0
+    return sim

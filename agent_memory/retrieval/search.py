@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,64 +9,24 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from .._time import utcnow
 from ..embedding.base import Embedder
 from ..models import Entity, Episode, Fact, Observation, Role, SearchResult, SearchScope
 from ..storage.base import EpisodeHead, GraphStore, Kind
 from ..text import content_words, normalize_name
-from .fusion import jaccard_matrix, mmr_order, recency_weight, rrf, word_set
+from .filters import SearchFilters, episode_ok, fact_ok
+from .fusion import fact_similarity, mmr_order, recency_weight, rrf
 from .knobs import Knobs
+from .memo import ReadMemo
+from .question import asked_types, name_grams, name_phrases, without
 from .relevance import attach_relevance
 from .when import query_dates
 
 __all__ = ["Candidates", "Knobs", "Retriever", "SearchFilters", "query_dates"]
 
 R = TypeVar("R")
-_WORDS = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
-# Words by which a question asks for a kind of thing -> the entity types that are such things.
-_KINDS = {
-    ("Place", "Location"): "city cities country countries place places state states town towns",
-    ("Work",): "book books novel novels movie movies film films song songs album albums series",
-    ("Animal", "Pet"): "pet pets animal animals dog dogs cat cats",
-    ("Organization",): "company companies organization organizations organisation organisations team teams",
-    ("Activity",): "activity activities hobby hobbies sport sports",
-    ("Event",): "event events",
-}
-_TYPE_WORDS = {w: types for types, words in _KINDS.items() for w in words.split()}
-_FETCH_WINDOW = timedelta(days=12)
-TYPED_TTL = 60.0  # seconds a user's turns naming things of a kind are kept (``Retriever._type_hits``)
-_TYPED_KEEP = 512  # (user, kinds) pairs kept, and users whose speakers are known
-_SPEAKERS_KEEP = 1000  # speaker names kept per user  # a time window this short brings in all its episodes
-_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b", re.I)
-
-def _name_grams(query: str) -> set[str]:
-    """The query's 1-3 word phrases as name keys, possessives dropped ("Melanie's" -> "melanie")."""
-    plain = _POSSESSIVE.sub("", query)
-    return {normalize_name(g) for g in _ngrams(plain, n=3)}
-
-
-def _without(query: str, names: set[str]) -> str:
-    """The query with the words of these names removed (possessives too)."""
-    drop = {w for n in names for w in n.split()}
-    return " ".join(w for w in _WORDS.findall(_POSSESSIVE.sub("", query)) if w.casefold() not in drop)
-
-
-class SearchFilters(BaseModel):
-    """Narrow ``graph.search`` results. Every field is optional."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    valid_only: bool = False
-    as_of: datetime | None = None
-    relations: list[str] | None = None
-    entity_types: list[str] | None = None
-    thread_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
+_FETCH_WINDOW = timedelta(days=12)  # a time window this short brings in all its episodes
 @dataclass
 class Candidates:
     """Ranked records of every kind, best first, with their fused scores."""
@@ -97,11 +53,6 @@ class _Early:
     typed: Callable[[], dict[str, float]] | None = None
 
 
-def _ngrams(text: str, n: int = 3, max_words: int = 60) -> list[str]:
-    words = _WORDS.findall(text)[:max_words]
-    return [" ".join(words[i : i + k]) for k in range(1, n + 1) for i in range(len(words) - k + 1)]
-
-
 class Retriever:
     """Finds what a query needs from the user's graph, within a candidate pool per kind."""
 
@@ -115,9 +66,7 @@ class Retriever:
         # Facts, entities and observations are searched on a side thread while the episodes are
         # ranked (the index and SQLite release the GIL): the two cores share one context's wait.
         self._side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="agent-memory-search")
-        self._memo_lock = threading.Lock()
-        self._typed_memo: OrderedDict[tuple[str, frozenset[str], int], tuple[float, dict[str, float]]] = OrderedDict()
-        self._speakers: OrderedDict[str, frozenset[str]] = OrderedDict()  # user -> names heard speaking
+        self.memo = ReadMemo()
 
     def close(self) -> None:
         """Stop the side threads (after the searches they run have finished)."""
@@ -179,12 +128,7 @@ class Retriever:
 
     def query_entities(self, user_id: str, query: str) -> list[Entity]:
         """Entities the query names (by name or alias, up to three-word phrases; "Melanie's" names Melanie)."""
-        grams = _ngrams(query)
-        plain = _POSSESSIVE.sub("", query)
-        if plain != query:
-            seen = set(grams)
-            grams += [g for g in _ngrams(plain) if g not in seen]
-        found = self.store.entities_by_names(user_id, grams)
+        found = self.store.entities_by_names(user_id, name_phrases(query))
         unique = {e.uuid: e for ents in found.values() for e in ents}
         return list(unique.values())
 
@@ -199,11 +143,6 @@ class Retriever:
                 fused[i] = fused.get(i, 0.0) + w * ((v - lo) / (hi - lo) if hi > lo else 1.0)
         return fused
 
-    @staticmethod
-    def _asked_types(query: str) -> set[str]:
-        """The entity types of the things a question asks for ("which cities" -> Place, Location)."""
-        return {t for w in _WORDS.findall(query.casefold()) for t in _TYPE_WORDS.get(w, ())}
-
     def _type_hits(self, user_id: str, types: set[str], pool: int) -> dict[str, float]:
         """The turns naming entities of these types, by BM25 over their names.
 
@@ -211,38 +150,17 @@ class Retriever:
         episodes), so it is kept for ``TYPED_TTL`` seconds per user and types; a delete through this
         memory forgets it at once (``forget``). Turns added meanwhile join the ranking by their words.
         """
-        key = (user_id, frozenset(types), pool)
-        now = time.monotonic()
-        with self._memo_lock:
-            kept = self._typed_memo.get(key)
-            if kept is not None and kept[0] > now:
-                self._typed_memo.move_to_end(key)
-                return kept[1]
+        kept = self.memo.typed(user_id, frozenset(types), pool)
+        if kept is not None:
+            return kept
         names = [e.name for t in sorted(types) for e in self.store.list_entities(user_id, type=t, limit=64)]
         hits = dict(self.store.search_text(user_id, "episode", " ".join(names), pool)) if names else {}
-        with self._memo_lock:
-            self._typed_memo[key] = (now + TYPED_TTL, hits)
-            while len(self._typed_memo) > _TYPED_KEEP:
-                self._typed_memo.popitem(last=False)
+        self.memo.keep_typed(user_id, frozenset(types), pool, hits)
         return hits
 
     def forget(self, user_id: str) -> None:
         """Drop what the retriever keeps of a user's records (after a delete)."""
-        with self._memo_lock:
-            for key in [k for k in self._typed_memo if k[0] == user_id]:
-                del self._typed_memo[key]
-            self._speakers.pop(user_id, None)
-
-    def _heard(self, user_id: str, names: set[str]) -> None:
-        """Remember who speaks in a user's turns (names of the ranked turns): ``candidates`` guesses
-        which people a question names are speakers from it."""
-        with self._memo_lock:
-            known = self._speakers.pop(user_id, frozenset())
-            if not names <= known:
-                known = frozenset(list(known | names)[-_SPEAKERS_KEEP:])
-            self._speakers[user_id] = known
-            while len(self._speakers) > _TYPED_KEEP:
-                self._speakers.popitem(last=False)
+        self.memo.forget(user_id)
 
     def _typed(self, fused: dict[str, float], hits: dict[str, float]) -> dict[str, float]:
         """A question asking for a kind of thing ("which cities", "what books") is answered by turns
@@ -291,11 +209,11 @@ class Retriever:
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
         heads = self.store.episode_heads(user_id, ranked[:pool])
         full: dict[str, Episode] = {}
-        grams = _name_grams(query)
+        grams = name_grams(query)
         names = {normalize_name(h.name) for h in heads.values() if h.name}
-        self._heard(user_id, names)
+        self.memo.heard(user_id, names)
         speakers = {n for n in names if n in grams}
-        content = _without(query, speakers) if speakers else ""
+        content = without(query, speakers) if speakers else ""
         if by_rest and not content_words(content):  # no one named speaks: the whole question ranks the turns
             lexical = dict(self.store.search_text(user_id, "episode", query, pool))
             fused = self._fuse(dense, lexical)
@@ -320,7 +238,7 @@ class Retriever:
             fused = self._fuse(dense, lexical)
             ranked = sorted(fused, key=fused.__getitem__, reverse=True)
             heads.update(self.store.episode_heads(user_id, [i for i in ranked[:pool] if i not in heads]))
-        types = self._asked_types(query) if kn.type_weight else set()
+        types = asked_types(query) if kn.type_weight else set()
         if types:
             typed = early.typed() if early.typed is not None else self._type_hits(user_id, types, pool)
             fused = self._typed(fused, typed)
@@ -375,9 +293,9 @@ class Retriever:
         people = {normalize_name(e.name) for e in named if e.type == "Person"}
         # of them, the ones heard speaking before (a Person the extractor made of "Writing" is not):
         # a guess that only saves work; the speakers are read from the ranked turns either way
-        heard = self._speakers.get(user_id)
-        people = people & heard if heard and people & heard else people
-        content = _without(query, people) if people else ""
+        heard = self.memo.speakers(user_id)
+        people = people & heard if people & heard else people
+        content = without(query, people) if people else ""
         texts = [query, content] if content_words(content) else [query]
         epool = max(pool, self.episode_pool or round(kn.episode_pool_factor * pool))
         # a search returns what it ranks: only a block's pools shrink by their factors
@@ -395,7 +313,7 @@ class Retriever:
                 early.content = self._start(self.store.search_text, user_id, "episode", content, epool)
             else:
                 early.text = self._start(self.store.search_text, user_id, "episode", query, epool)
-            types = self._asked_types(query) if rescore and kn.type_weight else set()
+            types = asked_types(query) if rescore and kn.type_weight else set()
             if types:
                 early.typed = self._start(self._type_hits, user_id, types, epool)
         side_text = self._start(self._text_hits, user_id, side, query) if side else None
@@ -438,7 +356,7 @@ class Retriever:
             rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now or utcnow())) for f in facts]
             order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:fpool]
             facts, rel = [facts[i] for i in order], [rel[i] for i in order]
-            ranked = [facts[i] for i in mmr_order(rel, _fact_similarity(facts), lambda_=0.75)]
+            ranked = [facts[i] for i in mmr_order(rel, fact_similarity(facts), lambda_=0.75)]
             by_id = dict(zip((f.uuid for f in facts), rel))
             # a fact earns its place by relevance, not by a fixed count: far below the best it gives way
             bar = kn.fact_keep * max(rel, default=0.0)
@@ -477,7 +395,7 @@ class Retriever:
         results: list[SearchResult] = []
         if kind == "fact":
             for f, s in cands.facts:
-                if _fact_ok(f, filters, self.store):
+                if fact_ok(f, filters, self.store):
                     results.append(SearchResult(score=s, fact=f))
         elif kind == "entity":
             for e, s in cands.entities:
@@ -485,55 +403,11 @@ class Retriever:
                     results.append(SearchResult(score=s, entity=e))
         elif kind == "episode":
             for ep, s in cands.episodes:
-                if _episode_ok(ep, filters):
+                if episode_ok(ep, filters):
                     results.append(SearchResult(score=s, episode=ep))
         else:
             results = [SearchResult(score=s, observation=o) for o, s in cands.observations]
         if not relevance:
             return results[:limit]
         return attach_relevance(self.embedder, query, results[:limit], known=cands.similarity)
-
-
-def _fact_similarity(facts: Sequence[Fact]) -> np.ndarray:
-    """Word overlap (jaccard) of each pair of facts, except that an old and a new value of one state
-    ("lives in Boston" / "lives in Denver") are a change, not a repeat: 0."""
-    sim = jaccard_matrix([word_set(f.fact) for f in facts])
-    states: dict[tuple[str, str], list[int]] = {}
-    for i, f in enumerate(facts):
-        states.setdefault((f.source_uuid, f.relation), []).append(i)
-    for group in states.values():
-        for i in group:
-            for j in group:
-                if facts[i].target_uuid != facts[j].target_uuid:
-                    sim[i, j] = 0.0
-    return sim
-
-
-def _fact_ok(f: Fact, flt: SearchFilters, store: GraphStore) -> bool:
-    if flt.valid_only and f.invalid_at is not None:
-        return False
-    if flt.as_of is not None and ((f.valid_at and f.valid_at > flt.as_of)
-                                  or (f.invalid_at and f.invalid_at <= flt.as_of)):
-        return False
-    if flt.relations and f.relation not in flt.relations:
-        return False
-    if flt.since and (f.valid_at is None or f.valid_at < flt.since):
-        return False
-    if flt.until and (f.valid_at is None or f.valid_at >= flt.until):
-        return False
-    if flt.thread_id is not None:
-        eps = store.get_episodes(f.user_id, f.episodes)
-        if not any(e.thread_id == flt.thread_id for e in eps):
-            return False
-    return True
-
-
-def _episode_ok(ep: Episode, flt: SearchFilters) -> bool:
-    if flt.thread_id is not None and ep.thread_id != flt.thread_id:
-        return False
-    if flt.since and ep.reference_time < flt.since:
-        return False
-    if flt.until and ep.reference_time >= flt.until:
-        return False
-    return not (flt.as_of and ep.reference_time > flt.as_of)
 

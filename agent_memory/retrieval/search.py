@@ -291,10 +291,11 @@ class Retriever:
         # the question without the people it names, embedded in the same call (one model run): the
         # vector ranking of a named speaker's turns uses it (see ``_rank_episodes``)
         people = {normalize_name(e.name) for e in named if e.type == "Person"}
-        # of them, the ones heard speaking before (a Person the extractor made of "Writing" is not):
-        # a guess that only saves work; the speakers are read from the ranked turns either way
-        heard = self.memo.speakers(user_id)
-        people = people & heard if people & heard else people
+        # a guess that only saves work (the speakers are read from the ranked turns either way): the
+        # names in the question heard speaking before, whatever type the extractor gave them, else
+        # the Person entities it names ("Writing" may be one)
+        heard = self.memo.speakers(user_id) & name_grams(query)
+        people = set(heard) or people
         content = without(query, people) if people else ""
         texts = [query, content] if content_words(content) else [query]
         epool = max(pool, self.episode_pool or round(kn.episode_pool_factor * pool))

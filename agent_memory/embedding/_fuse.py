@@ -93,23 +93,24 @@ def fuse_bert(folded: Path, out: Path, *, num_heads: int = 12) -> None:
         w1, b1 = _linear(graph, weights, f"{lp}intermediate.dense.bias")
         w2, b2 = _linear(graph, weights, f"{lp}output.dense.bias")
         last = "last_hidden_state" if i == layers[-1] else n + "out"
+        ln1 = [init(n + "ln1.weight", weights[lp + "attention.output.LayerNorm.weight"]),
+               init(n + "ln1.bias", weights[lp + "attention.output.LayerNorm.bias"]), init(n + "out.bias", bo)]
+        ln2 = [init(n + "ln2.weight", weights[lp + "output.LayerNorm.weight"]),
+               init(n + "ln2.bias", weights[lp + "output.LayerNorm.bias"]), init(n + "ffn2.bias", b2)]
         nodes += [
             helper.make_node("Attention", [x, init(n + "qkv.weight", np.concatenate([wq, wk, wv], axis=1)),
                                            init(n + "qkv.bias", np.concatenate([bq, bk, bv])), "fuse.mask"],
                              [n + "attention"], name=n + "attention", domain=ms, num_heads=num_heads),
             helper.make_node("MatMul", [n + "attention", init(n + "out.weight", wo)], [n + "attention.out"],
                              name=n + "attention.out"),
-            helper.make_node("SkipLayerNormalization",
-                             [n + "attention.out", x, init(n + "ln1.weight", weights[lp + "attention.output.LayerNorm.weight"]),
-                              init(n + "ln1.bias", weights[lp + "attention.output.LayerNorm.bias"]), init(n + "out.bias", bo)],
-                             [n + "h1"], name=n + "ln1", domain=ms, epsilon=_EPSILON),
+            helper.make_node("SkipLayerNormalization", [n + "attention.out", x, *ln1], [n + "h1"], name=n + "ln1",
+                             domain=ms, epsilon=_EPSILON),
             helper.make_node("MatMul", [n + "h1", init(n + "ffn1.weight", w1)], [n + "ffn1"], name=n + "ffn1"),
-            helper.make_node("BiasGelu", [n + "ffn1", init(n + "ffn1.bias", b1)], [n + "gelu"], name=n + "gelu", domain=ms),
+            helper.make_node("BiasGelu", [n + "ffn1", init(n + "ffn1.bias", b1)], [n + "gelu"], name=n + "gelu",
+                             domain=ms),
             helper.make_node("MatMul", [n + "gelu", init(n + "ffn2.weight", w2)], [n + "ffn2"], name=n + "ffn2"),
-            helper.make_node("SkipLayerNormalization",
-                             [n + "ffn2", n + "h1", init(n + "ln2.weight", weights[lp + "output.LayerNorm.weight"]),
-                              init(n + "ln2.bias", weights[lp + "output.LayerNorm.bias"]), init(n + "ffn2.bias", b2)],
-                             [last], name=n + "ln2", domain=ms, epsilon=_EPSILON),
+            helper.make_node("SkipLayerNormalization", [n + "ffn2", n + "h1", *ln2], [last], name=n + "ln2",
+                             domain=ms, epsilon=_EPSILON),
         ]
         x = last
     ids = [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"]) for name in inputs]

@@ -1,4 +1,4 @@
-"""The default embedder's graph is rebuilt with fused BERT ops before it is quantized, without changing what it computes."""
+"""The default embedder's graph is rebuilt with fused BERT ops before quantizing, computing the same thing."""
 
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ class SearchMixin(PgConnection):
             sql = (f"SELECT t.uuid, ts_rank(t.tsv, q) AS score FROM {table} t, to_tsquery('english', %s) q"
                    " WHERE t.user_id=%s AND t.tsv @@ q ORDER BY score DESC, t.uuid LIMIT %s")
             params = (words, user_id, limit)
-        return [(r["uuid"], float(r["score"])) for r in self._all(sql, params)]
+        return [(uuid, float(score)) for uuid, score in self._tuples(sql, params)]
 
     def _few(self, user_id: str, kind: Kind, limit: int) -> bool:
         """True when the user holds at most ``limit`` records of the kind and under HNSW_SHARE of its
@@ -235,14 +235,14 @@ class SearchMixin(PgConnection):
         else:  # the HNSW index, filtered to the user by pgvector's iterative scan
             inner = (f"SELECT uuid, embedding <=> q.vec AS d FROM vectors_{kind}"
                      f" WHERE user_id=%s ORDER BY embedding::vector({known}) <=> q.vec LIMIT %s")
-        rows = self._all(  # the query vectors are cast once, not per row
+        rows = self._tuples(  # the query vectors are cast once, not per row
             f"SELECT q.i, v.uuid, 1 - v.d AS score FROM unnest(%b::vector({known})[])"
             " WITH ORDINALITY AS q(vec, i)"
             f" CROSS JOIN LATERAL ({inner}) v ORDER BY q.i, v.d, v.uuid",
             ([Vector(r) for r in arr], user_id, k))
         out: list[list[tuple[str, float]]] = [[] for _ in range(arr.shape[0])]
-        for r in rows:
-            out[int(r["i"]) - 1].append((r["uuid"], float(r["score"])))
+        for i, uuid, score in rows:
+            out[int(i) - 1].append((uuid, float(score)))
         return out
 
     # -- the outbox -----------------------------------------------------------------------------

@@ -1,14 +1,14 @@
 """Full text (PostgreSQL text search), vectors (pgvector) and the vector outbox.
 
 Full text: each searchable table has a generated ``tsvector`` (English stemming) with a GIN
-index; a query is the OR of its content words, ranked with ``ts_rank`` (a user with few records: through
-their own rows, see ``search_text``). Vectors: one table
-per kind whose rows reference their record (deleting a record deletes its vector). A user with
-few vectors of a kind is searched exactly (their rows by the ``user_id`` index, sorted by cosine
-distance); above ``EXACT_LIMIT``, when the user also holds a fair share of the table, the HNSW index
-is used with pgvector's iterative filtered scan (a small user in a big table stays exact: a filtered
-graph walk would visit mostly other users' vectors). The HNSW index of a kind is built (concurrently,
-in the background) the first time a user needs it.
+index (episodes': the narrow ``episode_text``, kept in step by a trigger); a query is the OR of its
+content words, ranked with ``ts_rank`` (a user with few records: through their own rows, see
+``search_text``). Vectors: one table per kind whose rows reference their record (deleting a record
+deletes its vector). A user with few vectors of a kind is searched exactly (their rows by the
+``user_id`` index, sorted by cosine distance); above ``EXACT_LIMIT``, when the user also holds a fair
+share of the table, the HNSW index is used with pgvector's iterative filtered scan (a small user in a
+big table stays exact: a filtered graph walk would visit mostly other users' vectors). The HNSW index
+of a kind is built (concurrently, in the background) the first time a user needs it.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ __all__ = ["EXACT_LIMIT", "SearchMixin", "tsquery"]
 log = logging.getLogger(__name__)
 
 TABLES: dict[str, str] = {"episode": "episodes", "fact": "facts", "entity": "entities", "observation": "observations"}
+# where each kind's full text lives (episodes': a narrow table of its own, see schema migration 2)
+TEXT_TABLES: dict[str, str] = {**TABLES, "episode": "episode_text"}
 # Above this many vectors of one kind for one user, and at least HNSW_SHARE of the kind's table,
 # search walks the HNSW graph instead of scanning the user's rows exactly (an exact scan cost
 # ~3 us a 384-d row here; the filtered graph walk ~10 ms at 10k rows).
@@ -77,7 +79,7 @@ class SearchMixin(PgConnection):
         their own rows (the ``user_id`` index, each row's ``tsvector`` tested): the GIN index would first
         collect every user's matches (at 1,000 users x 100 episodes, 13x the server time). Otherwise
         the GIN index finds the matches. Both give the same rows and scores."""
-        table = TABLES[_kind(kind)]
+        table = TEXT_TABLES[_kind(kind)]
         words = tsquery(query)
         if words is None or limit <= 0:
             return []

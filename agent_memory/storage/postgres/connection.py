@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb, set_json_loads
 
 from ...errors import (
@@ -181,11 +181,15 @@ class PgConnection:
             raise StorageError(f"database error: {exc}") from exc
 
     # -- statements -------------------------------------------------------------------------------
-    def _run(self, conn: psycopg.Connection[Row], query: Any, params: Params | None) -> list[Row]:
+    def _run(self, conn: psycopg.Connection[Row], query: Any, params: Params | None,
+             tuples: bool = False) -> list[Any]:
         if self.tracer:
             self.tracer(query if isinstance(query, str) else query.as_string(conn),
                         list(params.values()) if isinstance(params, Mapping) else (params or ()))
-        cur = conn.execute(query, params)
+        # rows as tuples (C-built) for the hot reads: dict_row builds each dict in Python (160 episode
+        # heads: 0.90 ms of client CPU as dicts, 0.35 ms as tuples)
+        cur = psycopg.Cursor(conn, row_factory=tuple_row).execute(query, params) if tuples \
+            else conn.execute(query, params)
         return cur.fetchall() if cur.description else []
 
     def _all(self, query: Any, params: Params | None = None) -> list[Row]:
@@ -196,6 +200,16 @@ class PgConnection:
         self._check_open()
         with self._borrow() as conn, self._translate():
             return self._run(conn, query, params)
+
+    def _tuples(self, query: Any, params: Params | None = None) -> list[tuple[Any, ...]]:
+        """Like ``_all``, the rows as tuples in the order of the select list (for reads of many rows)."""
+        conn = self._bound()
+        if conn is not None:
+            with self._translate():
+                return self._run(conn, query, params, tuples=True)
+        self._check_open()
+        with self._borrow() as conn, self._translate():
+            return self._run(conn, query, params, tuples=True)
 
     def _x(self, query: Any, params: Params | None = None) -> None:
         self._all(query, params)

@@ -9,30 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from ...models import Entity, Fact, Observation, stored
 from ...text import normalize_name
 from ..base import MentionStat
 from ..fact_filters import fact_filters
-from .connection import PgConnection, Row, jsonb
+from .connection import PgConnection, jsonb
 from .records import utc
 
 __all__ = ["GraphMixin"]
 
 
-def _entity(r: Row) -> Entity:
-    """An entity as stored (``models.stored``: validated when written, not again)."""
+def _entity(r: Sequence[Any]) -> Entity:
+    """An entity as stored (``models.stored``: validated when written, not again), from a row of ``_ENTITY_COLS``."""
+    uuid, user_id, name, type_, aliases, summary, attributes, created_at, updated_at = r
     return stored(Entity, {
-        "uuid": r["uuid"], "user_id": r["user_id"], "name": r["name"], "type": r["type"], "aliases": r["aliases"],
-        "summary": r["summary"], "attributes": r["attributes"], "created_at": utc(r["created_at"]),
-        "updated_at": utc(r["updated_at"])})
+        "uuid": uuid, "user_id": user_id, "name": name, "type": type_, "aliases": aliases, "summary": summary,
+        "attributes": attributes, "created_at": utc(created_at), "updated_at": utc(updated_at)})
 
 
-def _observation(r: Row) -> Observation:
+def _observation(r: Sequence[Any]) -> Observation:
+    """An observation as stored, from a row of ``_OBS_COLS``."""
+    uuid, user_id, key, text, evidence, first_seen, last_seen, count, sessions = r
     return stored(Observation, {
-        "uuid": r["uuid"], "user_id": r["user_id"], "key": r["key"], "text": r["text"], "evidence": r["evidence"],
-        "first_seen": utc(r["first_seen"]), "last_seen": utc(r["last_seen"]), "count": r["count"],
-        "sessions": r["sessions"]})
+        "uuid": uuid, "user_id": user_id, "key": key, "text": text, "evidence": evidence,
+        "first_seen": utc(first_seen), "last_seen": utc(last_seen), "count": count, "sessions": sessions})
 
 
 def _opt(t: datetime | None) -> datetime | None:
@@ -82,7 +84,7 @@ class GraphMixin(PgConnection):
     def get_entities(self, user_id: str, uuids: Sequence[str]) -> list[Entity]:
         if not uuids:
             return []
-        rows = {r["uuid"]: r for r in self._all(
+        rows = {r[0]: r for r in self._tuples(
             f"SELECT {_ENTITY_COLS} FROM entities WHERE user_id=%s AND uuid = ANY(%b)", (user_id, list(uuids)))}
         return [_entity(rows[u]) for u in uuids if u in rows]
 
@@ -90,24 +92,24 @@ class GraphMixin(PgConnection):
         norms = sorted({normalize_name(n) for n in names} - {""})
         if not norms:
             return {}
-        rows = self._all(
+        rows = self._tuples(
             "SELECT n.norm, e.uuid, e.user_id, e.name, e.type, e.aliases, e.summary, e.attributes, e.created_at,"
             " e.updated_at FROM entity_names n JOIN entities e ON e.uuid = n.entity_uuid"
             " WHERE n.user_id=%s AND e.user_id=%s AND n.norm = ANY(%b) ORDER BY e.created_at, e.uuid",
             (user_id, user_id, norms))
         found: dict[str, list[Entity]] = {}
         for row in rows:
-            found.setdefault(row["norm"], []).append(_entity(row))
+            found.setdefault(row[0], []).append(_entity(row[1:]))
         return found
 
     def list_entities(self, user_id: str, *, type: str | None = None, limit: int = 100,
                       offset: int = 0) -> list[Entity]:
         if type is None:
-            rows = self._all(f"SELECT {_ENTITY_COLS} FROM entities WHERE user_id=%s ORDER BY created_at, uuid"
-                             " LIMIT %s OFFSET %s", (user_id, limit, offset))
+            rows = self._tuples(f"SELECT {_ENTITY_COLS} FROM entities WHERE user_id=%s ORDER BY created_at, uuid"
+                                " LIMIT %s OFFSET %s", (user_id, limit, offset))
         else:
-            rows = self._all(f"SELECT {_ENTITY_COLS} FROM entities WHERE user_id=%s AND type=%s"
-                             " ORDER BY created_at, uuid LIMIT %s OFFSET %s", (user_id, type, limit, offset))
+            rows = self._tuples(f"SELECT {_ENTITY_COLS} FROM entities WHERE user_id=%s AND type=%s"
+                                " ORDER BY created_at, uuid LIMIT %s OFFSET %s", (user_id, type, limit, offset))
         return [_entity(r) for r in rows]
 
     def add_mentions(self, user_id: str, pairs: Sequence[tuple[str, str]]) -> None:
@@ -135,16 +137,15 @@ class GraphMixin(PgConnection):
     def _facts(self, where: str, params: Sequence[object], tail: str = "") -> list[Fact]:
         """Facts matching ``where`` (over ``facts f``), with their endpoint names and provenance
         (episodes in reference-time order), in one statement."""
-        rows = self._all(f"{_FACT_SELECT} WHERE {where}{tail}", params)
+        rows = self._tuples(f"{_FACT_SELECT} WHERE {where}{tail}", params)
         return [
             stored(Fact, {
-                "uuid": r["uuid"], "user_id": r["user_id"], "source_uuid": r["source_uuid"],
-                "target_uuid": r["target_uuid"], "source_name": r["source_name"], "target_name": r["target_name"],
-                "relation": r["relation"], "fact": r["fact"], "valid_at": _opt(r["valid_at"]),
-                "invalid_at": _opt(r["invalid_at"]), "created_at": utc(r["created_at"]),
-                "expired_at": _opt(r["expired_at"]), "invalidated_by": r["invalidated_by"],
-                "episodes": r["episodes"], "attributes": r["attributes"]})
-            for r in rows
+                "uuid": uuid, "user_id": user, "source_uuid": source, "target_uuid": target, "source_name": sname,
+                "target_name": tname, "relation": relation, "fact": fact, "valid_at": _opt(valid_at),
+                "invalid_at": _opt(invalid_at), "created_at": utc(created_at), "expired_at": _opt(expired_at),
+                "invalidated_by": invalidated_by, "episodes": episodes, "attributes": attributes})
+            for (uuid, user, source, target, relation, fact, valid_at, invalid_at, created_at, expired_at,
+                 invalidated_by, attributes, sname, tname, episodes) in rows
         ]
 
     def save_fact(self, fact: Fact) -> None:
@@ -206,9 +207,9 @@ class GraphMixin(PgConnection):
         if not episode_uuids:
             return {}
         out: dict[str, list[str]] = {}
-        for r in self._all("SELECT episode_uuid, fact_uuid FROM fact_episodes WHERE user_id=%s"
-                           " AND episode_uuid = ANY(%b) ORDER BY fact_uuid", (user_id, list(episode_uuids))):
-            out.setdefault(r["episode_uuid"], []).append(r["fact_uuid"])
+        for ep, fact in self._tuples("SELECT episode_uuid, fact_uuid FROM fact_episodes WHERE user_id=%s"
+                                     " AND episode_uuid = ANY(%b) ORDER BY fact_uuid", (user_id, list(episode_uuids))):
+            out.setdefault(ep, []).append(fact)
         return out
 
     def count_facts(self, user_id: str) -> int:
@@ -242,13 +243,13 @@ class GraphMixin(PgConnection):
             self._x("DELETE FROM observations WHERE user_id=%s AND key=%s", (user_id, key))
 
     def list_observations(self, user_id: str, limit: int = 100) -> list[Observation]:
-        rows = self._all(f"SELECT {_OBS_COLS} FROM observations WHERE user_id=%s"
-                         " ORDER BY count DESC, last_seen DESC, key LIMIT %s", (user_id, limit))
+        rows = self._tuples(f"SELECT {_OBS_COLS} FROM observations WHERE user_id=%s"
+                            " ORDER BY count DESC, last_seen DESC, key LIMIT %s", (user_id, limit))
         return [_observation(r) for r in rows]
 
     def get_observations(self, user_id: str, uuids: Sequence[str]) -> list[Observation]:
         if not uuids:
             return []
-        rows = {r["uuid"]: r for r in self._all(
+        rows = {r[0]: r for r in self._tuples(
             f"SELECT {_OBS_COLS} FROM observations WHERE user_id=%s AND uuid = ANY(%b)", (user_id, list(uuids)))}
         return [_observation(rows[u]) for u in uuids if u in rows]

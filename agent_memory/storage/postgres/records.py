@@ -36,14 +36,14 @@ def utc(t: datetime) -> datetime:
     return t if t.tzinfo is timezone.utc else t.astimezone(timezone.utc)
 
 
-def _episode(r: Row) -> Episode:
-    """An episode as stored (see ``models.stored``: not validated again)."""
-    role = r["role"]
+def _episode(r: Sequence[Any]) -> Episode:
+    """An episode as stored (see ``models.stored``: not validated again), from a row of ``_EPISODE_COLS``."""
+    uuid, user_id, thread_id, source, role, name, content, reference_time, ingested_at, status, error, metadata = r
     return stored(Episode, {
-        "uuid": r["uuid"], "user_id": r["user_id"], "thread_id": r["thread_id"], "source": _SOURCES[r["source"]],
-        "content": r["content"], "role": None if role is None else _ROLES[role], "name": r["name"],
-        "reference_time": utc(r["reference_time"]), "ingested_at": utc(r["ingested_at"]),
-        "status": _STATUSES[r["status"]], "error": r["error"], "metadata": r["metadata"]})
+        "uuid": uuid, "user_id": user_id, "thread_id": thread_id, "source": _SOURCES[source],
+        "content": content, "role": None if role is None else _ROLES[role], "name": name,
+        "reference_time": utc(reference_time), "ingested_at": utc(ingested_at),
+        "status": _STATUSES[status], "error": error, "metadata": metadata})
 
 
 def _template(r: Row) -> ContextTemplate:
@@ -125,7 +125,7 @@ class RecordsMixin(PgConnection):
     def get_episodes(self, user_id: str, uuids: Sequence[str]) -> list[Episode]:
         if not uuids:
             return []
-        rows = {r["uuid"]: r for r in self._all(
+        rows = {r[0]: r for r in self._tuples(
             f"SELECT {_EPISODE_COLS} FROM episodes WHERE user_id=%s AND uuid = ANY(%b)", (user_id, list(uuids)))}
         return [_episode(rows[u]) for u in uuids if u in rows]
 
@@ -133,11 +133,10 @@ class RecordsMixin(PgConnection):
         """Ranking's view of episodes by id: neither the text nor the metadata crosses the wire."""
         if not uuids:
             return {}
-        rows = self._all("SELECT uuid, thread_id, role, name, reference_time, length(content) AS length, seq"
-                         " FROM episodes WHERE user_id=%s AND uuid = ANY(%b)", (user_id, list(uuids)))
-        found = {r["uuid"]: r for r in rows}
-        return {u: EpisodeHead(u, r["thread_id"], None if r["role"] is None else _ROLES[r["role"]], r["name"],
-                               utc(r["reference_time"]), r["length"], r["seq"])
+        rows = self._tuples("SELECT uuid, thread_id, role, name, reference_time, length(content), seq"
+                            " FROM episodes WHERE user_id=%s AND uuid = ANY(%b)", (user_id, list(uuids)))
+        found = {r[0]: r for r in rows}
+        return {u: EpisodeHead(u, r[1], None if r[2] is None else _ROLES[r[2]], r[3], utc(r[4]), r[5], r[6])
                 for u in uuids if (r := found.get(u)) is not None}
 
     def list_episodes(
@@ -157,7 +156,7 @@ class RecordsMixin(PgConnection):
             where.append("reference_time<%s")
             params.append(until)  # type: ignore[arg-type]
         order = "DESC" if newest_first else "ASC"
-        rows = self._all(
+        rows = self._tuples(
             f"SELECT {_EPISODE_COLS} FROM episodes WHERE {' AND '.join(where)}"
             f" ORDER BY reference_time {order}, seq {order} LIMIT %s OFFSET %s", (*params, limit, offset))
         return [_episode(r) for r in rows]
@@ -173,29 +172,29 @@ class RecordsMixin(PgConnection):
                 " ORDER BY e.reference_time {order}, e.seq {order} LIMIT 1)")
         both = " UNION ALL ".join(near.format(side=i, cols=_EPISODE_COLS, op=op, order=order)
                                   for i, (op, order) in enumerate((("<", "DESC"), (">", "ASC"))))
-        rows = self._all(
+        rows = self._tuples(
             f"SELECT x.uuid AS anchor, {cols} FROM unnest(%b::text[]) WITH ORDINALITY AS q(uuid, i)"
             " JOIN episodes x ON x.uuid = q.uuid AND x.user_id = %s AND x.thread_id IS NOT NULL"
             f" CROSS JOIN LATERAL ({both}) n ORDER BY q.i, n.side", (list(dict.fromkeys(uuids)), user_id))
         out: dict[str, list[Episode]] = {}
         for r in rows:
-            out.setdefault(r["anchor"], []).append(_episode(r))
+            out.setdefault(r[0], []).append(_episode(r[1:]))
         return out
 
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in the order they were added (the last ``last`` if given)."""
         if last is None:
-            rows = self._all(f"SELECT {_EPISODE_COLS} FROM episodes WHERE thread_id=%s AND source='message'"
-                             " ORDER BY seq", (thread_id,))
+            rows = self._tuples(f"SELECT {_EPISODE_COLS} FROM episodes WHERE thread_id=%s AND source='message'"
+                                " ORDER BY seq", (thread_id,))
         else:
-            rows = self._all(
-                f"SELECT * FROM (SELECT seq, {_EPISODE_COLS} FROM episodes WHERE thread_id=%s AND source='message'"
-                " ORDER BY seq DESC LIMIT %s) t ORDER BY seq", (thread_id, last))
+            rows = self._tuples(
+                f"SELECT {_EPISODE_COLS} FROM (SELECT seq, {_EPISODE_COLS} FROM episodes WHERE thread_id=%s"
+                " AND source='message' ORDER BY seq DESC LIMIT %s) t ORDER BY seq", (thread_id, last))
         return [_episode(r) for r in rows]
 
     def pending_episodes(self, user_id: str, limit: int = 256) -> list[Episode]:
-        rows = self._all(f"SELECT {_EPISODE_COLS} FROM episodes WHERE user_id=%s AND status='pending'"
-                         " ORDER BY reference_time, seq LIMIT %s", (user_id, limit))
+        rows = self._tuples(f"SELECT {_EPISODE_COLS} FROM episodes WHERE user_id=%s AND status='pending'"
+                            " ORDER BY reference_time, seq LIMIT %s", (user_id, limit))
         return [_episode(r) for r in rows]
 
     def users_with_pending(self) -> list[str]:

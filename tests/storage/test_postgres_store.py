@@ -173,14 +173,20 @@ def test_vector_search_and_dimension(store: PostgresStore) -> None:
         store.write_vectors("jane", "episode", [eps[0].uuid, eps[1].uuid], _unit(0).reshape(1, -1))
 
 
-def test_the_hnsw_path_finds_what_the_exact_path_finds(store: PostgresStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = np.random.default_rng(7)
+def _two_users_with_vectors(store: PostgresStore, n: int, *, seed: int) -> np.random.Generator:
+    """jane and bob with ``n`` episodes each and random unit vectors; the generator, for the queries."""
+    rng = np.random.default_rng(seed)
     for user in ("jane", "bob"):
         store.add_user(User(user_id=user))
-        eps = _episodes(user, None, [f"message {i}" for i in range(300)])
+        eps = _episodes(user, None, [f"message {i}" for i in range(n)])
         store.add_episodes(eps)
-        vecs = rng.normal(size=(300, 16)).astype(np.float32)
+        vecs = rng.normal(size=(n, 16)).astype(np.float32)
         store.write_vectors(user, "episode", [e.uuid for e in eps], vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    return rng
+
+
+def test_the_hnsw_path_finds_what_the_exact_path_finds(store: PostgresStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = _two_users_with_vectors(store, 300, seed=7)
     queries = rng.normal(size=(3, 16)).astype(np.float32)
     exact = store.search_vectors("jane", "episode", queries, 10)
     monkeypatch.setattr(pg_search, "EXACT_LIMIT", 10)
@@ -204,13 +210,7 @@ def test_an_hnsw_search_for_many_neighbours_walks_as_wide_as_it_returns(
         store: PostgresStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """k above pgvector's default ef_search (40): the walk keeps k candidates for that statement (recall
     near the exact search's), and the session's setting is left as it was."""
-    rng = np.random.default_rng(11)
-    for user in ("jane", "bob"):
-        store.add_user(User(user_id=user))
-        eps = _episodes(user, None, [f"message {i}" for i in range(400)])
-        store.add_episodes(eps)
-        vecs = rng.normal(size=(400, 16)).astype(np.float32)
-        store.write_vectors(user, "episode", [e.uuid for e in eps], vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    rng = _two_users_with_vectors(store, 400, seed=11)
     queries = rng.normal(size=(4, 16)).astype(np.float32)
     exact = store.search_vectors("jane", "episode", queries, 120)
     assert store.build_vector_index("episode")

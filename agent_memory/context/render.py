@@ -310,8 +310,9 @@ def _render(template: str, parts: ContextParts, token_budget: int, memo: dict[tu
             key = _key(item)
             if key in seen[kind]:
                 continue
-            text = memo.get((kind, key)) or line(item)  # a line is never empty: it starts with "- "
-            memo[(kind, key)] = text
+            text = memo.get((kind, key), "")  # a line is never empty: it starts with "- "
+            if not text:
+                text = memo[(kind, key)] = line(item)
             room = section_budget - used
             if len(text) > _MAX_CHARS_PER_TOKEN * room or min_tokens(text) >= room:
                 continue  # cannot fit: skip it without paying for an exact count

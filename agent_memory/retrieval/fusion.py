@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -12,10 +12,9 @@ import numpy as np
 
 from ..models import Fact
 
-__all__ = ["fact_similarity", "jaccard", "jaccard_matrix", "mmr", "mmr_order", "recency_weight", "rrf", "word_set"]
+__all__ = ["fact_similarity", "jaccard_matrix", "mmr_order", "recency_weight", "rrf", "word_set"]
 
 K = TypeVar("K", bound=Hashable)
-T = TypeVar("T")
 
 _WORD = re.compile(r"\w+")
 
@@ -35,40 +34,8 @@ def word_set(text: str) -> frozenset[str]:
     return frozenset(_WORD.findall(text.lower()))
 
 
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    """|a & b| / |a | b| (0 for two empty sets)."""
-    return len(a & b) / len(a | b) if a or b else 0.0
-
-
-def mmr(items: Sequence[T], relevance: Sequence[float], similarity: Callable[[T, T], float], *,
-        lambda_: float = 0.7, limit: int | None = None) -> list[T]:
-    """Maximal marginal relevance: pick by relevance, minus similarity to what was already picked.
-
-    ``relevance`` is normalised to [0, 1] by its maximum so both terms are on one scale.
-    """
-    if not items:
-        return []
-    top = max(relevance) or 1.0
-    rel = [r / top for r in relevance]
-    remaining = list(range(len(items)))
-    chosen: list[int] = []
-    limit = len(items) if limit is None else min(limit, len(items))
-    # Each item's highest similarity to what was picked, updated with every pick: O(n^2) calls in all.
-    closest = [0.0] * len(items)
-    while remaining and len(chosen) < limit:
-        if chosen:
-            best = max(remaining, key=lambda i: lambda_ * rel[i] - (1 - lambda_) * closest[i])
-        else:
-            best = max(remaining, key=rel.__getitem__)
-        chosen.append(best)
-        remaining.remove(best)
-        for i in remaining:
-            closest[i] = max(closest[i], similarity(items[i], items[best]))
-    return [items[i] for i in chosen]
-
-
 def jaccard_matrix(sets: Sequence[frozenset[str]]) -> np.ndarray:
-    """Pairwise ``jaccard`` of word sets as an n x n float64 matrix (the same values, in one product)."""
+    """Pairwise jaccard (|a & b| / |a | b|, 0 for two empty sets) of word sets, as an n x n float64 matrix."""
     vocab: dict[str, int] = {}
     rows = [[vocab.setdefault(w, len(vocab)) for w in s] for s in sets]
     hits = np.zeros((len(sets), max(len(vocab), 1)))
@@ -82,7 +49,9 @@ def jaccard_matrix(sets: Sequence[frozenset[str]]) -> np.ndarray:
 
 def mmr_order(relevance: Sequence[float], similarity: np.ndarray, *, lambda_: float = 0.7,
               limit: int | None = None) -> list[int]:
-    """``mmr`` over a precomputed similarity matrix: the picked indices, in order (the same picks)."""
+    """Maximal marginal relevance: the indices picked by relevance minus the highest similarity to what
+    was already picked, in pick order. ``relevance`` is normalised by its maximum, so both terms are on
+    one scale; of equal gains the first index wins."""
     n = len(relevance)
     if not n:
         return []
@@ -95,7 +64,7 @@ def mmr_order(relevance: Sequence[float], similarity: np.ndarray, *, lambda_: fl
     while len(chosen) < limit:
         gain = lambda_ * rel - (1 - lambda_) * closest if chosen else rel.copy()
         gain[~free] = -np.inf
-        best = int(np.argmax(gain))  # the first of equals, as ``max`` over the remaining in order
+        best = int(np.argmax(gain))
         chosen.append(best)
         free[best] = False
         np.maximum(closest, similarity[:, best], out=closest)

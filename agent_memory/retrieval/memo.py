@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections import OrderedDict
+
+from .._expiring import Expiring
 
 __all__ = ["TYPED_TTL", "ReadMemo"]
 
@@ -24,55 +24,31 @@ class ReadMemo:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._typed: OrderedDict[tuple[str, frozenset[str], int], tuple[float, dict[str, float]]] = OrderedDict()
-        self._speakers: OrderedDict[str, tuple[float, frozenset[str]]] = OrderedDict()
-        self._swept = 0.0
-
-    def _sweep(self, now: float) -> None:
-        """(Holding the lock) drop expired entries, at most once a second."""
-        if now - self._swept < 1.0:
-            return
-        self._swept = now
-        for key in [k for k, (until, _) in self._typed.items() if until <= now]:
-            del self._typed[key]
-        for user in [u for u, (until, _) in self._speakers.items() if until <= now]:
-            del self._speakers[user]
+        self._typed: Expiring[tuple[str, frozenset[str], int], dict[str, float]] = Expiring(TYPED_TTL, _KEEP)
+        self._speakers: Expiring[str, frozenset[str]] = Expiring(TYPED_TTL, _KEEP)
 
     def typed(self, user_id: str, types: frozenset[str], pool: int) -> dict[str, float] | None:
         """The kept turns naming things of these types, or None (never searched, or expired)."""
-        key = (user_id, types, pool)
-        now = time.monotonic()
         with self._lock:
-            self._sweep(now)
-            kept = self._typed.get(key)
-            return kept[1] if kept is not None and kept[0] > now else None
+            return self._typed.get((user_id, types, pool))
 
     def keep_typed(self, user_id: str, types: frozenset[str], pool: int, hits: dict[str, float]) -> None:
         with self._lock:
-            self._typed[(user_id, types, pool)] = (time.monotonic() + TYPED_TTL, hits)
-            self._typed.move_to_end((user_id, types, pool))
-            while len(self._typed) > _KEEP:
-                self._typed.popitem(last=False)
+            self._typed.put((user_id, types, pool), hits)
 
     def heard(self, user_id: str, names: set[str]) -> None:
         """Remember these names as speakers of the user's turns."""
         with self._lock:
-            _, known = self._speakers.pop(user_id, (0.0, frozenset()))
+            known = self._speakers.get(user_id) or frozenset()
             if not names <= known:
                 known = frozenset(list(known | names)[-_SPEAKERS_KEEP:])
-            self._speakers[user_id] = (time.monotonic() + TYPED_TTL, known)
-            while len(self._speakers) > _KEEP:
-                self._speakers.popitem(last=False)
+            self._speakers.put(user_id, known)
 
     def speakers(self, user_id: str) -> frozenset[str]:
-        now = time.monotonic()
         with self._lock:
-            self._sweep(now)
-            kept = self._speakers.get(user_id)
-            return kept[1] if kept is not None and kept[0] > now else frozenset()
+            return self._speakers.get(user_id) or frozenset()
 
     def forget(self, user_id: str) -> None:
         with self._lock:
-            for key in [k for k in self._typed if k[0] == user_id]:
-                del self._typed[key]
-            self._speakers.pop(user_id, None)
+            self._typed.drop(lambda key: key[0] == user_id)
+            self._speakers.drop(lambda key: key == user_id)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -44,12 +44,13 @@ class Candidates:
 
 @dataclass
 class _Early:
-    """Episode searches that need no vector, started on a side thread before the query is embedded:
-    BM25 of the question, of the question without the people it names, and of the names of the
-    things of a kind it asks for. Each is a call that waits for its result; None: not started."""
+    """Episode searches that need no vector, started on a side thread before the query is embedded;
+    each a call that waits for its result (None: not started). ``bm25``: the first ranking's BM25, of
+    the question without the people it names when ``by_rest``, else of the whole question; ``typed``:
+    the turns naming things of the kind it asks for."""
 
-    text: Callable[[], list[tuple[str, float]]] | None = None
-    content: Callable[[], list[tuple[str, float]]] | None = None
+    bm25: Callable[[], list[tuple[str, float]]] | None = None
+    by_rest: bool = False
     typed: Callable[[], dict[str, float]] | None = None
 
 
@@ -72,27 +73,14 @@ class Retriever:
         """Stop the side threads (after the searches they run have finished)."""
         self._side.shutdown(wait=True)
 
-    def _submit(self, fn: Callable[..., R], *args: Any) -> Future[R] | None:
-        """``fn(*args)`` on a side thread; None once closed (the caller then runs it inline, where the
-        closed store says so)."""
-        try:
-            return self._side.submit(fn, *args)
-        except RuntimeError:
-            return None
-
     def _start(self, fn: Callable[..., R], *args: Any) -> Callable[[], R]:
-        """Start ``fn(*args)`` on a side thread now; the returned call waits for its result (or runs it
-        inline once the retriever is closed). A read that needs no vector or no ranking starts early."""
-        future = self._submit(fn, *args)
-        if future is not None:
-            return future.result
-        done: list[R] = []
-
-        def once() -> R:  # inline, on the first call only
-            if not done:
-                done.append(fn(*args))
-            return done[0]
-        return once
+        """Start ``fn(*args)`` on a side thread now; the returned call waits for its result. Once the
+        retriever is closed it runs at once, inline (where the closed store says so)."""
+        try:
+            return self._side.submit(fn, *args).result
+        except RuntimeError:  # the side threads are shut down
+            result = fn(*args)
+            return lambda: result
 
     def _text_hits(self, user_id: str, pools: dict[Kind, int], query: str) -> dict[Kind, list[tuple[str, float]]]:
         return {k: self.store.search_text(user_id, k, query, n) for k, n in pools.items()}
@@ -101,21 +89,16 @@ class Retriever:
                     qvec: np.ndarray) -> dict[Kind, list[tuple[str, float]]]:
         return {k: self._dense(user_id, k, qvec, n) for k, n in pools.items()}
 
-    def _fused(self, user_id: str, kind: Kind, query: str, qvec: np.ndarray, pool: int,
+    def _fused(self, kind: Kind, found: tuple[Callable[[], dict[Kind, list[tuple[str, float]]]],
+                                              Callable[[], dict[Kind, list[tuple[str, float]]]]],
                extra: Sequence[tuple[Sequence[str], float]] = (),
                weights: tuple[float, float] = (1.0, 1.0), k: int = 60,
-               sims: dict[str, float] | None = None,
-               found: tuple[Callable[[], dict[Kind, list[tuple[str, float]]]],
-                            Callable[[], dict[Kind, list[tuple[str, float]]]]] | None = None,
-               ) -> dict[str, float]:
+               sims: dict[str, float] | None = None) -> dict[str, float]:
         """Vector, BM25 and ``extra`` rankings fused by RRF; ``sims`` collects the vector hits' cosines.
 
-        ``found``: the vector and the BM25 rankings, already started on the side thread.
+        ``found``: the vector and the BM25 hits of each kind, searched on side threads.
         """
-        if found is not None:
-            hits, text = found[0]()[kind], found[1]()[kind]
-        else:
-            hits, text = self._dense(user_id, kind, qvec, pool), self.store.search_text(user_id, kind, query, pool)
+        hits, text = found[0]()[kind], found[1]()[kind]
         if sims is not None:
             sims.update(hits)
         dense = [i for i, _ in hits]
@@ -174,6 +157,10 @@ class Retriever:
             out[uid] = out.get(uid, 0.0) + self.knobs.type_weight * v / top
         return out
 
+    def _read_heads(self, user_id: str, heads: dict[str, EpisodeHead], ids: Iterable[str]) -> None:
+        """Add to ``heads`` those of ``ids`` it lacks (one read)."""
+        heads.update(self.store.episode_heads(user_id, [i for i in ids if i not in heads]))
+
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True, now: datetime | None = None,
                        known: tuple[str, np.ndarray] | None = None, sims: dict[str, float] | None = None,
@@ -196,12 +183,11 @@ class Retriever:
         dense = dict(first)
         if sims is not None:
             sims.update(first)
-        # A question naming people is first ranked by BM25 of the rest of it (``early.content``): the
+        # A question naming people is first ranked by BM25 of the rest of it (``early.by_rest``): the
         # names would match every turn of their speakers, thousands at 10k episodes, for nothing (see
         # below); the whole question's BM25 is read only if none of them speaks.
-        by_rest = rescore and known is not None and early.content is not None
-        lexical = dict(early.content() if by_rest and early.content is not None
-                       else early.text() if early.text is not None
+        by_rest = early.by_rest
+        lexical = dict(early.bm25() if early.bm25 is not None
                        else self.store.search_text(user_id, "episode", query, pool))
         fused = self._fuse(dense, lexical)
         if not rescore:
@@ -218,8 +204,8 @@ class Retriever:
             lexical = dict(self.store.search_text(user_id, "episode", query, pool))
             fused = self._fuse(dense, lexical)
             ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-            read, heads = heads, {i: heads[i] for i in ranked[:pool] if i in heads}
-            heads.update(self.store.episode_heads(user_id, [i for i in ranked[:pool] if i not in read]))
+            heads = {i: heads[i] for i in ranked[:pool] if i in heads}
+            self._read_heads(user_id, heads, ranked[:pool])
         about = lexical  # the turns that share a word with what the question asks about
         if speakers and content_words(content):
             # A turn is indexed as "name: content": with the name in the query every turn of that
@@ -237,12 +223,12 @@ class Retriever:
                 about = {**about, **{i: v for i, v in dense.items() if v >= kn.speaker_gate_cos}}
             fused = self._fuse(dense, lexical)
             ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-            heads.update(self.store.episode_heads(user_id, [i for i in ranked[:pool] if i not in heads]))
+            self._read_heads(user_id, heads, ranked[:pool])
         types = asked_types(query) if kn.type_weight else set()
         if types:
             typed = early.typed() if early.typed is not None else self._type_hits(user_id, types, pool)
             fused = self._typed(fused, typed)
-            heads.update(self.store.episode_heads(user_id, [i for i in fused if i not in heads]))
+            self._read_heads(user_id, heads, fused)
         scores = dict(fused)
         if kn.neighbour_weight and kn.neighbour_sources:
             sources = [uid for uid in ranked[:kn.neighbour_sources] if uid in heads]
@@ -258,7 +244,7 @@ class Retriever:
             if end - start <= _FETCH_WINDOW:
                 for ep in self.store.list_episodes(user_id, since=start, until=end, limit=pool):
                     full.setdefault(ep.uuid, ep)
-        heads.update(self.store.episode_heads(user_id, [i for i in full if i not in heads]))
+        self._read_heads(user_id, heads, full)
         if windows:
             for uid, h in heads.items():
                 if any(s <= h.reference_time < e for s, e in windows):
@@ -310,21 +296,21 @@ class Retriever:
         # searches, the named entities' facts, and the episode reads the ranking may ask for.
         early = _Early()
         if ranks_episodes:
-            if rescore and len(texts) == 2:  # a named speaker's turns are ranked by the rest of the question
-                early.content = self._start(self.store.search_text, user_id, "episode", content, epool)
-            else:
-                early.text = self._start(self.store.search_text, user_id, "episode", query, epool)
+            # a named speaker's turns are ranked by the rest of the question
+            early.by_rest = rescore and len(texts) == 2
+            early.bm25 = self._start(self.store.search_text, user_id, "episode", content if early.by_rest else query,
+                                     epool)
             types = asked_types(query) if rescore and kn.type_weight else set()
             if types:
                 early.typed = self._start(self._type_hits, user_id, types, epool)
-        side_text = self._start(self._text_hits, user_id, side, query) if side else None
+        side_text = self._start(self._text_hits, user_id, side, query)
         touching = (self._start(self.store.facts_touching, user_id, named_ids, fpool)
                     if "fact" in kinds and named_ids else None)
         vecs = self.embedder.embed_batch(texts)
         qvec = vecs[0]
         known = (content, vecs[1]) if len(texts) == 2 else None
         sims = out.similarity
-        found = (self._start(self._dense_hits, user_id, side, qvec), side_text) if side_text is not None else None
+        found = (self._start(self._dense_hits, user_id, side, qvec), side_text)
 
         episode_scores: dict[str, float] = {}
         heads: dict[str, EpisodeHead] = {}
@@ -343,9 +329,8 @@ class Retriever:
             bfs = list(near)
             supported = self.store.facts_of_episodes(user_id, top_episodes[: fpool // 2])
             via_episodes = [fid for ep in top_episodes[: fpool // 2] for fid in supported.get(ep, [])]
-            scores = self._fused(user_id, "fact", query, qvec, fpool,
-                                 [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)], sims=sims,
-                                 found=found)
+            scores = self._fused("fact", found,
+                                 [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)], sims=sims)
             read = {f.uuid: f for f in self.store.get_facts(user_id, [i for i in scores if i not in near])}
             facts = [f for i in scores if (f := near.get(i) or read.get(i)) is not None]
             if not kn.fact_assistant:  # what the assistant said is advice, not the user's life
@@ -371,14 +356,13 @@ class Retriever:
 
         if "entity" in kinds:
             endpoints = [u for f, _ in out.facts[:10] for u in (f.source_uuid, f.target_uuid)]
-            scores = self._fused(user_id, "entity", query, qvec, spool, [(named_ids, 1.0), (endpoints, 0.5)],
-                                 sims=sims, found=found)
+            scores = self._fused("entity", found, [(named_ids, 1.0), (endpoints, 0.5)], sims=sims)
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:spool]
             out.entities = [(e, scores[e.uuid]) for e in self.store.get_entities(user_id, ids)
                             if not e.attributes.get("is_user")]
 
         if "observation" in kinds:
-            scores = self._fused(user_id, "observation", query, qvec, spool, sims=sims, found=found)
+            scores = self._fused("observation", found, sims=sims)
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:spool]
             out.observations = [(o, scores[o.uuid]) for o in self.store.get_observations(user_id, ids)]
         return out

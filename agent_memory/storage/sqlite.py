@@ -16,20 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from .._time import format_ts, stored_ts
-from ..models import ContextTemplate, Episode, EpisodeSource, EpisodeStatus, Role, Thread, User, stored
+from ..models import ContextTemplate, Episode, EpisodeSource, EpisodeStatus, Role, Thread, User, member, stored
 from ..text import normalize_name
 from .base import KINDS, EpisodeHead, Kind
 from .sqlite_base import Tracer, dumps, loads, ukey
 from .sqlite_graph import GraphTables, fts_query
 
 __all__ = ["SQLiteStore", "Tracer", "fts_query", "normalize_name"]
-
-
-# stored enum values -> members: a dict lookup instead of Enum's call (hundreds per read); an unknown
-# value still goes through the Enum, which says what is wrong
-_ROLES = {m.value: m for m in Role}
-_SOURCES = {m.value: m for m in EpisodeSource}
-_STATUSES = {m.value: m for m in EpisodeStatus}
 
 
 class SQLiteStore(GraphTables):
@@ -137,10 +130,10 @@ class SQLiteStore(GraphTables):
         role = row["role"]
         return stored(Episode, {
             "uuid": row["uuid"], "user_id": row["user_id"], "thread_id": row["thread_id"],
-            "source": _SOURCES.get(row["source"]) or EpisodeSource(row["source"]), "content": row["content"],
-            "role": None if role is None else _ROLES.get(role) or Role(role), "name": row["name"],
+            "source": member(EpisodeSource, row["source"]), "content": row["content"],
+            "role": None if role is None else member(Role, role), "name": row["name"],
             "reference_time": stored_ts(row["reference_time"]), "ingested_at": stored_ts(row["ingested_at"]),
-            "status": _STATUSES.get(row["status"]) or EpisodeStatus(row["status"]), "error": row["error"],
+            "status": member(EpisodeStatus, row["status"]), "error": row["error"],
             "metadata": loads(row["metadata"]),
         })
 
@@ -204,7 +197,7 @@ class SQLiteStore(GraphTables):
             "SELECT uuid, thread_id, role, name, reference_time, length(content), seq FROM episodes"
             f" WHERE +user_id=? AND uuid IN ({marks})", (user_id, *uuids))
         found = {r[0]: r for r in rows}
-        return {u: EpisodeHead(u, r[1], None if r[2] is None else _ROLES.get(r[2]) or Role(r[2]), r[3],
+        return {u: EpisodeHead(u, r[1], None if r[2] is None else member(Role, r[2]), r[3],
                                stored_ts(r[4]), r[5], r[6])
                 for u in uuids if (r := found.get(u)) is not None}
 

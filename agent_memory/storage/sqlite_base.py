@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .._expiring import Expiring
 from ..errors import AlreadyExistsError, ClosedError, StorageError
 from .base import KINDS, Kind, VectorTask
 from .migrations import migrate
@@ -77,9 +78,11 @@ class SQLiteBase:
         self._conns_guard = threading.Lock()
         self._write = threading.RLock()
         self._closed = False
-        # (user, kind) -> (does the user hold most rows of that kind, when that was counted)
-        self._fts_share: dict[tuple[str, str], tuple[bool, float]] = {}
-        self._fts_total: dict[str, tuple[int, float]] = {}  # kind -> (rows of every user, when counted)
+        # counted at most once a minute: (user, kind) -> does the user hold most rows of that kind;
+        # kind -> rows of every user
+        self._fts_lock = threading.Lock()
+        self._fts_share: Expiring[tuple[str, str], bool] = Expiring(60.0, 10_000)
+        self._fts_total: Expiring[str, int] = Expiring(60.0, 16)
         try:
             self.schema_version = migrate(self._conn())
         except sqlite3.Error as exc:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -303,17 +302,18 @@ class GraphTables(SQLiteBase):
 
     def _holds_most(self, user_id: str, kind: str, table: str) -> bool:
         """Whether the user holds most rows of this kind, counted at most once a minute per user."""
-        now = time.monotonic()
-        known = self._fts_share.get((user_id, kind))
-        if known is not None and now - known[1] < 60.0:
-            return known[0]
-        total = self._fts_total.get(kind)
-        if total is None or now - total[1] >= 60.0:
-            total = self._fts_total[kind] = (self._count(f"SELECT COUNT(*) FROM {table}"), now)
-        most = 2 * self._count(f"SELECT COUNT(*) FROM {table} WHERE user_id=?", (user_id,)) > total[0]
-        if len(self._fts_share) > 10_000:
-            self._fts_share.clear()
-        self._fts_share[(user_id, kind)] = (most, now)
+        with self._fts_lock:
+            most, total = self._fts_share.get((user_id, kind)), self._fts_total.get(kind)
+        if most is not None:
+            return most
+        counted = total is None
+        if total is None:
+            total = self._count(f"SELECT COUNT(*) FROM {table}")
+        most = 2 * self._count(f"SELECT COUNT(*) FROM {table} WHERE user_id=?", (user_id,)) > total
+        with self._fts_lock:
+            if counted:
+                self._fts_total.put(kind, total)
+            self._fts_share.put((user_id, kind), most)
         return most
 
     def record_ids(self, user_id: str, kind: Kind) -> list[str]:

@@ -32,7 +32,7 @@ def test_both_plans_return_the_same_rows_and_scores(tmp_path: Path) -> None:
             chosen[(uid, q)] = store.search_text(uid, "episode", q, 25)
     assert store._holds_most("jane", "episode", "episodes") and not store._holds_most("bob", "episode", "episodes")
     for uid in ("jane", "bob"):  # force the other plan for each user
-        store._fts_share[(uid, "episode")] = (uid == "bob", store._fts_share[(uid, "episode")][1])
+        store._fts_share.put((uid, "episode"), uid == "bob")
         for q in queries:
             assert store.search_text(uid, "episode", q, 25) == chosen[(uid, q)]
     assert all(hits for hits in chosen.values())  # every query matches something for both users

@@ -2,10 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent_memory.retrieval.fusion import jaccard, jaccard_matrix, mmr, mmr_order, rrf, word_set
+from agent_memory.retrieval.fusion import jaccard_matrix, mmr_order, rrf, word_set
+
+T = TypeVar("T")
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """The reference form: |a & b| / |a | b| (0 for two empty sets)."""
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def mmr(items: Sequence[T], relevance: Sequence[float], similarity: Callable[[T, T], float], *,
+        lambda_: float = 0.7, limit: int | None = None) -> list[T]:
+    """The reference form of maximal marginal relevance: pairwise similarity calls, Python's ``max``."""
+    if not items:
+        return []
+    top = max(relevance) or 1.0
+    rel = [r / top for r in relevance]
+    remaining = list(range(len(items)))
+    chosen: list[int] = []
+    limit = len(items) if limit is None else min(limit, len(items))
+    closest = [0.0] * len(items)
+    while remaining and len(chosen) < limit:
+        if chosen:
+            best = max(remaining, key=lambda i: lambda_ * rel[i] - (1 - lambda_) * closest[i])
+        else:
+            best = max(remaining, key=rel.__getitem__)
+        chosen.append(best)
+        remaining.remove(best)
+        for i in remaining:
+            closest[i] = max(closest[i], similarity(items[i], items[best]))
+    return [items[i] for i in chosen]
 
 
 def test_rrf_rewards_agreement() -> None:
@@ -23,15 +57,15 @@ def test_rrf_scores_every_ranked_id_positively(rankings: list[list[str]]) -> Non
 
 def test_mmr_prefers_diverse_items() -> None:
     items = ["jane lives in denver", "jane lives in denver now", "jane works at acme"]
-    sets = {t: word_set(t) for t in items}
-    picked = mmr(items, [1.0, 0.99, 0.8], lambda a, b: jaccard(sets[a], sets[b]), lambda_=0.5, limit=2)
+    matrix = jaccard_matrix([word_set(t) for t in items])
+    picked = [items[i] for i in mmr_order([1.0, 0.99, 0.8], matrix, lambda_=0.5, limit=2)]
     assert picked == ["jane lives in denver", "jane works at acme"]
 
 
 @given(st.lists(st.floats(0.01, 1.0), min_size=1, max_size=10))
 def test_mmr_returns_a_permutation(rel: list[float]) -> None:
     items = list(range(len(rel)))
-    assert sorted(mmr(items, rel, lambda a, b: 0.0)) == items
+    assert sorted(mmr_order(rel, np.zeros((len(rel), len(rel))))) == items
 
 
 _TEXTS = st.lists(st.text(alphabet="abcde ", max_size=12), min_size=0, max_size=12)

@@ -193,23 +193,21 @@ class PgConnection:
         return cur.fetchall() if cur.description else []
 
     def _all(self, query: Any, params: Params | None = None) -> list[Row]:
-        conn = self._bound()
-        if conn is not None:
-            with self._translate():
-                return self._run(conn, query, params)
-        self._check_open()
-        with self._borrow() as conn, self._translate():
-            return self._run(conn, query, params)
+        return self._fetch(query, params, False)
 
     def _tuples(self, query: Any, params: Params | None = None) -> list[tuple[Any, ...]]:
         """Like ``_all``, the rows as tuples in the order of the select list (for reads of many rows)."""
+        return self._fetch(query, params, True)
+
+    def _fetch(self, query: Any, params: Params | None, tuples: bool) -> list[Any]:
+        """Run on the connection bound to this thread (inside ``atomic``), else on one borrowed."""
         conn = self._bound()
         if conn is not None:
             with self._translate():
-                return self._run(conn, query, params, tuples=True)
+                return self._run(conn, query, params, tuples)
         self._check_open()
         with self._borrow() as conn, self._translate():
-            return self._run(conn, query, params, tuples=True)
+            return self._run(conn, query, params, tuples)
 
     def _x(self, query: Any, params: Params | None = None) -> None:
         self._all(query, params)

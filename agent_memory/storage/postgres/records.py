@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from ...models import ContextTemplate, Episode, EpisodeSource, EpisodeStatus, Role, Thread, User, stored
+from ...models import ContextTemplate, Episode, EpisodeSource, EpisodeStatus, Role, Thread, User, member, stored
 from ..base import EpisodeHead
 from .connection import PgConnection, Row, jsonb
 
@@ -26,11 +26,6 @@ def _thread(r: Row) -> Thread:
     return Thread(thread_id=r["thread_id"], user_id=r["user_id"], metadata=r["metadata"], created_at=r["created_at"])
 
 
-_SOURCES = {m.value: m for m in EpisodeSource}  # a dict lookup: calling the enum cost ~2 us a value
-_ROLES = {m.value: m for m in Role}
-_STATUSES = {m.value: m for m in EpisodeStatus}
-
-
 def utc(t: datetime) -> datetime:
     """A timestamptz as read (our sessions run in UTC: psycopg gives ``timezone.utc`` already) in UTC."""
     return t if t.tzinfo is timezone.utc else t.astimezone(timezone.utc)
@@ -40,10 +35,10 @@ def _episode(r: Sequence[Any]) -> Episode:
     """An episode as stored (see ``models.stored``: not validated again), from a row of ``_EPISODE_COLS``."""
     uuid, user_id, thread_id, source, role, name, content, reference_time, ingested_at, status, error, metadata = r
     return stored(Episode, {
-        "uuid": uuid, "user_id": user_id, "thread_id": thread_id, "source": _SOURCES[source],
-        "content": content, "role": None if role is None else _ROLES[role], "name": name,
+        "uuid": uuid, "user_id": user_id, "thread_id": thread_id, "source": member(EpisodeSource, source),
+        "content": content, "role": None if role is None else member(Role, role), "name": name,
         "reference_time": utc(reference_time), "ingested_at": utc(ingested_at),
-        "status": _STATUSES[status], "error": error, "metadata": metadata})
+        "status": member(EpisodeStatus, status), "error": error, "metadata": metadata})
 
 
 def _template(r: Row) -> ContextTemplate:
@@ -136,7 +131,7 @@ class RecordsMixin(PgConnection):
         rows = self._tuples("SELECT uuid, thread_id, role, name, reference_time, length(content), seq"
                             " FROM episodes WHERE user_id=%s AND uuid = ANY(%b)", (user_id, list(uuids)))
         found = {r[0]: r for r in rows}
-        return {u: EpisodeHead(u, r[1], None if r[2] is None else _ROLES[r[2]], r[3], utc(r[4]), r[5], r[6])
+        return {u: EpisodeHead(u, r[1], None if r[2] is None else member(Role, r[2]), r[3], utc(r[4]), r[5], r[6])
                 for u in uuids if (r := found.get(u)) is not None}
 
     def list_episodes(

@@ -1,7 +1,8 @@
 """A process of the PostgreSQL sharing test (tests/integration/test_postgres_sharing.py); not a test.
 
 ``writer``: adds N messages for the shared user, 10 per ``add_messages`` call (inline ingestion),
-appending each acknowledged message id to its ack file only after the call returned; then waits
+appending each acknowledged message id to its ack file only after the call returned (after the
+first call it waits for the reader to poll, so the reader sees the count between start and end); then waits
 for the verify signal and checks a sample of everyone's acknowledged messages. ``victim``: the
 same, but its extractor announces itself and stalls, so the test can kill -9 it mid-batch while it
 holds the user's ingestion claim. ``reader``: opens its Memory before anything is written, polls
@@ -117,6 +118,8 @@ def run_writer(args: argparse.Namespace, work: Path) -> None:
             ack.write(f"{message.uuid} {args.name} {start + offset}\n")
         ack.flush()
         os.fsync(ack.fileno())
+        if start == 0 and args.role == "writer":
+            wait_for_a_reader_poll(work)  # so the reader sees this batch while the rest is still to come
     (work / f"done-{args.name}").write_text("ok")
     wait_for(work / "verify")
     result = verify(memory, work, sample=args.sample)
@@ -124,13 +127,36 @@ def run_writer(args: argparse.Namespace, work: Path) -> None:
     memory.close()
 
 
+def reader_polls(work: Path) -> int:
+    """How many polls the reader has finished (0 before its first)."""
+    try:
+        return int((work / "reader-polls").read_text())
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def wait_for_a_reader_poll(work: Path, timeout: float = 600) -> None:
+    """Wait until the reader has finished a poll that began after this call."""
+    target, deadline = reader_polls(work) + 2, time.monotonic() + timeout
+    while reader_polls(work) < target:
+        if time.monotonic() > deadline:
+            raise SystemExit("gave up waiting for the reader to poll")
+        time.sleep(0.05)
+
+
 def run_reader(args: argparse.Namespace, work: Path) -> None:
     memory = open_memory(args.url, args.real)
+    count = memory._core.store.count_episodes
+    seen = [count(USER, "processed")]  # before any writer starts
     (work / "reader-ready").write_text("ok")
-    seen: list[int] = []
+    polls = 0
     while not (work / "verify").exists():  # the same open Memory, no restart, watching the writers
-        seen.append(memory._core.store.count_episodes(USER, "processed"))
-        time.sleep(0.3)
+        seen.append(count(USER, "processed"))
+        polls += 1
+        (work / "reader-polls.tmp").write_text(str(polls))
+        os.replace(work / "reader-polls.tmp", work / "reader-polls")
+        time.sleep(0.1)
+    seen.append(count(USER, "processed"))  # after every writer is done
     result = verify(memory, work, sample=None)
     result["seen_processed_counts"] = sorted(set(seen))
     (work / "result-reader.json").write_text(json.dumps(result))

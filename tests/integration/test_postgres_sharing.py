@@ -125,7 +125,8 @@ def _check(url: str, work: Path, processes: list[subprocess.Popen[bytes]], names
         assert result["checked"] >= (len(acks) if who == "reader" else 1)
         assert result["missing"] == {"text": [], "vector": [], "search": []}, who
     seen = json.loads((work / "result-reader.json").read_text())["seen_processed_counts"]
-    assert len(seen) >= 3  # the reader watched the count grow while the writers ran
+    # the reader watched the count grow: none before the writers, some between, all at the end
+    assert seen[0] == 0 and seen[-1] == len(rows) and len(seen) >= 3, seen
 
 
 def test_four_writers_a_killed_one_and_a_reader_share_one_memory(database: str, tmp_path: Path,

@@ -96,7 +96,8 @@ class MemoryService:
         summarizer = self._queue_summary if llm is not None else (
             self._summary_with_questions if config.summary_questions else None)
         self.ingestor = Ingestor(self.store, embed_once, extractor, json_extractor,
-                                 batch_size=config.ingest_batch_size, merge_threshold=config.entity_merge_threshold,
+                                 batch_size=config.ingest_batch_size or (64 if llm is not None or judge is not None else 128),
+                                 merge_threshold=config.entity_merge_threshold,
                                  judge=judge, summarizer=summarizer, indexer=self.indexer)
         self.retriever = Retriever(self.store, embedder, pool=config.candidate_pool)
         debounce = config.llm_debounce_seconds if self.llm is not None else 0.0

@@ -186,8 +186,10 @@ class Ingestor:
                             self.index_owed(user_id, kinds=_ENTITIES)
                         if between is not None:
                             between()
-            finally:
+            except BaseException:  # what the run committed gets its vectors all the same
                 self._flush(user_id, owed)
+                raise
+            owed.flush(self.store, user_id, self._collect)  # the other kinds once, after the observations
             if done:
                 update_observations(self.store, user, touched)
                 if self.summarizer is None:

@@ -186,10 +186,8 @@ class Ingestor:
                             self.index_owed(user_id, kinds=_ENTITIES)
                         if between is not None:
                             between()
-            except BaseException:  # what the run committed gets its vectors all the same
+            finally:  # also when the run fails: what it committed gets its vectors all the same
                 self._flush(user_id, owed)
-                raise
-            owed.flush(self.store, user_id, self._collect)  # the other kinds once, after the observations
             if done:
                 update_observations(self.store, user, touched)
                 if self.summarizer is None:

@@ -279,6 +279,16 @@ def test_the_pool_hands_out_the_connection_returned_last(store: PostgresStore) -
         assert store._scalar("SELECT pg_backend_pid()") == pids[0]
 
 
+def test_pooled_connections_carry_the_stores_settings(store: PostgresStore) -> None:
+    with store._borrow() as first, store._borrow() as second:  # the first connection and one opened later
+        for conn in (first, second):
+            shown = {name: conn.execute(f"SHOW {name}").fetchone()[name] for name in  # type: ignore[index]
+                     ("search_path", "TimeZone", "random_page_cost", "hnsw.iterative_scan")}
+            assert shown["search_path"].split(",")[0].strip('" ') == store.schema
+            assert (shown["TimeZone"], shown["random_page_cost"], shown["hnsw.iterative_scan"]) == \
+                ("UTC", "1.1", "strict_order")
+
+
 def test_a_failed_statement_gives_back_a_clean_connection(store: PostgresStore) -> None:
     store.add_user(User(user_id="jane"))
     with pytest.raises(AlreadyExistsError):  # outside a transaction

@@ -97,18 +97,18 @@ class PgConnection:
                 ext = vector_schema(conn)
         except psycopg.OperationalError as exc:
             raise StorageError(f"cannot connect to PostgreSQL at {_redact(conninfo)}: {exc}".strip()) from exc
-        search_path = sql.SQL("SET search_path TO {}, {}").format(sql.Identifier(self.schema), sql.Identifier(ext))
+        # one round trip for a new pooled connection's settings (a context may wait for one to open):
+        # - pages are cached or on SSD: a random read costs about a sequential one, so a full-text query
+        #   matching a fifth of a user's rows reads them through the GIN index (the default 4 sent it to a
+        #   scan testing every row's tsvector: 3x the server time at 10k episodes)
+        # - filtered HNSW scans keep going until they have k rows of this user (pgvector >= 0.8)
+        settings = sql.SQL("SET search_path TO {}, {}; SET TIME ZONE 'UTC'; SET random_page_cost = 1.1;"
+                           " SET hnsw.iterative_scan = strict_order").format(
+            sql.Identifier(self.schema), sql.Identifier(ext))
 
         def configure(conn: psycopg.Connection[Any]) -> None:
-            conn.execute(search_path)
-            conn.execute("SET TIME ZONE 'UTC'")
-            # pages are cached or on SSD: a random read costs about a sequential one, so a full-text
-            # query matching a fifth of a user's rows reads them through the GIN index (the default 4
-            # sent it to a scan testing every row's tsvector: 3x the server time at 10k episodes)
-            conn.execute("SET random_page_cost = 1.1")
+            conn.execute(settings)
             set_json_loads(_json_loads, conn)
-            # filtered HNSW scans keep going until they have k rows of this user (pgvector >= 0.8)
-            conn.execute("SET hnsw.iterative_scan = strict_order")
             register_vector(conn)  # vectors travel in binary (after search_path: the type is found on it)
 
         self._pool = _lifo_pool()(

@@ -548,14 +548,16 @@ class MemoryService:
                        token_budget: int | None = None) -> UserContext:
         """The context block for a thread's next reply: its last messages are the query."""
         thread = self.thread(thread_id)
-        query, recent = self.thread_query(thread_id)
+        query, recent, now = self.thread_query(thread_id)
         return self.build_context(thread.user_id, query, template_id=template_id, token_budget=token_budget,
-                                  thread_id=thread_id, exclude=recent)
+                                  thread_id=thread_id, exclude=recent, now=now)
 
-    def thread_query(self, thread_id: str) -> tuple[str, frozenset[str]]:
-        """The latest messages of a thread, newest first, as the query; and their ids."""
+    def thread_query(self, thread_id: str) -> tuple[str, frozenset[str], datetime | None]:
+        """The latest messages of a thread, newest first, as the query; their ids; the latest one's time
+        (what relative phrases count from: read here, not again by id)."""
         recent = self.store.thread_messages(thread_id, last=self.config.query_messages)
-        return "\n".join(m.content[:1000] for m in reversed(recent)), frozenset(m.uuid for m in recent)
+        return ("\n".join(m.content[:1000] for m in reversed(recent)), frozenset(m.uuid for m in recent),
+                max((m.reference_time for m in recent), default=None))
 
 
 _KIND_OF = {"edges": "fact", "entities": "entity", "episodes": "episode", "observations": "observation"}

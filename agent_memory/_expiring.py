@@ -20,8 +20,8 @@ class Expiring(Generic[K, V]):
     costs nothing per read. Not thread-safe: its owner holds its own lock.
     """
 
-    def __init__(self, ttl: float, size: int) -> None:
-        self.ttl, self.size = ttl, size
+    def __init__(self, ttl: float, size: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.size, self._clock = ttl, size, clock
         self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
 
     def _expire(self, now: float) -> None:
@@ -30,12 +30,12 @@ class Expiring(Generic[K, V]):
 
     def get(self, key: K) -> V | None:
         """The value written under ``key`` less than ``ttl`` seconds ago, else None."""
-        self._expire(time.monotonic())
+        self._expire(self._clock())
         kept = self._items.get(key)
         return None if kept is None else kept[1]
 
     def put(self, key: K, value: V) -> None:
-        now = time.monotonic()
+        now = self._clock()
         self._items.pop(key, None)
         self._items[key] = (now + self.ttl, value)
         self._expire(now)

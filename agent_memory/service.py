@@ -16,7 +16,7 @@ from typing import Any
 
 from ._time import parse_ts, utcnow
 from .config import MemoryConfig
-from .context.render import ContextParts, render_context
+from .context.render import ContextParts, forget_lines, render_context
 from .context.templates import DEFAULT_TEMPLATE, parse_template
 from .embedding.base import Embedder
 from .embedding.cache import cached
@@ -290,18 +290,23 @@ class MemoryService:
         check_args(limit=limit, offset=offset)
         return self.store.list_users(limit, offset)
 
+    def _forget(self, user_id: str) -> None:
+        """After a delete: drop what reads keep in memory of the user (ids, names, rendered lines)."""
+        self.retriever.forget(user_id)
+        forget_lines()
+
     def delete_user(self, user_id: str) -> None:
         self.user(user_id)
         if self.worker:
             self.worker.forget(user_id)
         with self.ingestor.user_lock(user_id):  # not while an inline run of theirs writes
             self.store.delete_user(user_id)
-        self.retriever.forget(user_id)
+        self._forget(user_id)
 
     def delete_thread(self, thread_id: str) -> None:
         thread = self.thread(thread_id)
         self.store.delete_thread(thread_id)
-        self.retriever.forget(thread.user_id)
+        self._forget(thread.user_id)
 
     def delete_episode(self, user_id: str, uuid: str) -> None:
         user = self.user(user_id)
@@ -311,7 +316,7 @@ class MemoryService:
                                        user_id=user_id, episode_uuid=uuid)
         stated = self.store.get_facts(user_id, self.store.facts_of_episodes(user_id, [uuid]).get(uuid, []))
         facts = set(self.store.delete_episode(user_id, uuid))
-        self.retriever.forget(user_id)
+        self._forget(user_id)
         from .ingest.forget import tidy_after_forget  # summaries must not repeat what was forgotten
 
         if tidy_after_forget(self.store, user, [f for f in stated if f.uuid in facts]):

@@ -41,6 +41,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from ._stages import Stages
 from .data import default_paths, load_locomo
 
 __all__ = ["Meter", "load_turns", "main", "run"]
@@ -227,6 +228,9 @@ def run(sessions: list[tuple[int, str, Any, list[Any]]], *, embedder: str = "def
         ingestor = core.ingestor
         if not text_cache:
             ingestor.embedder = ingestor.embedder.inner if hasattr(ingestor.embedder, "hits") else ingestor.embedder
+        stages = None if breakdown else Stages()
+        if stages is not None:
+            stages.attach(ingestor)
         if breakdown:
             ingestor._pool = _Synchronous()
             ingestor.extractor = _MeteredExtractor(ingestor.extractor, meter)
@@ -248,6 +252,9 @@ def run(sessions: list[tuple[int, str, Any, list[Any]]], *, embedder: str = "def
         "intra_op_threads": inner.intra_op_num_threads, "text_cache": text_cache,
         "ingest_mode": "background" if background else "inline",
     }
+    out["cores_used"] = round(cpu / wall, 2)  # process CPU over wall: how much of the machine the pass kept busy
+    if stages is not None:
+        out["stages"] = stages.report(wall)
     if hasattr(cache, "hits"):
         out["text_cache_hits"], out["text_cache_misses"] = cache.hits, cache.misses
     if breakdown:
@@ -286,6 +293,15 @@ def _table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _stage_table(result: dict[str, Any]) -> str:
+    """Busy time per thread and stage (wall, that thread's CPU, share of the pass's wall)."""
+    lines = [f"  {'thread':22} {'stage':42} {'wall s':>7} {'CPU s':>6} {'of wall':>7}"]
+    for row in result["stages"]:
+        lines.append(f"  {row['thread'][:22]:22} {row['stage'][:42]:42} {row['wall_s']:7.2f} {row['cpu_s']:6.2f} "
+                     f"{100 * row['share_of_wall']:6.1f}%")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest_cost", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -314,13 +330,16 @@ def main(argv: list[str] | None = None) -> int:
         t = out["throughput"]
         print(f"\nthroughput pass ({t['embedder']}, {t['intra_op_threads']} intra-op threads): "
               f"{t['cpu_ms_per_message']} CPU-ms/message -> {1000 / t['cpu_ms_per_message']:.0f} msg/s per free "
-              f"core; wall {t['wall_messages_per_s']} msg/s (not meaningful while other work shares the machine)",
-              flush=True)
+              f"core; wall {t['wall_messages_per_s']} msg/s (not meaningful while other work shares the machine), "
+              f"{t['cores_used']} cores used", flush=True)
+        print(_stage_table(t), flush=True)
     if args.background and not args.skip_throughput:
         out["background"] = run(sessions, **options, background=True)
         t = out["background"]
-        print(f"background worker pass: {t['cpu_ms_per_message']} CPU-ms/message; wall {t['wall_messages_per_s']} "
-              "msg/s (add_messages returns at once; timed until wait_until_processed returns)", flush=True)
+        print(f"\nbackground worker pass: {t['cpu_ms_per_message']} CPU-ms/message; wall {t['wall_messages_per_s']} "
+              f"msg/s, {t['cores_used']} cores used (add_messages returns at once; timed until wait_until_processed "
+              "returns)", flush=True)
+        print(_stage_table(t), flush=True)
     out["breakdown"] = run(sessions, **options, breakdown=True)
     b = out["breakdown"]
     print(f"\nbreakdown pass (serial, metered): {b['cpu_ms_per_message']} CPU-ms/message")

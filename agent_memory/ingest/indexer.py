@@ -9,8 +9,9 @@ was read. What each kind is embedded as lives here, once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +20,8 @@ from ..errors import AgentMemoryError, EmbeddingError
 from ..models import Entity, Episode, EpisodeSource, EpisodeStatus
 from ..storage.base import KINDS, GraphStore, Kind, VectorTask
 
-__all__ = ["CONTEXT_WEIGHT", "Indexer", "contextual_vectors", "entity_text", "episode_context", "episode_text"]
+__all__ = ["CONTEXT_WEIGHT", "EpisodeVectors", "Indexer", "contextual_vectors", "entity_text", "episode_context",
+           "episode_text"]
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +109,8 @@ class Indexer:
             raise EmbeddingError(f"embedding failed; the vectors stay queued: {exc}") from exc
 
     def drain(self, user_id: str | None = None, *, include_pending: bool = False,
-              progress: Callable[[int], None] | None = None) -> int:
-        """Store every owed vector (of one user, or all); returns how many were written.
+              progress: Callable[[int], None] | None = None, kinds: Collection[Kind] = KINDS) -> int:
+        """Store every owed vector (of one user, or all; of ``kinds``); returns how many were written.
 
         Episodes still pending are skipped unless ``include_pending``: the pipeline embeds them
         itself when it processes them (with the message they answer as context). ``progress`` is
@@ -116,7 +118,8 @@ class Indexer:
         """
         written = 0
         while True:
-            tasks = self.store.vector_tasks(4096, user_id=user_id)
+            fetched = self.store.vector_tasks(4096, user_id=user_id)
+            tasks = [t for t in fetched if t.kind in kinds]
             groups: dict[tuple[str, Kind], list[VectorTask]] = {}
             for task in tasks:
                 groups.setdefault((task.user_id, task.kind), []).append(task)
@@ -136,7 +139,7 @@ class Indexer:
                         owed = []
             done += self._write_owed(owed, progress)
             written += done
-            if not done or len(tasks) < 4096:
+            if not done or len(fetched) < 4096:
                 return written
 
     @staticmethod
@@ -188,3 +191,40 @@ class Indexer:
             row += len(o.ids)
             done += self._report(len(o.ids), progress)
         return done
+
+
+@dataclass
+class EpisodeVectors:
+    """Episode vectors a run computed and has not stored yet, written together (``flush``).
+
+    Each vector-index write has a fixed cost (embedded Chroma: ~25 ms a call, holding the GIL, so
+    the embedding thread stalls too), so a run with a backlog stores its batches' episode vectors a
+    few batches at a time. Until then their tasks stay in the outbox: nothing is lost if the run
+    dies, and ``wait_until_processed`` returns only after the run has stored them.
+    """
+
+    batches: list[tuple[list[str], Future[np.ndarray]]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return sum(len(ids) for ids, _ in self.batches)
+
+    def flush(self, store: GraphStore, user_id: str, collect: Callable[[Future[np.ndarray]], np.ndarray]) -> None:
+        """Store the vectors (``collect`` waits for each batch's); a batch whose embedding failed keeps
+        its tasks queued for the indexer, as does every batch if the index is down."""
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        for batch_ids, vectors in self.batches:
+            try:
+                matrix = collect(vectors)
+            except AgentMemoryError as exc:
+                log.warning("episode vectors of %s stay queued: %s", user_id, exc)
+                continue
+            keep = [i for i, uuid in enumerate(batch_ids) if uuid.strip()]  # a blank id is never indexable
+            ids += [batch_ids[i] for i in keep]
+            rows.append(matrix[keep])
+        self.batches = []
+        if ids:
+            try:
+                store.write_vectors(user_id, "episode", ids, np.concatenate(rows))
+            except AgentMemoryError as exc:
+                log.warning("episode vectors of %s stay queued: %s", user_id, exc)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid as _uuid
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +29,17 @@ from ..errors import AgentMemoryError, LLMResponseError, ProviderError, StorageE
 from ..extraction.base import ExtractedEntity, Extraction, ExtractionContext, Extractor
 from ..extraction.relations import is_single_valued, normalize_relation, opposite_relation
 from ..models import Entity, Episode, EpisodeSource, EpisodeStatus, Fact, User
-from ..storage.base import GraphStore, claim_user
+from ..storage.base import KINDS, GraphStore, Kind, claim_user
 from ..text import normalize_name
-from .indexer import CONTEXT_WEIGHT, Indexer, contextual_vectors, entity_text, episode_context, episode_text
+from .indexer import (
+    CONTEXT_WEIGHT,
+    EpisodeVectors,
+    Indexer,
+    contextual_vectors,
+    entity_text,
+    episode_context,
+    episode_text,
+)
 from .observe import update_observations, update_summary
 from .temporal import resolve_fact
 
@@ -40,6 +48,7 @@ __all__ = ["CONTEXT_WEIGHT", "Ingestor", "entity_id", "entity_text", "episode_co
 log = logging.getLogger(__name__)
 Judge = Callable[..., Sequence[Any]]  # (new, existing, *, episodes) -> judgements with key/duplicate_of/contradicts
 Summarizer = Callable[[User, list[Fact], list[Fact], list[str]], None]  # (user, new, closed, episodes)
+_ENTITIES: tuple[Kind, ...] = ("entity",)
 _NS = _uuid.UUID("6f1c9e2a-4b7d-4c1e-9a55-2d8f0e3b7a10")
 
 
@@ -89,6 +98,7 @@ class _Batch:
     entities: dict[str, Entity] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
     nearest_entity: dict[str, tuple[str, float]] = field(default_factory=dict)  # unknown name -> best (id, cos)
+    vectors: list[tuple[list[str], Future[np.ndarray]]] = field(default_factory=list)  # episode ids, their vectors
 
 
 class _Ahead:
@@ -114,13 +124,14 @@ class Ingestor:
     def __init__(self, store: GraphStore, embedder: Embedder, extractor: Extractor,
                  json_extractor: Extractor, *, batch_size: int = 64, merge_threshold: float = 0.93,
                  judge: Judge | None = None, summarizer: Summarizer | None = None,
-                 indexer: Indexer | None = None) -> None:
+                 indexer: Indexer | None = None, vector_flush: int = 256) -> None:
         # each distinct text reaches the model once: names, facts, observations and the previous message
         self.store, self.embedder = store, cached(embedder)
         self.indexer = indexer or Indexer(store, self.embedder)
         self.judge, self.summarizer = judge, summarizer
         self.extractor, self.json_extractor = extractor, json_extractor
         self.batch_size, self.merge_threshold = batch_size, merge_threshold
+        self.vector_flush = vector_flush  # a backlog's episode vectors are stored this many at a time
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-memory-embed")
         self._user_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -134,8 +145,11 @@ class Ingestor:
         with self._locks_guard:
             return self._user_locks.setdefault(user_id, threading.Lock())
 
-    def process_user(self, user_id: str) -> int:
-        """Process every pending episode of the user; returns how many were handled."""
+    def process_user(self, user_id: str, between: Callable[[], None] | None = None) -> int:
+        """Process every pending episode of the user; returns how many were handled.
+
+        ``between`` is called before each batch after the first (the background worker lets reads
+        in flight finish there)."""
         with self.user_lock(user_id), claim_user(self.store, user_id):  # one process at a time per user
             user = self.store.get_user(user_id)
             if user is None:
@@ -151,17 +165,29 @@ class Ingestor:
 
             pending = fetch()
             vectors = self._start_vectors(pending) if pending else None
-            while pending:
-                # once a batch commits, the next one is read and its episode vectors start on the second
-                # thread, while this thread writes the batch's vectors and indexes it, then extracts the next
-                ahead = _Ahead(fetch, self._start_vectors)
-                batch = self._process_isolated(user, pending, vectors, ahead.prepare)
-                ahead.prepare()
-                touched |= batch.touched
-                changed.update(batch.facts)
-                seen += [e.uuid for e in pending]
-                done += len(pending)
-                pending, vectors = ahead.episodes, ahead.vectors
+            owed = EpisodeVectors()  # computed episode vectors, stored a few batches at a time
+            try:
+                while pending:
+                    # once a batch commits, the next one is read and its episode vectors start on the second
+                    # thread, while this thread indexes the batch, then extracts the next
+                    ahead = _Ahead(fetch, self._start_vectors)
+                    batch = self._process_isolated(user, pending, vectors, ahead.prepare)
+                    ahead.prepare()
+                    owed.batches += batch.vectors
+                    touched |= batch.touched
+                    changed.update(batch.facts)
+                    seen += [e.uuid for e in pending]
+                    done += len(pending)
+                    pending, vectors = ahead.episodes, ahead.vectors
+                    if pending:
+                        if len(owed) >= self.vector_flush:
+                            self._flush(user_id, owed)
+                        else:  # the next batch's names are matched against these entities
+                            self.index_owed(user_id, kinds=_ENTITIES)
+                        if between is not None:
+                            between()
+            finally:
+                self._flush(user_id, owed)
             if done:
                 update_observations(self.store, user, touched)
                 if self.summarizer is None:
@@ -173,6 +199,12 @@ class Ingestor:
                                     [f for f in facts if not f.is_current], seen)
                 self.index_owed(user_id)
             return done
+
+    def _flush(self, user_id: str, owed: EpisodeVectors) -> None:
+        """Store the episode vectors owed, then everything else the user's records owe (one write a kind)."""
+        if owed.batches:
+            owed.flush(self.store, user_id, self._collect)
+            self.index_owed(user_id)
 
     def _process_isolated(self, user: User, episodes: list[Episode], vectors: Future[np.ndarray] | None = None,
                           committed: Callable[[], None] | None = None) -> _Batch:
@@ -195,13 +227,15 @@ class Ingestor:
             merged.facts.update(one.facts)
             merged.entities.update(one.entities)
             merged.touched |= one.touched
+            merged.vectors += one.vectors
+            self.index_owed(user.user_id, kinds=_ENTITIES)  # the next episode's names match these
         return merged
 
-    def index_owed(self, user_id: str) -> None:
+    def index_owed(self, user_id: str, kinds: Collection[Kind] = KINDS) -> None:
         """Write the vectors the user's records owe; if the index or embedder is down, they stay queued
         (the records are committed: nothing is lost) and the next run or ``wait_until_processed`` retries."""
         try:
-            self.indexer.drain(user_id)
+            self.indexer.drain(user_id, kinds=kinds)
         except AgentMemoryError as exc:  # the records are committed; never fail (or redo) a batch for this
             log.warning("vectors of %s stay queued for the next run: %s", user_id, exc)
 
@@ -280,15 +314,19 @@ class Ingestor:
                     self.store.set_episode_status(ep.user_id, ep.uuid, EpisodeStatus.processed)
         if committed is not None:
             committed()
-        # committed: the records and their vector tasks. The episodes' vectors, computed meanwhile, go in
-        # now; if that fails the tasks stay, and the indexer writes them later (nothing waits on it).
-        try:
-            self.store.write_vectors(user.user_id, "episode", [e.uuid for e in episodes if e.uuid.strip()],
-                                     episode_vectors.result()[[i for i, e in enumerate(episodes) if e.uuid.strip()]])
-        except AgentMemoryError as exc:
-            log.warning("episode vectors of %s stay queued: %s", user.user_id, exc)
-        self.index_owed(user.user_id)
+        # committed: the records and their vector tasks. The episodes' vectors, computed meanwhile, are
+        # stored by the run (a few batches at a time); until then their tasks stay in the outbox.
+        batch.vectors.append(([e.uuid for e in episodes], episode_vectors))
         return batch
+
+    def _collect(self, vectors: Future[np.ndarray]) -> np.ndarray:
+        """The batch's episode vectors: while the second thread computes them, this one runs some of
+        their model runs too (``help``, where the embedder has it) instead of waiting idle."""
+        helper = getattr(self.embedder, "help", None)
+        while callable(helper) and not vectors.done():
+            if not helper():  # nothing to take (yet): the run is being planned, or is in its last pass
+                wait([vectors], timeout=0.002)
+        return vectors.result()
 
     @contextmanager
     def _episode_guard(self, ep: Episode) -> Iterator[None]:

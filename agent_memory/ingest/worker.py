@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -124,7 +125,8 @@ class Worker:
                 self._busy.add(user_id)
             try:
                 self._reads_first(user_id)
-                self.ingestor.process_user(user_id)
+                # and again before each further batch: a backlog's run never keeps a read waiting long
+                self.ingestor.process_user(user_id, between=functools.partial(self._reads_first, user_id))
                 self._errors.pop(user_id, None)
             except Exception as exc:  # noqa: BLE001 - surfaced by wait()
                 log.exception("background ingestion failed for user %s", user_id)

@@ -158,8 +158,17 @@ class Retriever:
         return out
 
     def _read_heads(self, user_id: str, heads: dict[str, EpisodeHead], ids: Iterable[str]) -> None:
-        """Add to ``heads`` those of ``ids`` it lacks (one read)."""
-        heads.update(self.store.episode_heads(user_id, [i for i in ids if i not in heads]))
+        """Add to ``heads`` those of ``ids`` it lacks (one read at most)."""
+        heads.update(self._heads(user_id, [i for i in ids if i not in heads]))
+
+    def _heads(self, user_id: str, ids: Sequence[str]) -> dict[str, EpisodeHead]:
+        """``store.episode_heads``, the ones read in the last minute from the memo (a head never changes)."""
+        kept = self.memo.heads(user_id)
+        missing = [i for i in ids if i not in kept]
+        read = self.store.episode_heads(user_id, missing) if missing else {}
+        if read:
+            self.memo.keep_heads(user_id, read)
+        return {i: h for i in ids if (h := kept.get(i) or read.get(i)) is not None}
 
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True, now: datetime | None = None,
@@ -193,7 +202,7 @@ class Retriever:
         if not rescore:
             return fused, {}, {}
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-        heads = self.store.episode_heads(user_id, ranked[:pool])
+        heads = self._heads(user_id, ranked[:pool])
         full: dict[str, Episode] = {}
         grams = name_grams(query)
         names = {normalize_name(h.name) for h in heads.values() if h.name}
@@ -346,7 +355,7 @@ class Retriever:
             if not kn.fact_assistant:  # what the assistant said is advice, not the user's life
                 sources = {u for f in facts for u in f.episodes}
                 said = {u: heads[u] for u in sources if u in heads}  # the ranking read most of them
-                said.update(self.store.episode_heads(user_id, sorted(sources - said.keys())))
+                said.update(self._heads(user_id, sorted(sources - said.keys())))
                 facts = [f for f in facts if not f.episodes or any(
                     u in said and said[u].role != Role.assistant for u in f.episodes)]
             rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now or utcnow())) for f in facts]

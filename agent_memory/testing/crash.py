@@ -25,7 +25,7 @@ def open_memory(home: str | Path, **config: Any) -> Memory:
 
 
 def ingest_forever(home: str | Path) -> None:
-    """Open ``home``, print ``ready``, then add messages for two users alternately until killed."""
+    """Open ``home``, add messages for two users alternately until killed; ``ready`` after the first call."""
     mem = open_memory(home)
     for user in USERS:
         try:
@@ -33,7 +33,6 @@ def ingest_forever(home: str | Path) -> None:
             mem.thread.create(thread_id=f"{user}-t", user_id=user)
         except AgentMemoryError:  # a later round: they exist
             pass
-    print("ready", flush=True)
     i = 0
     while True:
         i += 1
@@ -41,6 +40,8 @@ def ingest_forever(home: str | Path) -> None:
         mem.thread.add_messages(f"{user}-t", messages=[
             Message(role="user", content=f"I | LIKES | thing{i} number {i}"),
             Message(role="assistant", content=f"Noted thing{i}, message {i}")])
+        if i == 1:
+            print("ready", flush=True)  # once something is acknowledged: a kill from now on may lose nothing
 
 
 def records_without_vectors(mem: Memory) -> tuple[dict[str, int], int]:

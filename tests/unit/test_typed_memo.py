@@ -45,3 +45,45 @@ def test_a_deleted_thread_leaves_nothing_in_what_a_kind_question_reads(memory: M
     after = core.retriever._type_hits("jane", {"Place"}, 40)
     assert after and not gone & after.keys()
     assert "Lisbon in May" not in core.build_context("jane", "Which cities did we visit?").context
+
+
+def test_episode_heads_are_read_once_a_minute_and_a_delete_drops_them(memory: Memory) -> None:
+    core = _setup(memory)
+    asked: list[str] = []
+    heads = core.store.episode_heads
+
+    def counted(user_id: str, uuids: Any) -> Any:
+        asked.extend(uuids)
+        return heads(user_id, uuids)
+
+    core.store.episode_heads = counted  # type: ignore[method-assign]
+    first = core.build_context("jane", "When did we fly to Lisbon?").context
+    read = list(asked)
+    assert read and core.build_context("jane", "When did we fly to Lisbon?").context == first
+    assert asked == read  # the second read took every head from the memo
+    memory.thread.delete("t1")
+    after = core.build_context("jane", "When did we fly to Lisbon?").context
+    assert "Lisbon in May" not in after and "Lisbon again" in after
+    assert len(asked) > len(read)  # read again after the delete
+
+
+def test_a_delete_leaves_no_rendered_line_of_the_deleted_turns_in_memory(memory: Memory) -> None:
+    from agent_memory.context import render
+
+    core = _setup(memory)
+    assert "Lisbon in May" in core.build_context("jane", "When did we fly to Lisbon?").context
+    assert any("Lisbon in May" in line for line in _kept_lines(render))
+    memory.thread.delete("t1")
+    assert not any("Lisbon in May" in line for line in _kept_lines(render))
+
+
+def _kept_lines(render: Any) -> list[str]:
+    """Every text the renderer keeps between calls (its two line caches), read through their closures."""
+    import gc
+
+    kept = []
+    for cache in (render._body, render._line_tokens):
+        for ref in gc.get_referents(cache):
+            if isinstance(ref, dict):
+                kept += [str(k) for k in ref]
+    return kept

@@ -53,7 +53,9 @@ class MemoryConfig(BaseModel):
                                      description="a PostgreSQL URL: records, full text and vectors in one server")
     llm: bool = Field(default=False, description="use the model configured by the environment (AGENT_MEMORY_LLM_*)")
     ingest_mode: Literal["inline", "background"] = "inline"
-    ingest_batch_size: int = Field(default=64, ge=1, le=4096)
+    ingest_batch_size: int | None = Field(default=None, ge=1, le=4096,
+                                          description="episodes per batch; None: 128, or 64 with a model "
+                                                      "(its resolution call reads the whole batch)")
     max_content_chars: int = Field(default=100_000, ge=1)
     max_messages_per_call: int = Field(default=1_000, ge=1)
     query_messages: int = Field(default=3, ge=1, le=50, description="last messages of a thread used as query")

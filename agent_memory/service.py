@@ -95,8 +95,10 @@ class MemoryService:
         self.indexer.drain()  # what a crash (or an upgrade) left owed
         summarizer = self._queue_summary if llm is not None else (
             self._summary_with_questions if config.summary_questions else None)
-        self.ingestor = Ingestor(self.store, embed_once, extractor, json_extractor,
-                                 batch_size=config.ingest_batch_size, merge_threshold=config.entity_merge_threshold,
+        # a model's resolution call reads the whole batch: smaller ones there; offline, larger ones pack better
+        batch_size = config.ingest_batch_size or (64 if llm is not None or judge is not None else 128)
+        self.ingestor = Ingestor(self.store, embed_once, extractor, json_extractor, batch_size=batch_size,
+                                 merge_threshold=config.entity_merge_threshold,
                                  judge=judge, summarizer=summarizer, indexer=self.indexer)
         self.retriever = Retriever(self.store, embedder, pool=config.candidate_pool)
         debounce = config.llm_debounce_seconds if self.llm is not None else 0.0

@@ -13,9 +13,12 @@ fresh homes, models loaded beforehand:
    message, and wall-clock messages/s. CPU time is repeatable on a shared machine; wall time is not:
    with other work running, read msg/s as a lower bound and ``1000 / CPU-ms`` as what one free core gives.
    Then the same through the background worker (``ingest_mode="background"``): ``add_messages``
-   returns at once, the worker takes the pile-up in batches of up to 64 and overlaps them (the next
-   batch's episode vectors on the second thread while the current one is indexed); timed until
-   ``wait_until_processed`` returns.
+   returns at once, the worker takes the pile-up in batches (128 offline) and overlaps them (the next
+   batch's episode vectors on the second thread while the current one is indexed, the first thread
+   running some of their model runs when it would wait); timed until ``wait_until_processed`` returns.
+   Both passes print "cores used" (process CPU over wall: 2.0 is both cores busy) and each thread's
+   busy time per stage, wall and that thread's CPU (``benchmarks/_stages.py``): wall minus CPU is time
+   a thread waited (for the GIL, for Chroma's own threads, for a core).
 2. breakdown: the same messages with the second thread made synchronous, so that each call's process
    CPU time is its own. Metered: the embedder by call site (texts that actually reach the model, after
    the embed-once cache), the extractor, the vector index (Chroma, its own threads included while it is

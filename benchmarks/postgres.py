@@ -16,6 +16,10 @@ shared_buffers). The machine may be shared: besides wall time every scenario rep
   same ``--episodes``/``--users`` (building 10k messages through the pipeline takes ~17 min here; a
   re-run then only times the reads). ``--bulk`` loads the messages without extraction (episodes and
   their real vectors only), for sizes the full pipeline cannot build in time.
+- ``statements``: on a memory ``read`` built in ``--data-dir``, ``build_context`` (read-only: nothing is
+  added, so it can be repeated on a frozen copy) for ``--queries`` dev-set questions, and what each kind
+  of statement costs a context: calls, the server CPU of the backend that ran it (``/proc/<pid>/schedstat``
+  around the statement, Linux) and the client's wall time waiting for it.
 
 Run: ``python -m benchmarks.postgres ingest --writers 1,2,4 --messages 200``;
 ``python -m benchmarks.postgres read --backend postgres --episodes 10000 --data-dir /tmp/am-bench``;
@@ -276,13 +280,90 @@ def run_read(backend: str, episodes: int, users: int, queries: int, url: str | N
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
+def _schedstat_ms(pid: int) -> float:
+    """CPU time (ms) a process has run, from /proc/<pid>/schedstat (ns resolution)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return 0.0
+
+
+def _server_pids(url: str) -> list[int]:
+    host = dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&") if "=" in p).get("host", "")
+    pid = int((Path(host) / "postmaster.pid").read_text().split()[0])
+    out = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                continue
+    return out
+
+
+def run_statements(url: str, episodes: int, users: int, queries: int) -> dict[str, Any]:
+    """Per-statement costs of ``build_context`` (read-only) on a memory ``read`` built earlier."""
+    import re
+    import threading
+
+    from agent_memory import Memory
+
+    from .scale import text_pool
+
+    _, questions = text_pool()
+    memory = Memory(f"{url}&schema=read_{users}x{episodes}")
+    core, store = memory._core, memory._core.store
+    if store.get_meta("benchmark_built") != "yes":
+        raise SystemExit(f"no memory of {users} x {episodes} in this --data-dir: build it with `read` first")
+    costs: dict[str, list[float]] = {}
+    lock = threading.Lock()
+    run = store._run
+
+    def timed(conn: Any, query: Any, params: Any, tuples: bool = False) -> list[Any]:
+        pid = conn.info.backend_pid
+        s0, t0 = _schedstat_ms(pid), time.perf_counter()
+        try:
+            return run(conn, query, params, tuples)  # type: ignore[no-any-return]
+        finally:
+            wall, server = (time.perf_counter() - t0) * 1000, _schedstat_ms(pid) - s0
+            text = query if isinstance(query, str) else query.as_string(conn)
+            key = re.sub(r"\s+", " ", text)[:100]
+            with lock:
+                c = costs.setdefault(key, [0, 0.0, 0.0])
+                c[0] += 1
+                c[1] += server
+                c[2] += wall
+
+    for q in questions[300:306]:  # warm: models loaded, connections open and prepared
+        core.build_context("user-0", q)
+    store._run = timed
+    client = server = 0.0
+    for q in questions[200:200 + queries]:
+        pids = _server_pids(url)  # again each time: the pool may have opened a connection
+        s0, c0 = sum(_schedstat_ms(p) for p in pids), time.process_time()
+        core.build_context("user-0", q)
+        client += (time.process_time() - c0) * 1000
+        server += sum(_schedstat_ms(p) for p in pids) - s0
+    memory.close()
+    rows = sorted(costs.items(), key=lambda kv: -kv[1][1])
+    return {"what": "statements", "users": users, "episodes_per_user": episodes, "queries": queries,
+            "client_cpu_ms_per_ctx": round(client / queries, 1), "server_cpu_ms_per_ctx": round(server / queries, 1),
+            "statements_per_ctx": round(sum(c[0] for _, c in rows) / queries, 1),
+            "by_statement": [{"calls_per_ctx": round(c[0] / queries, 2),
+                              "server_cpu_ms_per_ctx": round(c[1] / queries, 2),
+                              "server_cpu_ms_per_call": round(c[1] / c[0], 2),
+                              "client_wait_ms_per_ctx": round(c[2] / queries, 2), "statement": k} for k, c in rows],
+            "load_average": os.getloadavg()}
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_writer":
         writer(argv[1], argv[2], int(argv[3]), argv[4])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["ingest", "read"])
+    parser.add_argument("what", choices=["ingest", "read", "statements"])
     parser.add_argument("--backend", choices=["postgres", "embedded", "both"], default="both")
     parser.add_argument("--writers", default="1,2,4")
     parser.add_argument("--messages", type=int, default=200, help="per writer")
@@ -299,6 +380,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.data_dir:
         args.data_dir.mkdir(parents=True, exist_ok=True)
     with postgres(args.data_dir) as url:
+        if args.what == "statements":
+            found = run_statements(url, args.episodes, args.users, args.queries)
+            print(json.dumps({k: v for k, v in found.items() if k != "by_statement"}), flush=True)
+            for row in found["by_statement"]:
+                print(f"  {row['calls_per_ctx']:5.2f}x  server {row['server_cpu_ms_per_ctx']:6.2f} ms/ctx"
+                      f" ({row['server_cpu_ms_per_call']:5.2f}/call)  wait {row['client_wait_ms_per_ctx']:6.2f}"
+                      f"  {row['statement']}", flush=True)
+            if args.json:
+                with open(args.json, "a") as f:
+                    f.write(json.dumps(found) + "\n")
+            return
         for backend in backends:
             if args.what == "ingest":
                 runs = [run_ingest(backend, int(n), args.messages, url if backend == "postgres" else None)

@@ -186,7 +186,7 @@ class Ingestor:
                             self.index_owed(user_id, kinds=_ENTITIES)
                         if between is not None:
                             between()
-            finally:
+            finally:  # also when the run fails: what it committed gets its vectors all the same
                 self._flush(user_id, owed)
             if done:
                 update_observations(self.store, user, touched)

@@ -21,6 +21,7 @@ Three things keep bytes of deleted or foreign data on disk, and each is handled 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -100,14 +101,24 @@ def scrub_segment(segment: Path) -> int:
 def _stamp(segment: Path) -> Stamp | None:
     """(size, mtime) of the files a scrub reads or changes (a changed stamp means Chroma wrote);
     None if the segment has no index files."""
+    return _stamp_of(_paths(segment))
+
+
+@functools.lru_cache(maxsize=1024)
+def _paths(segment: Path) -> tuple[str, ...]:
+    """The header's and the tails' paths as strings: every vector read stats them (no Path work then)."""
+    return tuple(os.path.join(segment, name) for name in ("header.bin", *_TAILS))
+
+
+def _stamp_of(paths: tuple[str, ...]) -> Stamp | None:
     try:
-        header = (segment / "header.bin").stat()
+        header = os.stat(paths[0])
     except FileNotFoundError:
         return None
     out = [(header.st_size, header.st_mtime_ns)]
-    for name in _TAILS:
+    for path in paths[1:]:
         try:
-            st = (segment / name).stat()
+            st = os.stat(path)
         except FileNotFoundError:
             out.append((-1, -1))
             continue

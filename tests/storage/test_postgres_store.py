@@ -268,6 +268,41 @@ def test_atomic_rolls_back_and_keeps_other_threads_apart(store: PostgresStore) -
     assert seen == [0] and store.count_episodes("jane") == 1
 
 
+def test_the_pool_hands_out_the_connection_returned_last(store: PostgresStore) -> None:
+    # a context's statements then run on the same server process, whose caches are warm
+    with store._borrow() as first, store._borrow() as second:
+        pids = (first.info.backend_pid, second.info.backend_pid)
+    assert pids[0] != pids[1]
+    for _ in range(3):  # ``first`` went back last: it is the one handed out, every time
+        with store._borrow() as again:
+            assert again.info.backend_pid == pids[0]
+        assert store._scalar("SELECT pg_backend_pid()") == pids[0]
+
+
+def test_pooled_connections_carry_the_stores_settings(store: PostgresStore) -> None:
+    with store._borrow() as first, store._borrow() as second:  # the first connection and one opened later
+        for conn in (first, second):
+            shown = {name: conn.execute(f"SHOW {name}").fetchone()[name] for name in  # type: ignore[index]
+                     ("search_path", "TimeZone", "random_page_cost", "hnsw.iterative_scan")}
+            assert shown["search_path"].split(",")[0].strip('" ') == store.schema
+            assert (shown["TimeZone"], shown["random_page_cost"], shown["hnsw.iterative_scan"]) == \
+                ("UTC", "1.1", "strict_order")
+
+
+def test_a_failed_statement_gives_back_a_clean_connection(store: PostgresStore) -> None:
+    store.add_user(User(user_id="jane"))
+    with pytest.raises(AlreadyExistsError):  # outside a transaction
+        store.add_user(User(user_id="jane"))
+    with pytest.raises(RuntimeError), store._borrow() as conn:  # a block that fails inside a transaction
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO threads (thread_id, user_id, created_at) VALUES ('t-open', 'jane', now())")
+        raise RuntimeError("boom")
+    with store._borrow() as conn:  # the same connection (returned last), rolled back by the pool
+        assert conn.info.transaction_status == conn.info.transaction_status.IDLE
+    assert store.get_thread("t-open") is None and store.get_user("jane") is not None
+    assert store._x("UPDATE users SET summary = 's' WHERE user_id = 'jane'") is None  # no rows: nothing to read
+
+
 def test_a_second_store_sees_writes_at_once(store: PostgresStore, postgres_url: str) -> None:
     other = PostgresStore(postgres_url)
     try:

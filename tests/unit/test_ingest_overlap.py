@@ -139,3 +139,30 @@ def test_a_backlog_run_lets_a_read_in_flight_finish_before_its_next_batch() -> N
         mem.wait_until_processed("jane", timeout=30)
         assert extractor.calls == 3
         assert len(mem.graph.facts(user_id="jane")) == 6
+
+
+class _Counting(TripleExtractor):
+    """The test extractor, counting its calls (one per batch)."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def extract(self, episodes: Sequence[Episode], context: ExtractionContext) -> list[Extraction]:
+        self.sizes.append(len(episodes))
+        return super().extract(episodes, context)
+
+
+@pytest.mark.parametrize(("batch_size", "sizes"), [(None, [128, 72]), (64, [64, 64, 64, 8])])
+def test_a_backlog_is_taken_in_batches_of_128_offline_unless_configured(batch_size: int | None,
+                                                                       sizes: list[int]) -> None:
+    extractor = _Counting()
+    config = MemoryConfig(home=None, vector_backend="exact", ingest_mode="background", ingest_batch_size=batch_size)
+    with Memory.ephemeral(config=config, embedder=HashEmbedder(), extractor=extractor) as mem:
+        mem.user.add(user_id="jane", first_name="Jane")
+        mem.thread.create(thread_id="t1", user_id="jane")
+        with mem._core.ingestor.user_lock("jane"):  # the backlog piles up before the run starts
+            mem.thread.add_messages("t1", messages=[Message(role="user", content=f"I | VISITED | City{i}")
+                                                    for i in range(200)])
+        mem.wait_until_processed("jane", timeout=60)
+        assert extractor.sizes == sizes
+        assert len(mem.graph.facts(user_id="jane", limit=500)) == 200

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from ..models import Fact
 
-__all__ = ["fact_similarity", "jaccard_matrix", "mmr_order", "recency_weight", "rrf", "word_set"]
+__all__ = ["fact_similarity", "jaccard_matrix", "mmr_order", "own_turns_around", "recency_weight", "rrf", "word_set"]
 
 K = TypeVar("K", bound=Hashable)
+T = TypeVar("T", bound="_Turn")
+
+
+class _Turn(Protocol):
+    uuid: str
+    name: str | None
 
 _WORD = re.compile(r"\w+")
 
@@ -92,3 +98,21 @@ def fact_similarity(facts: Sequence[Fact]) -> np.ndarray:
                 if facts[i].target_uuid != facts[j].target_uuid:
                     sim[i, j] = 0.0
     return sim
+
+
+def own_turns_around(source: str, who: str | None, neighbours: Sequence[T],
+                     beyond: Mapping[str, Sequence[T]]) -> list[T]:
+    """The turns said by ``who`` two steps from ``source`` in its thread: the other neighbour of each
+    of ``source``'s ``neighbours`` (``beyond``: uuid -> the turns just before and after it), once
+    each, the source itself and anyone else's turns left out. In a chat that is the speaker's own
+    turn before the other's reply to it, or after the reply to them."""
+    seen = {source} | {n.uuid for n in neighbours}
+    out: list[T] = []
+    if who is None:
+        return out
+    for nb in neighbours:
+        for turn in beyond.get(nb.uuid, ()):
+            if turn.uuid not in seen and turn.name == who:
+                seen.add(turn.uuid)
+                out.append(turn)
+    return out

@@ -26,6 +26,10 @@ class Knobs:
     # ``neighbour_sources`` hits gain ``neighbour_weight`` of its score.
     neighbour_sources: int = 20
     neighbour_weight: float = 0.25
+    # ... and when the query names a speaker, that speaker's own turns just before and after the other
+    # speaker's neighbours of a strong hit of theirs (their story goes on after the reply) gain
+    # ``own_turn_weight`` of its score.
+    own_turn_weight: float = 0.25
     # When the query names someone who speaks, BM25 and the vector rank the question without the
     # name, and that speaker's turns gain ``speaker_boost`` of their own score, only those about the
     # question once the name is taken out: sharing a word with it, or a cosine of at least

@@ -16,7 +16,7 @@ from ..models import Entity, Episode, Fact, Observation, Role, SearchResult, Sea
 from ..storage.base import EpisodeHead, GraphStore, Kind
 from ..text import content_words, normalize_name
 from .filters import SearchFilters, episode_ok, fact_ok
-from .fusion import fact_similarity, mmr_order, recency_weight, rrf
+from .fusion import fact_similarity, mmr_order, own_turns_around, recency_weight, rrf
 from .knobs import Knobs
 from .memo import ReadMemo
 from .question import asked_types, name_grams, name_phrases, without
@@ -246,6 +246,16 @@ class Retriever:
                 for nb in adjacent.get(uid, []):
                     scores[nb.uuid] = scores.get(nb.uuid, 0.0) + kn.neighbour_weight * fused[uid]
                     full.setdefault(nb.uuid, nb)
+            if kn.own_turn_weight and speakers:
+                # A named speaker's story goes on in their own next turn, after the other's reply (two
+                # steps away in a chat): their turns on either side of a strong hit of theirs gain too.
+                own = [uid for uid in sources if heads[uid].name and normalize_name(heads[uid].name) in speakers]
+                around = [nb.uuid for uid in own for nb in adjacent.get(uid, [])]
+                beyond = self.store.adjacent_episodes(user_id, around) if around else {}
+                for uid in own:
+                    for ep in own_turns_around(uid, heads[uid].name, adjacent.get(uid, []), beyond):
+                        scores[ep.uuid] = scores.get(ep.uuid, 0.0) + kn.own_turn_weight * fused[uid]
+                        full.setdefault(ep.uuid, ep)
         # A question about a time selects it: the episodes of the times it names (those found, and
         # every one of a window of a few days) gain date_boost; the content orders them.
         windows = query_dates(query, now)[:4] if kn.date_boost else []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -216,10 +217,22 @@ _MAX_CHARS_PER_TOKEN = 8
 _line_tokens = functools.lru_cache(maxsize=4096)(count_tokens)
 
 
+# Lines are kept at most this long: a delete in another process (PostgreSQL) leaves none behind after it.
+LINES_TTL = 60.0
+_clock: Callable[[], float] = time.monotonic
+_cleared = [_clock()]
+
+
 def forget_lines() -> None:
     """Drop the lines kept between renders (after a delete: no deleted text stays in memory)."""
     _body.cache_clear()
     _line_tokens.cache_clear()
+    _cleared[0] = _clock()
+
+
+def _expire_lines() -> None:
+    if _clock() - _cleared[0] >= LINES_TTL:
+        forget_lines()
 
 
 def _key(item: object) -> str:
@@ -274,6 +287,7 @@ def render_context(template: str, parts: ContextParts, token_budget: int) -> Ren
     the block shows says nothing they do not: it is left out and its tokens go to the next fact or
     episode (closed facts stay: they date a change).
     """
+    _expire_lines()
     memo: dict[tuple[str, str], str] = {}  # each candidate's line, made once for both passes
     first = _render(template, parts, token_budget, memo)
     if not first.facts or len(first.episodes) == len(parts.episodes):

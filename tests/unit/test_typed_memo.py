@@ -87,3 +87,20 @@ def _kept_lines(render: Any) -> list[str]:
             if isinstance(ref, dict):
                 kept += [str(k) for k in ref]
     return kept
+
+
+def test_a_delete_in_another_process_leaves_no_rendered_line_after_a_minute(memory: Memory, monkeypatch: Any) -> None:
+    from agent_memory.context import render
+
+    core = _setup(memory)
+    now = [1000.0]
+    monkeypatch.setattr(render, "_clock", lambda: now[0])
+    render.forget_lines()
+    assert "Lisbon in May" in core.build_context("jane", "When did we fly to Lisbon?").context
+    core.store.delete_thread("t1")  # as another process sharing the database would: this one is not told
+    now[0] += render.LINES_TTL - 1
+    core.build_context("jane", "What is on the list for spring?")
+    assert any("Lisbon in May" in line for line in _kept_lines(render))  # kept for up to a minute
+    now[0] += 2
+    core.build_context("jane", "What is on the list for spring?")
+    assert not any("Lisbon in May" in line for line in _kept_lines(render))

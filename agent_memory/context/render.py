@@ -11,14 +11,15 @@ budget carries more of what was said.
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from .._expiring import Expiring
 from ..models import Entity, Episode, Fact, Observation
 from .templates import Placeholder, parse_template
 from .tokens import count_tokens, min_tokens
@@ -108,12 +109,11 @@ def entity_line(entity: Entity) -> str:
 
 def episode_body(episode: Episode, max_chars: int = 1200) -> str:
     """``- <speaker>: <content>``, long content cut at ``max_chars``; no date (see ``day_line``)."""
-    return _body(episode.name, episode.role.value if episode.role else None, episode.content, max_chars)
+    name, role, content = episode.name, episode.role.value if episode.role else None, episode.content
+    return _kept(_bodies, (name, role, content, max_chars), lambda: _body(name, role, content, max_chars))
 
 
-@functools.lru_cache(maxsize=4096)
 def _body(name: str | None, role: str | None, content: str, max_chars: int) -> str:
-    """The same turns come back read after read: each line is escaped once (``forget_lines`` empties it)."""
     who = f"{escape(name)}: " if name else (f"{role}: " if role else "")
     text = content if len(content) <= max_chars else content[:max_chars] + "..."
     return f"- {who}{escape(text)}"
@@ -213,26 +213,37 @@ def _cut_summary(text: str, limit: int) -> str:
 _MAX_CHARS_PER_TOKEN = 8
 
 
-# The same episodes and facts come back query after query (and twice in one render): count each line once.
-_line_tokens = functools.lru_cache(maxsize=4096)(count_tokens)
-
-
-# Lines are kept at most this long: a delete in another process (PostgreSQL) leaves none behind after it.
+# The same episodes and facts come back query after query (and twice in one render): each episode's
+# line is escaped once and each line's tokens counted once, and kept at most LINES_TTL seconds, so a
+# delete in another process (PostgreSQL) leaves no text behind in this one after a minute.
 LINES_TTL = 60.0
 _clock: Callable[[], float] = time.monotonic
-_cleared = [_clock()]
+_kept_lock = threading.Lock()
+_bodies: Expiring[tuple[str | None, str | None, str, int], str] = Expiring(LINES_TTL, 4096, lambda: _clock())
+_counts: Expiring[str, int] = Expiring(LINES_TTL, 4096, lambda: _clock())
+_V = TypeVar("_V")
+_K = TypeVar("_K", bound=Hashable)
+
+
+def _kept(kept: Expiring[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
+    with _kept_lock:
+        found = kept.get(key)
+    if found is None:
+        found = make()
+        with _kept_lock:
+            kept.put(key, found)
+    return found
+
+
+def _line_tokens(text: str) -> int:
+    return _kept(_counts, text, lambda: count_tokens(text))
 
 
 def forget_lines() -> None:
     """Drop the lines kept between renders (after a delete: no deleted text stays in memory)."""
-    _body.cache_clear()
-    _line_tokens.cache_clear()
-    _cleared[0] = _clock()
-
-
-def _expire_lines() -> None:
-    if _clock() - _cleared[0] >= LINES_TTL:
-        forget_lines()
+    with _kept_lock:
+        _bodies.drop(lambda _: True)
+        _counts.drop(lambda _: True)
 
 
 def _key(item: object) -> str:
@@ -287,7 +298,6 @@ def render_context(template: str, parts: ContextParts, token_budget: int) -> Ren
     the block shows says nothing they do not: it is left out and its tokens go to the next fact or
     episode (closed facts stay: they date a change).
     """
-    _expire_lines()
     memo: dict[tuple[str, str], str] = {}  # each candidate's line, made once for both passes
     first = _render(template, parts, token_budget, memo)
     if not first.facts or len(first.episodes) == len(parts.episodes):

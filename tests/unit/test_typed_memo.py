@@ -78,15 +78,8 @@ def test_a_delete_leaves_no_rendered_line_of_the_deleted_turns_in_memory(memory:
 
 
 def _kept_lines(render: Any) -> list[str]:
-    """Every text the renderer keeps between calls (its two line caches), read through their closures."""
-    import gc
-
-    kept = []
-    for cache in (render._body, render._line_tokens):
-        for ref in gc.get_referents(cache):
-            if isinstance(ref, dict):
-                kept += [str(k) for k in ref]
-    return kept
+    """Every text the renderer keeps between calls (its two line caches)."""
+    return [str(key) for kept in (render._bodies, render._counts) for key in kept._items]
 
 
 def test_a_delete_in_another_process_leaves_no_rendered_line_after_a_minute(memory: Memory, monkeypatch: Any) -> None:

@@ -227,6 +227,10 @@ class GraphStore(Protocol):
 
     def mention_stats(self, user_id: str, min_threads: int = 2, limit: int = 50) -> list[MentionStat]: ...
 
+    def mentions_of_types(self, user_id: str, types: Sequence[str]) -> list[tuple[str, str]]:
+        """(entity_uuid, episode_uuid) of every mention of the user's entities of these types."""
+        ...
+
     # -- facts -------------------------------------------------------------------------------
     def save_fact(self, fact: Fact) -> None:
         """Insert or update (by uuid) with provenance; owes a vector when new or its text changed."""

@@ -109,6 +109,14 @@ class GraphTables(SQLiteBase):
             for entity_uuid, episode_uuid in pairs:
                 self._w("INSERT OR IGNORE INTO mentions VALUES (?,?,?)", (entity_uuid, episode_uuid, user_id))
 
+    def mentions_of_types(self, user_id: str, types: Sequence[str]) -> list[tuple[str, str]]:
+        """(entity_uuid, episode_uuid) of every mention of the user's entities of these types."""
+        if not types:
+            return []
+        return [(r[0], r[1]) for r in self._all(
+            "SELECT m.entity_uuid, m.episode_uuid FROM entities e JOIN mentions m ON m.entity_uuid = e.uuid"
+            f" WHERE e.user_id=? AND e.type IN ({_marks(types)}) AND +m.user_id=?", (user_id, *types, user_id))]
+
     def mention_stats(self, user_id: str, min_threads: int = 2, limit: int = 50) -> list[MentionStat]:
         """Per entity: episodes and distinct threads mentioning it, first and last time seen."""
         rows = self._all(

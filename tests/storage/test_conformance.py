@@ -253,3 +253,19 @@ def test_a_store_reopened_keeps_records_vectors_and_tasks(store_factory: StoreFa
     finally:
         reopened.close()
     time.sleep(0)
+
+
+def test_mentions_of_types_are_the_users_mentions_of_entities_of_those_types(store: GraphStore) -> None:
+    ids = {u: seed_user(store, u, u) for u in ("jane", "bob")}
+    for uid, r in ids.items():
+        store.add_mentions(uid, [(r["entity"], r["episode"]), (r["entity2"], r["episode"]),
+                                 (r["entity2"], r["episode2"])])
+    jane, bob = ids["jane"], ids["bob"]
+    assert sorted(store.mentions_of_types("jane", ["Place"])) == sorted(
+        [(jane["entity2"], jane["episode"]), (jane["entity2"], jane["episode2"])])
+    assert sorted(store.mentions_of_types("jane", ["Person", "Place"])) == sorted(
+        [(jane["entity"], jane["episode"]), (jane["entity2"], jane["episode"]), (jane["entity2"], jane["episode2"])])
+    assert store.mentions_of_types("bob", ["Person"]) == [(bob["entity"], bob["episode"])]  # never Jane's
+    assert store.mentions_of_types("jane", ["Work"]) == []
+    assert store.mentions_of_types("jane", []) == []
+    assert store.mentions_of_types("nobody", ["Place"]) == []

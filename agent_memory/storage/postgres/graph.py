@@ -121,6 +121,15 @@ class GraphMixin(PgConnection):
                 " episode_uuid) ON CONFLICT DO NOTHING",
                 (user_id, [p[0] for p in pairs], [p[1] for p in pairs]))
 
+    def mentions_of_types(self, user_id: str, types: Sequence[str]) -> list[tuple[str, str]]:
+        """(entity_uuid, episode_uuid) of every mention of the user's entities of these types."""
+        if not types:
+            return []
+        return [(r[0], r[1]) for r in self._tuples(
+            "SELECT m.entity_uuid, m.episode_uuid FROM entities e JOIN mentions m"
+            " ON m.entity_uuid = e.uuid AND m.user_id = e.user_id"
+            " WHERE e.user_id=%s AND e.type = ANY(%s)", (user_id, list(types)))]
+
     def mention_stats(self, user_id: str, min_threads: int = 2, limit: int = 50) -> list[MentionStat]:
         rows = self._all(
             "SELECT m.entity_uuid, COUNT(*) AS n, COUNT(DISTINCT e.thread_id) AS threads,"

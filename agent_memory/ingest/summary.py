@@ -164,7 +164,8 @@ def answer_questions(questions: Sequence[str], facts: Sequence[Fact]) -> list[st
 
 def summarize_user(store: GraphStore, user: User, questions: Sequence[str] = ()) -> str:
     """A short profile of the user (see the module docs); then each of ``questions`` (questions the
-    summary must always answer) with the current fact that answers it."""
+    summary must always answer) with the current fact that answers it. Empty when nothing is known
+    but the user id (no name, no email, no fact about them)."""
     name = user.display_name
     mine = [f for f in store.facts_touching(user.user_id, [user.entity_uuid], limit=500)
             if f.source_uuid == user.entity_uuid] if user.entity_uuid else []
@@ -181,10 +182,9 @@ def summarize_user(store: GraphStore, user: User, questions: Sequence[str] = ())
     activity = _activity(store, user)
     if activity:
         sentences.append(activity[0].upper() + activity[1:] + ".")
-    text = " ".join(sentences)
-    if questions:
-        text += " " + " ".join(answer_questions(questions, mine))
-    return text
+    if len(sentences) == 1 and head == user.user_id:
+        sentences = []  # nothing known but the account's id: a summary that says nothing costs tokens for nothing
+    return " ".join([*sentences, *answer_questions(questions, mine)])
 
 
 def update_summary(store: GraphStore, user: User, questions: Sequence[str] = ()) -> str:

@@ -47,9 +47,9 @@ class _Early:
     """Episode searches that need no vector, started on a side thread before the query is embedded;
     each a call that waits for its result (None: not started). ``bm25``: the first ranking's BM25, of
     the question without the people it names when ``by_rest``, else of the whole question; ``typed``:
-    the turns naming things of the kind it asks for."""
+    the turns naming things of the kind it asks for. The BM25 hits come with their heads."""
 
-    bm25: Callable[[], list[tuple[str, float]]] | None = None
+    bm25: Callable[[], tuple[list[tuple[str, float]], dict[str, EpisodeHead]]] | None = None
     by_rest: bool = False
     typed: Callable[[], dict[str, float]] | None = None
 
@@ -156,15 +156,23 @@ class Retriever:
             out[uid] = out.get(uid, 0.0) + self.knobs.type_weight * v / top
         return out
 
-    def _read_heads(self, user_id: str, heads: dict[str, EpisodeHead], ids: Iterable[str]) -> None:
+    def _read_heads(self, user_id: str, heads: dict[str, EpisodeHead], ids: Iterable[str],
+                    got: dict[str, EpisodeHead] | None = None) -> None:
         """Add to ``heads`` those of ``ids`` it lacks (one read at most)."""
-        heads.update(self._heads(user_id, [i for i in ids if i not in heads]))
+        heads.update(self._heads(user_id, [i for i in ids if i not in heads], got))
 
-    def _heads(self, user_id: str, ids: Sequence[str]) -> dict[str, EpisodeHead]:
-        """``store.episode_heads``, the ones read in the last minute from the memo (a head never changes)."""
+    def _heads(self, user_id: str, ids: Sequence[str],
+               got: dict[str, EpisodeHead] | None = None) -> dict[str, EpisodeHead]:
+        """``store.episode_heads``, the ones read in the last minute from the memo (a head never changes)
+        and those in ``got`` (heads that came with a search or a neighbour read) without a read."""
         kept = self.memo.heads(user_id)
         missing = [i for i in ids if i not in kept]
+        came = {i: got[i] for i in missing if i in got} if got else {}
+        if came:
+            missing = [i for i in missing if i not in came]
         read = self.store.episode_heads(user_id, missing) if missing else {}
+        if came:
+            read = {**came, **read}
         if read:
             self.memo.keep_heads(user_id, read)
         return {i: h for i in ids if (h := kept.get(i) or read.get(i)) is not None}
@@ -183,6 +191,7 @@ class Retriever:
         """
         early = early or _Early()
         kn = self.knobs
+        got: dict[str, EpisodeHead] = {}  # heads that came with the searches and neighbour reads
         if known is not None:  # both vector rankings in one index call
             both = np.stack([np.asarray(qvec, dtype=np.float32), np.asarray(known[1], dtype=np.float32)])
             first, by_content = self.store.search_vectors(user_id, "episode", both, pool)
@@ -195,13 +204,14 @@ class Retriever:
         # names would match every turn of their speakers, thousands at 10k episodes, for nothing (see
         # below); the whole question's BM25 is read only if none of them speaks.
         by_rest = early.by_rest
-        lexical = dict(early.bm25() if early.bm25 is not None
-                       else self.store.search_text(user_id, "episode", query, pool))
+        text, found = early.bm25() if early.bm25 is not None else self.store.search_episode_text(user_id, query, pool)
+        lexical = dict(text)
+        got.update(found)
         fused = self._fuse(dense, lexical)
         if not rescore:
             return fused, {}, {}
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-        heads = self._heads(user_id, ranked[:pool])
+        heads = self._heads(user_id, ranked[:pool], got)
         full: dict[str, Episode] = {}
         grams = name_grams(query)
         names = {normalize_name(h.name) for h in heads.values() if h.name}
@@ -209,19 +219,24 @@ class Retriever:
         speakers = {n for n in names if n in grams}
         content = without(query, speakers) if speakers else ""
         if by_rest and not content_words(content):  # no one named speaks: the whole question ranks the turns
-            lexical = dict(self.store.search_text(user_id, "episode", query, pool))
+            text, found = self.store.search_episode_text(user_id, query, pool)
+            lexical = dict(text)
+            got.update(found)
             fused = self._fuse(dense, lexical)
             ranked = sorted(fused, key=fused.__getitem__, reverse=True)
             heads = {i: heads[i] for i in ranked[:pool] if i in heads}
-            self._read_heads(user_id, heads, ranked[:pool])
+            self._read_heads(user_id, heads, ranked[:pool], got)
         about = lexical  # the turns that share a word with what the question asks about
         if speakers and content_words(content):
             # A turn is indexed as "name: content": with the name in the query every turn of that
             # speaker matches it. Who said it filters the turns about the question; it wins nothing
             # alone: BM25 and the vector rank the question without the name.
             same = known is not None and known[0] == content
-            about = lexical = (lexical if same and by_rest
-                               else dict(self.store.search_text(user_id, "episode", content, pool)))
+            if not (same and by_rest):
+                text, found = self.store.search_episode_text(user_id, content, pool)
+                lexical = dict(text)
+                got.update(found)
+            about = lexical
             if known is not None and same:
                 dense = dict(by_content)
             else:
@@ -231,16 +246,17 @@ class Retriever:
                 about = {**about, **{i: v for i, v in dense.items() if v >= kn.speaker_gate_cos}}
             fused = self._fuse(dense, lexical)
             ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-            self._read_heads(user_id, heads, ranked[:pool])
+            self._read_heads(user_id, heads, ranked[:pool], got)
         types = asked_types(query) if kn.type_weight else set()
         if types:
             typed = early.typed() if early.typed is not None else self._type_hits(user_id, types, pool)
             fused = self._typed(fused, typed)
-            self._read_heads(user_id, heads, fused)
+            self._read_heads(user_id, heads, fused, got)
         scores = dict(fused)
         if kn.neighbour_weight and kn.neighbour_sources:
             sources = [uid for uid in ranked[:kn.neighbour_sources] if uid in heads]
-            adjacent = self.store.adjacent_episodes(user_id, sources)  # one read for all of them
+            adjacent, found = self.store.adjacent_with_heads(user_id, sources)  # one read for all of them
+            got.update(found)
             for uid in sources:
                 for nb in adjacent.get(uid, []):
                     scores[nb.uuid] = scores.get(nb.uuid, 0.0) + kn.neighbour_weight * fused[uid]
@@ -250,7 +266,8 @@ class Retriever:
                 # steps away in a chat): their turns on either side of a strong hit of theirs gain too.
                 own = [uid for uid in sources if heads[uid].name and normalize_name(heads[uid].name) in speakers]
                 around = [nb.uuid for uid in own for nb in adjacent.get(uid, [])]
-                beyond = self.store.adjacent_episodes(user_id, around) if around else {}
+                beyond, found = self.store.adjacent_with_heads(user_id, around) if around else ({}, {})
+                got.update(found)
                 for uid in own:
                     for ep in own_turns_around(uid, heads[uid].name, adjacent.get(uid, []), beyond):
                         scores[ep.uuid] = scores.get(ep.uuid, 0.0) + kn.own_turn_weight * fused[uid]
@@ -262,7 +279,7 @@ class Retriever:
             if end - start <= _FETCH_WINDOW:
                 for ep in self.store.list_episodes(user_id, since=start, until=end, limit=pool):
                     full.setdefault(ep.uuid, ep)
-        self._read_heads(user_id, heads, full)
+        self._read_heads(user_id, heads, full, got)
         if windows:
             for uid, h in heads.items():
                 if any(s <= h.reference_time < e for s, e in windows):
@@ -316,7 +333,7 @@ class Retriever:
         if ranks_episodes:
             # a named speaker's turns are ranked by the rest of the question
             early.by_rest = rescore and len(texts) == 2
-            early.bm25 = self._start(self.store.search_text, user_id, "episode", content if early.by_rest else query,
+            early.bm25 = self._start(self.store.search_episode_text, user_id, content if early.by_rest else query,
                                      epool)
             types = asked_types(query) if rescore and kn.type_weight else set()
             if types:

@@ -188,6 +188,13 @@ class GraphStore(Protocol):
         they were added), as ``list_episodes`` would give them. Ids with neither are absent."""
         ...
 
+    def adjacent_with_heads(self, user_id: str,
+                            uuids: Sequence[str]) -> tuple[dict[str, list[Episode]], dict[str, EpisodeHead]]:
+        """``adjacent_episodes``, and the heads (as ``episode_heads`` gives them) of those of the episodes
+        returned that the backend reads with them: a server all of them, in the same round trip (a retriever
+        ranks the neighbours on their heads); an in-process store may give none. The caller reads the rest."""
+        ...
+
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in conversation order (the last ``last`` if given)."""
         ...
@@ -277,6 +284,13 @@ class GraphStore(Protocol):
 
     def search_vectors(self, user_id: str, kind: Kind, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """For each row of ``vectors``, the ``k`` nearest (uuid, cosine similarity), best first."""
+        ...
+
+    def search_episode_text(self, user_id: str, query: str,
+                            limit: int = 20) -> tuple[list[tuple[str, float]], dict[str, EpisodeHead]]:
+        """``search_text`` over episodes, and the heads (as ``episode_heads`` gives them) of those of the
+        hits the backend reads with them: a server all of them, in the same round trip (a retriever ranks
+        the hits on their heads); an in-process store may give none. The caller reads the rest."""
         ...
 
     def count_vectors(self, user_id: str, kind: Kind) -> int: ...

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidInputError
-from .base import KINDS, Kind, ReconcileReport
+from .base import KINDS, EpisodeHead, Kind, ReconcileReport
 from .sqlite import SQLiteStore
 from .sqlite_base import Tracer
 from .vectors import VectorIndex
@@ -135,6 +135,12 @@ class EmbeddedStore(SQLiteStore):
         if matrix.ndim == 1:
             matrix = matrix[None, :]
         return self.index.query_many(user_id, kind, matrix, k)
+
+    def search_episode_text(self, user_id: str, query: str,
+                            limit: int = 20) -> tuple[list[tuple[str, float]], dict[str, EpisodeHead]]:
+        """``search_text`` over episodes, without heads: in-process they would be a read of their own
+        (~2 ms of CPU for 160 hits at 10k episodes), and the retriever's memo already holds most of them."""
+        return self.search_text(user_id, "episode", query, limit), {}
 
     def count_vectors(self, user_id: str, kind: Kind) -> int:
         return self.index.count(user_id, kind)

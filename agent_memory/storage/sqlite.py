@@ -246,6 +246,12 @@ class SQLiteStore(GraphTables):
         found = {e.uuid: e for e in self.get_episodes(user_id, [u for pair in pairs.values() for u in pair])}
         return {uid: [found[u] for u in pairs[uid] if u in found] for uid in ids if pairs.get(uid)}
 
+    def adjacent_with_heads(self, user_id: str,
+                            uuids: Sequence[str]) -> tuple[dict[str, list[Episode]], dict[str, EpisodeHead]]:
+        """``adjacent_episodes``, without heads: in-process they would be a read of their own, and the
+        retriever's memo already holds most of them."""
+        return self.adjacent_episodes(user_id, uuids), {}
+
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in the order they were added (the last ``last`` if given)."""
         if last is None:

@@ -34,6 +34,11 @@ def _episodes(store: GraphStore) -> dict[str, Episode]:
     return {e.uuid: e for e in eps}
 
 
+def _remote(store: GraphStore) -> bool:
+    """A store behind a server (PostgreSQL): reads that save a round trip carry everything they can."""
+    return type(store).__name__ == "PostgresStore"
+
+
 def _one_at_a_time(store: GraphStore, user_id: str, ep: Episode) -> list[Episode]:
     """What the retriever read before: two list_episodes calls per episode."""
     assert ep.thread_id is not None
@@ -101,3 +106,35 @@ def test_episode_heads_are_what_ranking_reads_of_each_episode(store: GraphStore)
     assert heads["a"].seq < heads["b"].seq < heads["c"].seq < heads["long"].seq
     assert heads["long"].role is Role.assistant and heads["long"].reference_time.tzinfo == timezone.utc
     assert store.episode_heads("bob", ["a", "long"]) == {} and store.episode_heads("jane", []) == {}
+
+
+def test_adjacent_with_heads_are_the_neighbours_and_the_heads_of_each(store: GraphStore) -> None:
+    _episodes(store)
+    asked = ["d", "a", "b", "c", "e", "f", "g", "nope", "a"]
+    adjacent, heads = store.adjacent_with_heads("jane", asked)
+    assert adjacent == store.adjacent_episodes("jane", asked)
+    returned = [e.uuid for near in adjacent.values() for e in near]
+    assert set(returned) == {"a", "b", "c", "d"} and set(heads) <= set(returned)  # a server gives all (see below)
+    assert heads == store.episode_heads("jane", sorted(heads))  # the heads a separate read gives, seq included
+    if _remote(store):
+        assert set(heads) == set(returned)
+    assert store.adjacent_with_heads("bob", ["a", "b"]) == ({}, {})
+    assert store.adjacent_with_heads("jane", []) == ({}, {})
+
+
+def test_episode_text_search_carries_the_heads_of_its_hits(store: GraphStore) -> None:
+    _episodes(store)
+    store.add_episodes([
+        Episode(uuid="trip", user_id="jane", thread_id="t2", source=EpisodeSource.message, role=Role.user,
+                name="Jane", content="Planning a trip to Lisbon in the spring", reference_time=T0 + timedelta(hours=1)),
+        Episode(uuid="bob-trip", user_id="bob", thread_id="tb", source=EpisodeSource.message,
+                content="my trip to Lisbon", reference_time=T0 + timedelta(hours=1))])
+    for query in ("trip to Lisbon", "turn", "spring turn"):
+        hits, heads = store.search_episode_text("jane", query, 5)
+        assert hits == store.search_text("jane", "episode", query, 5)  # the same hits, scores and order
+        assert hits and heads == store.episode_heads("jane", [u for u in dict(hits) if u in heads])
+        if _remote(store):  # one round trip for the hits and their heads
+            assert list(heads) == [u for u, _ in hits]
+    assert "bob-trip" not in dict(store.search_episode_text("jane", "trip to Lisbon", 5)[0])
+    assert store.search_episode_text("jane", "the of", 5) == ([], {})  # no content word: nothing searched
+    assert store.search_episode_text("nobody", "trip", 5) == ([], {})

@@ -10,7 +10,7 @@ from ...models import ContextTemplate, Episode, EpisodeSource, EpisodeStatus, Ro
 from ..base import EpisodeHead
 from .connection import PgConnection, Row, jsonb
 
-__all__ = ["RecordsMixin"]
+__all__ = ["HEAD_COLS", "RecordsMixin", "head"]
 
 _EPISODE_COLS = ("uuid, user_id, thread_id, source, role, name, content, reference_time, ingested_at, status, error,"
                  " metadata")
@@ -39,6 +39,15 @@ def _episode(r: Sequence[Any]) -> Episode:
         "content": content, "role": None if role is None else member(Role, role), "name": name,
         "reference_time": utc(reference_time), "ingested_at": utc(ingested_at),
         "status": member(EpisodeStatus, status), "error": error, "metadata": metadata})
+
+
+# an episode's head, from the episodes row ``e`` (see ``head``)
+HEAD_COLS = "e.thread_id, e.role, e.name, e.reference_time, length(e.content), e.seq"
+
+
+def head(uuid: str, r: Sequence[Any]) -> EpisodeHead:
+    """An episode's head from the values of ``HEAD_COLS``."""
+    return EpisodeHead(uuid, r[0], None if r[1] is None else member(Role, r[1]), r[2], utc(r[3]), r[4], r[5])
 
 
 def _template(r: Row) -> ContextTemplate:
@@ -128,11 +137,10 @@ class RecordsMixin(PgConnection):
         """Ranking's view of episodes by id: neither the text nor the metadata crosses the wire."""
         if not uuids:
             return {}
-        rows = self._tuples("SELECT uuid, thread_id, role, name, reference_time, length(content), seq"
-                            " FROM episodes WHERE user_id=%s AND uuid = ANY(%b)", (user_id, list(uuids)))
+        rows = self._tuples(f"SELECT e.uuid, {HEAD_COLS} FROM episodes e WHERE e.user_id=%s AND e.uuid = ANY(%b)",
+                            (user_id, list(uuids)))
         found = {r[0]: r for r in rows}
-        return {u: EpisodeHead(u, r[1], None if r[2] is None else member(Role, r[2]), r[3], utc(r[4]), r[5], r[6])
-                for u in uuids if (r := found.get(u)) is not None}
+        return {u: head(u, r[1:]) for u in uuids if (r := found.get(u)) is not None}
 
     def list_episodes(
         self, user_id: str, *, thread_id: str | None = None, source: str | None = None,
@@ -159,22 +167,31 @@ class RecordsMixin(PgConnection):
     def adjacent_episodes(self, user_id: str, uuids: Sequence[str]) -> dict[str, list[Episode]]:
         """For each of the user's threaded episodes among ``uuids``: the episode just before it in its
         thread and the one just after (by reference time), in one round trip."""
+        return self.adjacent_with_heads(user_id, uuids)[0]
+
+    def adjacent_with_heads(self, user_id: str,
+                            uuids: Sequence[str]) -> tuple[dict[str, list[Episode]], dict[str, EpisodeHead]]:
+        """``adjacent_episodes``, and the heads of the episodes it returns (their ``seq`` read with them)."""
         if not uuids:
-            return {}
+            return {}, {}
         cols = ", ".join(f"n.{c.strip()}" for c in _EPISODE_COLS.split(","))
-        near = ("(SELECT {side} AS side, {cols} FROM episodes e WHERE e.user_id = x.user_id"
+        near = ("(SELECT {side} AS side, {cols}, e.seq FROM episodes e WHERE e.user_id = x.user_id"
                 " AND e.thread_id = x.thread_id AND e.reference_time {op} x.reference_time"
                 " ORDER BY e.reference_time {order}, e.seq {order} LIMIT 1)")
         both = " UNION ALL ".join(near.format(side=i, cols=_EPISODE_COLS, op=op, order=order)
                                   for i, (op, order) in enumerate((("<", "DESC"), (">", "ASC"))))
         rows = self._tuples(
-            f"SELECT x.uuid AS anchor, {cols} FROM unnest(%b::text[]) WITH ORDINALITY AS q(uuid, i)"
+            f"SELECT x.uuid AS anchor, {cols}, n.seq FROM unnest(%b::text[]) WITH ORDINALITY AS q(uuid, i)"
             " JOIN episodes x ON x.uuid = q.uuid AND x.user_id = %s AND x.thread_id IS NOT NULL"
             f" CROSS JOIN LATERAL ({both}) n ORDER BY q.i, n.side", (list(dict.fromkeys(uuids)), user_id))
         out: dict[str, list[Episode]] = {}
+        heads: dict[str, EpisodeHead] = {}
         for r in rows:
-            out.setdefault(r[0], []).append(_episode(r[1:]))
-        return out
+            ep = _episode(r[1:13])
+            out.setdefault(r[0], []).append(ep)
+            heads[ep.uuid] = EpisodeHead(ep.uuid, ep.thread_id, ep.role, ep.name, ep.reference_time,
+                                         len(ep.content), r[13])
+        return out, heads
 
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in the order they were added (the last ``last`` if given)."""

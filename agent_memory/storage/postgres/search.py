@@ -23,9 +23,10 @@ import psycopg
 
 from ...errors import DimensionMismatchError, InvalidInputError, StorageError
 from ...text import content_words
-from ..base import KINDS, Kind, ReconcileReport, VectorTask
+from ..base import KINDS, EpisodeHead, Kind, ReconcileReport, VectorTask
 from .adapt import Vector
 from .connection import PgConnection
+from .records import HEAD_COLS, head
 from .schema import lock_key
 
 __all__ = ["EXACT_LIMIT", "SearchMixin", "tsquery"]
@@ -54,6 +55,11 @@ def tsquery(text: str, max_terms: int = 32) -> str | None:
     return " | ".join(words) if words else None
 
 
+# the head of hit ``h``, by the primary key (LIMIT: looked up per hit; joined, the planner would hash all the
+# user's episodes for a few hundred hits)
+_HEAD_OF = f"SELECT {HEAD_COLS} FROM episodes e WHERE e.uuid = h.uuid AND e.user_id = %s LIMIT 1"
+
+
 def _kind(kind: str) -> str:
     if kind not in TABLES:
         raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -79,19 +85,34 @@ class SearchMixin(PgConnection):
         their own rows (the ``user_id`` index, each row's ``tsvector`` tested): the GIN index would first
         collect every user's matches (at 1,000 users x 100 episodes, 13x the server time). Otherwise
         the GIN index finds the matches. Both give the same rows and scores."""
+        found = self._text_sql(user_id, kind, query, limit)
+        if found is None:
+            return []
+        return [(uuid, float(score)) for uuid, score in self._tuples(*found)]
+
+    def search_episode_text(self, user_id: str, query: str,
+                            limit: int = 20) -> tuple[list[tuple[str, float]], dict[str, EpisodeHead]]:
+        """``search_text`` over episodes, with the heads of the episodes found, in the same statement."""
+        found = self._text_sql(user_id, "episode", query, limit)
+        if found is None:
+            return [], {}
+        sql, params = found
+        rows = self._tuples(f"SELECT h.uuid, h.score, e.* FROM ({sql}) h CROSS JOIN LATERAL ({_HEAD_OF})"
+                            " e ORDER BY h.score DESC, h.uuid", (*params, user_id))
+        return [(r[0], float(r[1])) for r in rows], {r[0]: head(r[0], r[2:]) for r in rows}
+
+    def _text_sql(self, user_id: str, kind: Kind, query: str, limit: int) -> tuple[str, tuple[object, ...]] | None:
+        """The full-text search's statement and parameters (None: nothing to search for)."""
         table = TEXT_TABLES[_kind(kind)]
         words = tsquery(query)
         if words is None or limit <= 0:
-            return []
+            return None
         if self._few(user_id, kind, TEXT_SCAN_LIMIT):
-            sql = (f"SELECT t.uuid, ts_rank(t.tsv, q) AS score FROM (SELECT uuid, tsv FROM {table} WHERE user_id=%s"
-                   " OFFSET 0) t, to_tsquery('english', %s) q WHERE t.tsv @@ q ORDER BY score DESC, t.uuid LIMIT %s")
-            params: tuple[object, ...] = (user_id, words, limit)
-        else:
-            sql = (f"SELECT t.uuid, ts_rank(t.tsv, q) AS score FROM {table} t, to_tsquery('english', %s) q"
-                   " WHERE t.user_id=%s AND t.tsv @@ q ORDER BY score DESC, t.uuid LIMIT %s")
-            params = (words, user_id, limit)
-        return [(uuid, float(score)) for uuid, score in self._tuples(sql, params)]
+            return (f"SELECT t.uuid, ts_rank(t.tsv, q) AS score FROM (SELECT uuid, tsv FROM {table} WHERE user_id=%s"
+                    " OFFSET 0) t, to_tsquery('english', %s) q WHERE t.tsv @@ q ORDER BY score DESC, t.uuid LIMIT %s",
+                    (user_id, words, limit))
+        return (f"SELECT t.uuid, ts_rank(t.tsv, q) AS score FROM {table} t, to_tsquery('english', %s) q"
+                " WHERE t.user_id=%s AND t.tsv @@ q ORDER BY score DESC, t.uuid LIMIT %s", (words, user_id, limit))
 
     def _few(self, user_id: str, kind: Kind, limit: int) -> bool:
         """True when the user holds at most ``limit`` records of the kind and under HNSW_SHARE of its

@@ -313,10 +313,13 @@ class Retriever:
         # vector ranking of a named speaker's turns uses it (see ``_rank_episodes``)
         people = {normalize_name(e.name) for e in named if e.type == "Person"}
         # a guess that only saves work (the speakers are read from the ranked turns either way): the
-        # names in the question heard speaking before, whatever type the extractor gave them, else
-        # the Person entities it names ("Writing" may be one)
-        heard = self.memo.speakers(user_id) & name_grams(query)
-        people = set(heard) or people
+        # names in the question heard speaking before, whatever type the extractor gave them; while no
+        # one has been heard, the Person entities it names ("Writing" may be one). Once the speakers
+        # are known, a named person who never spoke (a friend the user talks about) is no guess: a
+        # wrong one costs a second BM25 of the whole question on the read's path.
+        speaking = self.memo.speakers(user_id)
+        heard = speaking & name_grams(query)
+        people = set(heard) if speaking else people
         content = without(query, people) if people else ""
         texts = [query, content] if content_words(content) else [query]
         epool = max(pool, self.episode_pool or round(kn.episode_pool_factor * pool))

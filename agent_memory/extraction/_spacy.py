@@ -210,6 +210,18 @@ def _use_numpy_blas(nlp: Any) -> None:
                 node.ops = ops
 
 
+def _index_as_sets(lemmatizer: Any) -> None:
+    """Turn the rule lemmatizer's word lists into sets: it asks ``form in index`` of each candidate
+    lemma, a linear scan of up to 57,000 words (~2 ms) as a list; the same answer from a set."""
+    try:
+        table = lemmatizer.lookups.get_table("lemma_index")
+    except (KeyError, AttributeError):  # no index table: the lemmatizer never reads one
+        return
+    for key in list(table.keys()):
+        if isinstance(table[key], list):
+            table[key] = frozenset(table[key])
+
+
 class FastPipeline:
     """Runs a spaCy pipeline like ``nlp.pipe`` but faster (see the module docs)."""
 
@@ -226,6 +238,7 @@ class FastPipeline:
             self._rules = _Rules(nlp.get_pipe("attribute_ruler").patterns)
             self._lemmatizer = nlp.get_pipe("lemmatizer")
             self._lemmas: dict[tuple[int, int, int], str] = {}
+            _index_as_sets(self._lemmatizer)
 
     def _attributes(self, doc: Any) -> None:
         for _, target, attrs in self._rules.matches(doc):

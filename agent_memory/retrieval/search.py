@@ -16,7 +16,7 @@ from ..models import Entity, Episode, Fact, Observation, Role, SearchResult, Sea
 from ..storage.base import EpisodeHead, GraphStore, Kind
 from ..text import content_words, normalize_name
 from .filters import SearchFilters, episode_ok, fact_ok
-from .fusion import fact_similarity, mmr_order, own_turns_around, recency_weight, rrf
+from .fusion import fact_similarity, mention_scores, mmr_order, own_turns_around, recency_weight, rrf
 from .knobs import Knobs
 from .memo import ReadMemo
 from .question import asked_types, name_grams, name_phrases, without
@@ -135,17 +135,16 @@ class Retriever:
         return fused
 
     def _type_hits(self, user_id: str, types: set[str], pool: int) -> dict[str, float]:
-        """The turns naming entities of these types, by BM25 over their names.
+        """The turns that mention entities of these types, through the graph (``mention_scores``).
 
-        The search does not depend on the question (an OR of dozens of names: 15-25 ms at 10k
-        episodes), so it is kept for ``TYPED_TTL`` seconds per user and types; a delete through this
-        memory forgets it at once (``forget``). Turns added meanwhile join the ranking by their words.
+        Reading every mention of a kind costs up to a few ms at 10k episodes and does not depend on
+        the question, so it is kept for ``TYPED_TTL`` seconds per user and types; a delete through
+        this memory forgets it at once (``forget``). Turns added meanwhile join by their words.
         """
         kept = self.memo.typed(user_id, frozenset(types), pool)
         if kept is not None:
             return kept
-        names = [e.name for t in sorted(types) for e in self.store.list_entities(user_id, type=t, limit=64)]
-        hits = dict(self.store.search_text(user_id, "episode", " ".join(names), pool)) if names else {}
+        hits = mention_scores(self.store.mentions_of_types(user_id, sorted(types)), pool)
         self.memo.keep_typed(user_id, frozenset(types), pool, hits)
         return hits
 

@@ -122,3 +122,18 @@ def test_the_summary_says_more_than_the_facts(memory: Memory, user: tuple[str, s
     facts = memory.graph.facts(user_id=user[0], limit=100)
     assert facts and not any(f.fact in summary for f in facts)  # composed, not the fact lines again
     assert "Mix" not in summary and "oats" not in summary  # the assistant's boilerplate is nobody's fact
+
+
+def test_a_summary_that_would_only_repeat_the_user_id_is_left_out(memory: Memory) -> None:
+    """An account with no name and nothing known about it gets no summary section (the id says nothing
+    the caller does not know); a name alone is worth its tokens."""
+    memory.user.add(user_id="acct-7")
+    memory.thread.create(thread_id="t", user_id="acct-7")
+    memory.thread.add_messages("t", messages=[Message(role="user", content="ok thanks", created_at=DAY1)])
+    assert not memory.user.get("acct-7").summary
+    block = memory.context.get(user_id="acct-7", query="what did I say?").context
+    assert "acct-7" not in block
+    memory.user.add(user_id="ana", first_name="Ana")
+    memory.thread.create(thread_id="u", user_id="ana")
+    memory.thread.add_messages("u", messages=[Message(role="user", content="ok thanks", created_at=DAY1)])
+    assert memory.user.get("ana").summary == "Ana."

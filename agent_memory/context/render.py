@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from .._expiring import Expiring
 from ..models import Entity, Episode, Fact, Observation
 from .templates import Placeholder, parse_template
-from .tokens import count_tokens, min_tokens
+from .tokens import count_lines, count_tokens, min_tokens
 
 __all__ = [
     "ContextParts",
@@ -372,7 +372,7 @@ def _render(template: str, parts: ContextParts, token_budget: int, memo: dict[tu
     while True:  # joining lines can merge tokens differently from counting them apart: check the whole
         fills = [s if isinstance(s, str) else s.fill() for s in slots]
         text = _assemble(template, placeholders, fills)
-        tokens = count_tokens(text)
+        tokens = count_lines(text, _line_tokens)
         if tokens <= token_budget:
             break
         fullest = [s for s in slots if isinstance(s, _Slot) and s.items]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 
-__all__ = ["count_tokens", "min_tokens", "token_counter"]
+__all__ = ["count_lines", "count_tokens", "min_tokens", "token_counter"]
 
 
 def _estimate(text: str) -> int:
@@ -34,3 +35,17 @@ def min_tokens(text: str) -> int:
 def count_tokens(text: str) -> int:
     """Tokens in ``text``."""
     return token_counter()(text)
+
+
+# cl100k's pre-tokenizer never puts a newline and a printable ASCII character after it in one piece
+# (a piece holding a newline ends with it): the pieces, hence the tokens, of the text on either side
+# of such a point are those of each side alone.
+_LINE_START = re.compile(r"(?<=\n)(?=[!-~])")
+
+
+def count_lines(text: str, count: Callable[[str], int]) -> int:
+    """``count_tokens(text)`` as the sum of ``count`` over its lines (newline kept), so a caller can
+    keep each line's count: a long block's lines mostly were counted before."""
+    if token_counter() is _estimate:
+        return count_tokens(text)
+    return sum(count(line) for line in _LINE_START.split(text))

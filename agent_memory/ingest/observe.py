@@ -16,11 +16,10 @@ def update_observations(store: GraphStore, user: User, entity_uuids: Iterable[st
     Saving an observation queues its vector; the indexer writes it after this run.
     """
     touched = set(entity_uuids)
-    if not touched:
-        return []
     user_entity = user.entity_uuid
-    rows = [r for r in store.mention_stats(user.user_id, min_threads=2, limit=500)
-            if r.entity_uuid in touched and r.entity_uuid != user_entity]
+    # only the touched entities' mentions are read: the whole graph's, every batch, cost ~100 ms at 10k
+    touched.discard(user_entity or "")
+    rows = store.mention_stats(user.user_id, min_threads=2, limit=len(touched), entity_uuids=sorted(touched))
     if not rows:
         return []
     entities = {e.uuid: e for e in store.get_entities(user.user_id, [r.entity_uuid for r in rows])}

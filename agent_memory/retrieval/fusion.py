@@ -12,7 +12,8 @@ import numpy as np
 
 from ..models import Fact
 
-__all__ = ["fact_similarity", "jaccard_matrix", "mmr_order", "own_turns_around", "recency_weight", "rrf", "word_set"]
+__all__ = ["fact_similarity", "jaccard_matrix", "mention_scores", "mmr_order", "own_turns_around", "recency_weight",
+           "rrf", "word_set"]
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T", bound="_Turn")
@@ -116,3 +117,18 @@ def own_turns_around(source: str, who: str | None, neighbours: Sequence[T],
                 seen.add(turn.uuid)
                 out.append(turn)
     return out
+
+
+def mention_scores(mentions: Sequence[tuple[str, str]], limit: int) -> dict[str, float]:
+    """The ``limit`` episodes that mention the most, and the rarest, of some entities: each
+    (entity, episode) mention adds ``log(1 + n / df)``, n the episodes mentioning any of them and df
+    those mentioning this one (an entity named everywhere says little). Ties go to the smaller id."""
+    df: dict[str, int] = {}
+    for entity, _ in mentions:
+        df[entity] = df.get(entity, 0) + 1
+    n = len({episode for _, episode in mentions})
+    score: dict[str, float] = {}
+    for entity, episode in sorted(mentions):  # one order of additions: the same floats every time
+        score[episode] = score.get(episode, 0.0) + math.log1p(n / df[entity])
+    best = sorted(score, key=lambda u: (-score[u], u))[:limit]
+    return {u: score[u] for u in best}

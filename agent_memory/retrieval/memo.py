@@ -20,11 +20,11 @@ class ReadMemo:
     """Thread-safe and bounded; ``forget`` drops a user's entries (after a delete through this memory),
     and every entry expires ``TYPED_TTL`` seconds after it was last written (a delete elsewhere).
 
-    Holds ids and names only, never text: the turns naming things of a kind (a BM25 over dozens of
-    names that does not depend on the question), the names heard speaking in a user's turns (to
-    guess which people a question names are speakers), and the heads of the episodes ranked (who
-    spoke, when, how long: what ranking reads of hundreds of turns a read; they never change, and
-    are kept ``TYPED_TTL`` seconds from the first read, then read again).
+    Holds ids and names only, never text: the turns mentioning things of a kind (every mention of
+    entities of that kind: it does not depend on the question), the names heard speaking in a
+    user's turns (to guess which people a question names are speakers), and the heads of the
+    episodes ranked (who spoke, when, how long: what ranking reads of hundreds of turns a read;
+    they never change, and are kept ``TYPED_TTL`` seconds from the first read, then read again).
     """
 
     def __init__(self) -> None:

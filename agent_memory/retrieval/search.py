@@ -16,7 +16,7 @@ from ..models import Entity, Episode, Fact, Observation, Role, SearchResult, Sea
 from ..storage.base import EpisodeHead, GraphStore, Kind
 from ..text import content_words, normalize_name
 from .filters import SearchFilters, episode_ok, fact_ok
-from .fusion import fact_similarity, mmr_order, own_turns_around, recency_weight, rrf
+from .fusion import fact_similarity, mention_scores, mmr_order, own_turns_around, recency_weight, rrf
 from .knobs import Knobs
 from .memo import ReadMemo
 from .question import asked_types, name_grams, name_phrases, without
@@ -106,6 +106,14 @@ class Retriever:
         lists = [dense, lexical, *[list(ids) for ids, _ in extra]]
         return rrf(lists, weights=[*weights, *[w for _, w in extra]], k=k)
 
+    def _found_facts(self, user_id: str, found: tuple[Callable[[], dict[Kind, list[tuple[str, float]]]], ...],
+                     touching: Callable[[], list[Fact]] | None) -> dict[str, Fact]:
+        """The facts the vector and BM25 searches found, by id (those touching the named entities are read
+        with them): ranking needs them after the episodes, and the read is then off its path."""
+        near = {f.uuid for f in touching()} if touching is not None else set()
+        ids = dict.fromkeys(i for hits in found for i, _ in hits().get("fact", []) if i not in near)
+        return {f.uuid: f for f in self.store.get_facts(user_id, list(ids))}
+
     def _dense(self, user_id: str, kind: Kind, qvec: np.ndarray, pool: int) -> list[tuple[str, float]]:
         return self.store.search_vectors(user_id, kind, np.asarray(qvec, dtype=np.float32)[None, :], pool)[0]
 
@@ -127,17 +135,16 @@ class Retriever:
         return fused
 
     def _type_hits(self, user_id: str, types: set[str], pool: int) -> dict[str, float]:
-        """The turns naming entities of these types, by BM25 over their names.
+        """The turns that mention entities of these types, through the graph (``mention_scores``).
 
-        The search does not depend on the question (an OR of dozens of names: 15-25 ms at 10k
-        episodes), so it is kept for ``TYPED_TTL`` seconds per user and types; a delete through this
-        memory forgets it at once (``forget``). Turns added meanwhile join the ranking by their words.
+        Reading every mention of a kind costs up to a few ms at 10k episodes and does not depend on
+        the question, so it is kept for ``TYPED_TTL`` seconds per user and types; a delete through
+        this memory forgets it at once (``forget``). Turns added meanwhile join by their words.
         """
         kept = self.memo.typed(user_id, frozenset(types), pool)
         if kept is not None:
             return kept
-        names = [e.name for t in sorted(types) for e in self.store.list_entities(user_id, type=t, limit=64)]
-        hits = dict(self.store.search_text(user_id, "episode", " ".join(names), pool)) if names else {}
+        hits = mention_scores(self.store.mentions_of_types(user_id, sorted(types)), pool)
         self.memo.keep_typed(user_id, frozenset(types), pool, hits)
         return hits
 
@@ -347,6 +354,8 @@ class Retriever:
         known = (content, vecs[1]) if len(texts) == 2 else None
         sims = out.similarity
         found = (self._start(self._dense_hits, user_id, side, qvec), side_text)
+        # the facts those searches found, read on a side thread while the episodes are ranked
+        side_facts = self._start(self._found_facts, user_id, found, touching) if "fact" in kinds else None
 
         episode_scores: dict[str, float] = {}
         heads: dict[str, EpisodeHead] = {}
@@ -359,6 +368,9 @@ class Retriever:
                     if uid in episode_scores and h.length > kn.length_ref:
                         episode_scores[uid] *= (kn.length_ref / h.length) ** kn.length_alpha
         top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
+        # the block's whole episodes are read on a side thread while the facts are ranked
+        whole = (self._start(self.store.get_episodes, user_id, [i for i in top_episodes if i not in episodes])
+                 if "episode" in kinds else None)
 
         if "fact" in kinds:
             near = {f.uuid: f for f in touching()} if touching is not None else {}
@@ -367,7 +379,9 @@ class Retriever:
             via_episodes = [fid for ep in top_episodes[: fpool // 2] for fid in supported.get(ep, [])]
             scores = self._fused("fact", found,
                                  [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)], sims=sims)
-            read = {f.uuid: f for f in self.store.get_facts(user_id, [i for i in scores if i not in near])}
+            early_facts = side_facts() if side_facts is not None else {}
+            read = {**early_facts, **{f.uuid: f for f in self.store.get_facts(
+                user_id, [i for i in scores if i not in near and i not in early_facts])}}
             facts = [f for i in scores if (f := near.get(i) or read.get(i)) is not None]
             if not kn.fact_assistant:  # what the assistant said is advice, not the user's life
                 sources = {u for f in facts for u in f.episodes}
@@ -385,8 +399,7 @@ class Retriever:
             out.facts = [(f, by_id[f.uuid]) for f in ranked if by_id[f.uuid] >= bar]
 
         if "episode" in kinds:
-            missing = [i for i in top_episodes if i not in episodes]
-            episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
+            episodes.update((e.uuid, e) for e in (whole() if whole is not None else []))
             out.episodes = [(episodes[i], episode_scores[i]) for i in top_episodes if i in episodes]
             out.episode_order = {e.uuid: heads[e.uuid].seq for e, _ in out.episodes if e.uuid in heads}
 

@@ -232,7 +232,15 @@ class GraphStore(Protocol):
         """Record (entity_uuid, episode_uuid) mentions; repeats are ignored."""
         ...
 
-    def mention_stats(self, user_id: str, min_threads: int = 2, limit: int = 50) -> list[MentionStat]: ...
+    def mention_stats(self, user_id: str, min_threads: int = 2, limit: int = 50,
+                      entity_uuids: Sequence[str] | None = None) -> list[MentionStat]:
+        """Per entity mentioned in ``min_threads`` threads or more (of ``entity_uuids`` only, if
+        given): its mentions, threads, first and last time seen; the most mentioned first."""
+        ...
+
+    def mentions_of_types(self, user_id: str, types: Sequence[str]) -> list[tuple[str, str]]:
+        """(entity_uuid, episode_uuid) of every mention of the user's entities of these types."""
+        ...
 
     # -- facts -------------------------------------------------------------------------------
     def save_fact(self, fact: Fact) -> None:

@@ -109,15 +109,32 @@ class GraphTables(SQLiteBase):
             for entity_uuid, episode_uuid in pairs:
                 self._w("INSERT OR IGNORE INTO mentions VALUES (?,?,?)", (entity_uuid, episode_uuid, user_id))
 
-    def mention_stats(self, user_id: str, min_threads: int = 2, limit: int = 50) -> list[MentionStat]:
-        """Per entity: episodes and distinct threads mentioning it, first and last time seen."""
+    def mentions_of_types(self, user_id: str, types: Sequence[str]) -> list[tuple[str, str]]:
+        """(entity_uuid, episode_uuid) of every mention of the user's entities of these types."""
+        if not types:
+            return []
+        return [(r[0], r[1]) for r in self._all(
+            "SELECT m.entity_uuid, m.episode_uuid FROM entities e JOIN mentions m ON m.entity_uuid = e.uuid"
+            f" WHERE e.user_id=? AND e.type IN ({_marks(types)}) AND +m.user_id=?", (user_id, *types, user_id))]
+
+    def mention_stats(self, user_id: str, min_threads: int = 2, limit: int = 50,
+                      entity_uuids: Sequence[str] | None = None) -> list[MentionStat]:
+        """Per entity (of ``entity_uuids`` only, if given): episodes and distinct threads mentioning
+        it, first and last time seen; the most mentioned first."""
+        if entity_uuids is None:
+            where, params = "m.user_id=? AND e.user_id=?", [user_id, user_id]
+        elif not entity_uuids:
+            return []
+        else:  # by the mentions' primary key, not every mention of the user
+            where, params = (f"m.entity_uuid IN ({_marks(entity_uuids)}) AND +m.user_id=? AND +e.user_id=?",
+                             [*entity_uuids, user_id, user_id])
         rows = self._all(
             "SELECT m.entity_uuid AS entity_uuid, COUNT(*) AS n, COUNT(DISTINCT e.thread_id) AS threads,"
             " MIN(e.reference_time) AS first_seen, MAX(e.reference_time) AS last_seen,"
             " json_group_array(DISTINCT e.thread_id) AS sessions"
-            " FROM mentions m JOIN episodes e ON e.uuid = m.episode_uuid WHERE m.user_id=? AND e.user_id=?"
-            " GROUP BY m.entity_uuid HAVING COUNT(DISTINCT e.thread_id) >= ? ORDER BY n DESC LIMIT ?",
-            (user_id, user_id, min_threads, limit),
+            f" FROM mentions m JOIN episodes e ON e.uuid = m.episode_uuid WHERE {where}"
+            " GROUP BY m.entity_uuid HAVING COUNT(DISTINCT e.thread_id) >= ? ORDER BY n DESC, m.entity_uuid LIMIT ?",
+            (*params, min_threads, limit),
         )
         return [MentionStat(entity_uuid=r["entity_uuid"], mentions=int(r["n"]), threads=int(r["threads"]),
                             first_seen=parse_ts(r["first_seen"]), last_seen=parse_ts(r["last_seen"]),

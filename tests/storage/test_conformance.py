@@ -253,3 +253,39 @@ def test_a_store_reopened_keeps_records_vectors_and_tasks(store_factory: StoreFa
     finally:
         reopened.close()
     time.sleep(0)
+
+
+def test_mentions_of_types_are_the_users_mentions_of_entities_of_those_types(store: GraphStore) -> None:
+    ids = {u: seed_user(store, u, u) for u in ("jane", "bob")}
+    for uid, r in ids.items():
+        store.add_mentions(uid, [(r["entity"], r["episode"]), (r["entity2"], r["episode"]),
+                                 (r["entity2"], r["episode2"])])
+    jane, bob = ids["jane"], ids["bob"]
+    assert sorted(store.mentions_of_types("jane", ["Place"])) == sorted(
+        [(jane["entity2"], jane["episode"]), (jane["entity2"], jane["episode2"])])
+    assert sorted(store.mentions_of_types("jane", ["Person", "Place"])) == sorted(
+        [(jane["entity"], jane["episode"]), (jane["entity2"], jane["episode"]), (jane["entity2"], jane["episode2"])])
+    assert store.mentions_of_types("bob", ["Person"]) == [(bob["entity"], bob["episode"])]  # never Jane's
+    assert store.mentions_of_types("jane", ["Work"]) == []
+    assert store.mentions_of_types("jane", []) == []
+    assert store.mentions_of_types("nobody", ["Place"]) == []
+
+
+def test_mention_stats_of_some_entities_are_theirs_among_all(store: GraphStore) -> None:
+    ids = {u: seed_user(store, u, u) for u in ("jane", "bob")}
+    jane = ids["jane"]
+    store.add_thread(Thread(thread_id="jane-t2", user_id="jane"))
+    later = Episode(user_id="jane", thread_id="jane-t2", source=EpisodeSource.message, content="again",
+                    reference_time=T0 + timedelta(days=1))
+    store.add_episodes([later])
+    store.add_mentions("jane", [(jane["entity"], jane["episode"]), (jane["entity"], later.uuid),
+                                (jane["entity2"], jane["episode"]), (jane["entity2"], jane["episode2"]),
+                                (jane["entity2"], later.uuid)])
+    store.add_mentions("bob", [(ids["bob"]["entity"], ids["bob"]["episode"])])
+    every = store.mention_stats("jane", min_threads=1, limit=10)
+    assert [(s.entity_uuid, s.mentions, s.threads) for s in every] == [(jane["entity2"], 3, 2), (jane["entity"], 2, 2)]
+    assert sorted(every[0].sessions) == ["jane-t", "jane-t2"] and every[0].last_seen == later.reference_time
+    assert store.mention_stats("jane", min_threads=1, limit=10, entity_uuids=[jane["entity"]]) == [every[1]]
+    assert store.mention_stats("jane", min_threads=3, limit=10, entity_uuids=[jane["entity"]]) == []
+    assert store.mention_stats("jane", min_threads=1, limit=10, entity_uuids=[ids["bob"]["entity"]]) == []
+    assert store.mention_stats("jane", min_threads=1, limit=10, entity_uuids=[]) == []

@@ -91,3 +91,14 @@ def test_a_lines_floor_never_exceeds_its_token_count(text: str) -> None:
     from agent_memory.context.tokens import count_tokens, min_tokens
 
     assert min_tokens(text) <= count_tokens(text)
+
+
+@settings(max_examples=500)
+@given(st.text(max_size=300) | st.lists(st.sampled_from(["a", " ", "  ", "\t", "'s", "'S", "123456", "é", "-", "!!", "!",
+                                                         "\u00a0", "\u2028", "\x85", "\x0b", "日本", "🙂", "\n", "\r\n",
+                                                         "\n\n", "- Jane:", "# FACTS", "<X>"]), max_size=80).map("".join))
+def test_a_block_counted_line_by_line_costs_what_it_costs_whole(text: str) -> None:
+    # the render counts a block as the sum of its (kept) lines' counts: it must be the exact count
+    from agent_memory.context.tokens import count_lines, count_tokens
+
+    assert count_lines(text, count_tokens) == count_tokens(text)

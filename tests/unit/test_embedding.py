@@ -73,6 +73,14 @@ def test_minilm_unquantized_meets_the_contract_and_agrees_with_the_default(minil
     assert cosine.mean() > 0.98 and cosine.min() > 0.95  # the same model, int8 matrix products
 
 
+def test_a_few_texts_tokenised_one_by_one_embed_as_a_batch_does(minilm: MiniLMEmbedder,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = mixed_texts(6, seed=3)
+    one_by_one = minilm.embed_batch(texts)  # few texts: tokenised holding the GIL
+    monkeypatch.setattr(minilm_module, "_HOLD_GIL_TEXTS", 0)
+    assert np.array_equal(one_by_one, minilm.embed_batch(texts))
+
+
 def test_minilm_constructs_without_loading() -> None:
     assert "loaded=False" in repr(MiniLMEmbedder())
 

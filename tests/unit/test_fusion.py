@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent_memory.retrieval.fusion import jaccard_matrix, mmr_order, rrf, word_set
+from agent_memory.retrieval.fusion import jaccard_matrix, mention_scores, mmr_order, rrf, word_set
 
 T = TypeVar("T")
 
@@ -99,3 +99,14 @@ def test_a_question_naming_a_calendar_date_reads_that_day_or_month() -> None:
     assert query_dates("What did she do last week?") == []  # no date of its own to count back from
     [(start, _)] = query_dates("31 February 2023")  # no such day: the month is still meant
     assert start == datetime(2023, 2, 1, tzinfo=timezone.utc)
+
+
+def test_mention_scores_favour_turns_naming_more_and_rarer_things() -> None:
+    # "paris" is named in four turns, "lyon" in two: the turn naming both ranks first, then lyon's other one
+    mentions = [("paris", "t1"), ("paris", "t2"), ("paris", "t3"), ("paris", "t4"), ("lyon", "t4"), ("lyon", "t5")]
+    scores = mention_scores(mentions, 10)
+    assert list(scores) == ["t4", "t5", "t1", "t2", "t3"]  # ties in id order
+    assert scores["t1"] == scores["t2"] == scores["t3"] < scores["t5"] < scores["t4"]
+    assert list(mention_scores(mentions, 2)) == ["t4", "t5"]
+    assert mention_scores(list(reversed(mentions)), 10) == scores  # the same floats whatever the read order
+    assert mention_scores([], 10) == {}

@@ -1,5 +1,5 @@
-"""A question asking for a kind of thing ("which cities") reads the turns naming such things once a
-minute, not once per question; a delete forgets them at once."""
+"""A question asking for a kind of thing ("which cities") reads the turns mentioning such things once
+a minute, not once per question; a delete forgets them at once."""
 
 from __future__ import annotations
 
@@ -15,25 +15,27 @@ def _setup(memory: Memory) -> Any:
     memory.thread.add_messages("t2", messages=[Message(role="user", content="Lisbon again next spring!")])
     memory.wait_until_processed("jane")
     core = memory._core
-    core.store.save_entity(Entity(user_id="jane", name="Lisbon", type="Place"))
+    lisbon = Entity(user_id="jane", name="Lisbon", type="Place")
+    core.store.save_entity(lisbon)
+    core.store.add_mentions("jane", [(lisbon.uuid, e.uuid) for e in core.store.list_episodes("jane")])
     return core
 
 
-def test_the_turns_naming_a_kind_are_searched_once_per_user_and_kind(memory: Memory) -> None:
+def test_the_turns_naming_a_kind_are_read_once_per_user_and_kind(memory: Memory) -> None:
     core = _setup(memory)
-    calls: list[str] = []
-    search = core.store.search_text
+    calls: list[list[str]] = []
+    read = core.store.mentions_of_types
 
-    def counted(user_id: str, kind: str, query: str, limit: int = 20) -> list[tuple[str, float]]:
-        calls.append(query)
-        return search(user_id, kind, query, limit)
+    def counted(user_id: str, types: list[str]) -> list[tuple[str, str]]:
+        calls.append(list(types))
+        return read(user_id, types)
 
-    core.store.search_text = counted  # type: ignore[method-assign]
+    core.store.mentions_of_types = counted  # type: ignore[method-assign]
     first = core.build_context("jane", "Which cities did we visit?").context
-    named = [q for q in calls if q == "Lisbon"]
+    assert calls == [["Location", "Place"]]
     second = core.build_context("jane", "What cities are on the list?").context
     assert "Lisbon in May" in first and "Lisbon in May" in second
-    assert named == ["Lisbon"] and [q for q in calls if q == "Lisbon"] == named  # the second read reused it
+    assert len(calls) == 1  # the second read reused it
 
 
 def test_a_deleted_thread_leaves_nothing_in_what_a_kind_question_reads(memory: Memory) -> None:

@@ -121,14 +121,28 @@ class GraphMixin(PgConnection):
                 " episode_uuid) ON CONFLICT DO NOTHING",
                 (user_id, [p[0] for p in pairs], [p[1] for p in pairs]))
 
-    def mention_stats(self, user_id: str, min_threads: int = 2, limit: int = 50) -> list[MentionStat]:
+    def mentions_of_types(self, user_id: str, types: Sequence[str]) -> list[tuple[str, str]]:
+        """(entity_uuid, episode_uuid) of every mention of the user's entities of these types."""
+        if not types:
+            return []
+        return [(r[0], r[1]) for r in self._tuples(
+            "SELECT m.entity_uuid, m.episode_uuid FROM entities e JOIN mentions m"
+            " ON m.entity_uuid = e.uuid AND m.user_id = e.user_id"
+            " WHERE e.user_id=%s AND e.type = ANY(%s)", (user_id, list(types)))]
+
+    def mention_stats(self, user_id: str, min_threads: int = 2, limit: int = 50,
+                      entity_uuids: Sequence[str] | None = None) -> list[MentionStat]:
+        if entity_uuids is not None and not entity_uuids:
+            return []
+        only = "" if entity_uuids is None else " AND m.entity_uuid = ANY(%s)"
         rows = self._all(
             "SELECT m.entity_uuid, COUNT(*) AS n, COUNT(DISTINCT e.thread_id) AS threads,"
             " MIN(e.reference_time) AS first_seen, MAX(e.reference_time) AS last_seen,"
             " array_agg(DISTINCT e.thread_id) FILTER (WHERE e.thread_id IS NOT NULL) AS sessions"
             " FROM mentions m JOIN episodes e ON e.uuid = m.episode_uuid AND e.user_id = m.user_id"
-            " WHERE m.user_id=%s GROUP BY m.entity_uuid HAVING COUNT(DISTINCT e.thread_id) >= %s"
-            " ORDER BY n DESC, m.entity_uuid LIMIT %s", (user_id, min_threads, limit))
+            f" WHERE m.user_id=%s{only} GROUP BY m.entity_uuid HAVING COUNT(DISTINCT e.thread_id) >= %s"
+            " ORDER BY n DESC, m.entity_uuid LIMIT %s",
+            (user_id, *([] if entity_uuids is None else [list(entity_uuids)]), min_threads, limit))
         return [MentionStat(entity_uuid=r["entity_uuid"], mentions=int(r["n"]), threads=int(r["threads"]),
                             first_seen=r["first_seen"], last_seen=r["last_seen"], sessions=list(r["sessions"] or []))
                 for r in rows]

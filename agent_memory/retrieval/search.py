@@ -106,6 +106,14 @@ class Retriever:
         lists = [dense, lexical, *[list(ids) for ids, _ in extra]]
         return rrf(lists, weights=[*weights, *[w for _, w in extra]], k=k)
 
+    def _found_facts(self, user_id: str, found: tuple[Callable[[], dict[Kind, list[tuple[str, float]]]], ...],
+                     touching: Callable[[], list[Fact]] | None) -> dict[str, Fact]:
+        """The facts the vector and BM25 searches found, by id (those touching the named entities are read
+        with them): ranking needs them after the episodes, and the read is then off its path."""
+        near = {f.uuid for f in touching()} if touching is not None else set()
+        ids = dict.fromkeys(i for hits in found for i, _ in hits().get("fact", []) if i not in near)
+        return {f.uuid: f for f in self.store.get_facts(user_id, list(ids))}
+
     def _dense(self, user_id: str, kind: Kind, qvec: np.ndarray, pool: int) -> list[tuple[str, float]]:
         return self.store.search_vectors(user_id, kind, np.asarray(qvec, dtype=np.float32)[None, :], pool)[0]
 
@@ -349,6 +357,8 @@ class Retriever:
         known = (content, vecs[1]) if len(texts) == 2 else None
         sims = out.similarity
         found = (self._start(self._dense_hits, user_id, side, qvec), side_text)
+        # the facts those searches found, read on a side thread while the episodes are ranked
+        side_facts = self._start(self._found_facts, user_id, found, touching) if "fact" in kinds else None
 
         episode_scores: dict[str, float] = {}
         heads: dict[str, EpisodeHead] = {}
@@ -361,6 +371,9 @@ class Retriever:
                     if uid in episode_scores and h.length > kn.length_ref:
                         episode_scores[uid] *= (kn.length_ref / h.length) ** kn.length_alpha
         top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
+        # the block's whole episodes are read on a side thread while the facts are ranked
+        whole = (self._start(self.store.get_episodes, user_id, [i for i in top_episodes if i not in episodes])
+                 if "episode" in kinds else None)
 
         if "fact" in kinds:
             near = {f.uuid: f for f in touching()} if touching is not None else {}
@@ -369,7 +382,9 @@ class Retriever:
             via_episodes = [fid for ep in top_episodes[: fpool // 2] for fid in supported.get(ep, [])]
             scores = self._fused("fact", found,
                                  [(bfs, kn.fact_graph_weight), (via_episodes, kn.fact_episode_weight)], sims=sims)
-            read = {f.uuid: f for f in self.store.get_facts(user_id, [i for i in scores if i not in near])}
+            early_facts = side_facts() if side_facts is not None else {}
+            read = {**early_facts, **{f.uuid: f for f in self.store.get_facts(
+                user_id, [i for i in scores if i not in near and i not in early_facts])}}
             facts = [f for i in scores if (f := near.get(i) or read.get(i)) is not None]
             if not kn.fact_assistant:  # what the assistant said is advice, not the user's life
                 sources = {u for f in facts for u in f.episodes}
@@ -387,8 +402,7 @@ class Retriever:
             out.facts = [(f, by_id[f.uuid]) for f in ranked if by_id[f.uuid] >= bar]
 
         if "episode" in kinds:
-            missing = [i for i in top_episodes if i not in episodes]
-            episodes.update((e.uuid, e) for e in self.store.get_episodes(user_id, missing))
+            episodes.update((e.uuid, e) for e in (whole() if whole is not None else []))
             out.episodes = [(episodes[i], episode_scores[i]) for i in top_episodes if i in episodes]
             out.episode_order = {e.uuid: heads[e.uuid].seq for e, _ in out.episodes if e.uuid in heads}
 

@@ -121,6 +121,10 @@ def claim_user(store: object, user_id: str) -> AbstractContextManager[object]:
 class GraphStore(Protocol):
     """One memory's records, full text and vectors. See the module docstring for the rules."""
 
+    # Each read is a round trip to a server: a reader gains from running independent reads side by
+    # side. In-process (SQLite) reads gain nothing from it and pay the threads' handoffs.
+    round_trips: bool
+
     # -- lifecycle and metadata --------------------------------------------------------------
     def atomic(self) -> AbstractContextManager[None]:
         """A write transaction for the calling thread; nested calls are savepoints."""

@@ -32,6 +32,8 @@ _EPISODE = "uuid, user_id, thread_id, source, role, name, content, reference_tim
 class SQLiteStore(GraphTables):
     """Every record and all full text of one memory in one SQLite file (or a private temporary one)."""
 
+    round_trips = False  # reads are in-process
+
     # -- users --------------------------------------------------------------------------------
     @staticmethod
     def _user(row: sqlite3.Row) -> User:

@@ -28,6 +28,8 @@ class PostgresStore(RecordsMixin, GraphMixin, SearchMixin):
     tables live in ``schema`` (default ``agent_memory``, or ``?schema=`` in the URL), created and
     migrated on first open. ``pool_size`` bounds this process's connections (default 8)."""
 
+    round_trips = True  # every read is a round trip to the server
+
     def __init__(self, url: str, *, schema: str | None = None, pool_size: int | None = None,
                  tracer: Tracer | None = None, connect_timeout: float = 30.0) -> None:
         self._counts, self._hnsw_valid, self._hnsw_building = {}, set(), set()

@@ -114,13 +114,11 @@ class Retriever:
         ids = dict.fromkeys(i for hits in found for i, _ in hits().get("fact", []) if i not in near)
         return {f.uuid: f for f in self.store.get_facts(user_id, list(ids))}
 
-    def _beside(self, fn: Callable[..., R], *args: Any) -> Callable[[], R]:
-        """``_start`` where reads are round trips to a server (they then overlap the ranking); else a
-        call that reads when asked, on this thread: in-process the side thread's handoffs cost more
+    def _overlapped(self, fn: Callable[..., R], *args: Any) -> Callable[[], R] | None:
+        """``_start`` where reads are round trips to a server (they then overlap the ranking); else
+        None, and the caller reads when it needs it: in-process, the side thread's handoffs cost more
         than the read (3 ms of CPU a context on the embedded store, for the same blocks)."""
-        if self.store.round_trips:
-            return self._start(fn, *args)
-        return lambda: fn(*args)
+        return self._start(fn, *args) if self.store.round_trips else None
 
     def _dense(self, user_id: str, kind: Kind, qvec: np.ndarray, pool: int) -> list[tuple[str, float]]:
         return self.store.search_vectors(user_id, kind, np.asarray(qvec, dtype=np.float32)[None, :], pool)[0]
@@ -181,17 +179,14 @@ class Retriever:
                got: dict[str, EpisodeHead] | None = None) -> dict[str, EpisodeHead]:
         """``store.episode_heads``, the ones read in the last minute from the memo (a head never changes)
         and those in ``got`` (heads that came with a search or a neighbour read) without a read."""
-        kept = self.memo.heads(user_id)
-        missing = [i for i in ids if i not in kept]
-        came = {i: got[i] for i in missing if i in got} if got else {}
-        if came:
-            missing = [i for i in missing if i not in came]
-        read = self.store.episode_heads(user_id, missing) if missing else {}
-        if came:
-            read = {**came, **read}
-        if read:
-            self.memo.keep_heads(user_id, read)
-        return {i: h for i in ids if (h := kept.get(i) or read.get(i)) is not None}
+        kept, got = self.memo.heads(user_id), got or {}
+        new = {i: got[i] for i in ids if i not in kept and i in got}
+        missing = [i for i in ids if i not in kept and i not in new]
+        if missing:
+            new.update(self.store.episode_heads(user_id, missing))
+        if new:
+            self.memo.keep_heads(user_id, new)
+        return {i: h for i in ids if (h := kept.get(i) or new.get(i)) is not None}
 
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True, now: datetime | None = None,
@@ -365,8 +360,8 @@ class Retriever:
         known = (content, vecs[1]) if len(texts) == 2 else None
         sims = out.similarity
         found = (self._start(self._dense_hits, user_id, side, qvec), side_text)
-        # the facts those searches found, read beside the episodes' ranking (see ``_beside``)
-        side_facts = self._beside(self._found_facts, user_id, found, touching) if "fact" in kinds else None
+        # the facts those searches found, read beside the episodes' ranking (see ``_overlapped``)
+        side_facts = self._overlapped(self._found_facts, user_id, found, touching) if "fact" in kinds else None
 
         episode_scores: dict[str, float] = {}
         heads: dict[str, EpisodeHead] = {}
@@ -379,9 +374,9 @@ class Retriever:
                     if uid in episode_scores and h.length > kn.length_ref:
                         episode_scores[uid] *= (kn.length_ref / h.length) ** kn.length_alpha
         top_episodes = sorted(episode_scores, key=episode_scores.__getitem__, reverse=True)[:epool]
-        # the block's whole episodes, read beside the facts' ranking (see ``_beside``)
-        whole = (self._beside(self.store.get_episodes, user_id, [i for i in top_episodes if i not in episodes])
-                 if "episode" in kinds else None)
+        # the block's whole episodes, read beside the facts' ranking (see ``_overlapped``)
+        unread = [i for i in top_episodes if i not in episodes]
+        whole = self._overlapped(self.store.get_episodes, user_id, unread) if "episode" in kinds else None
 
         if "fact" in kinds:
             near = {f.uuid: f for f in touching()} if touching is not None else {}
@@ -410,7 +405,8 @@ class Retriever:
             out.facts = [(f, by_id[f.uuid]) for f in ranked if by_id[f.uuid] >= bar]
 
         if "episode" in kinds:
-            episodes.update((e.uuid, e) for e in (whole() if whole is not None else []))
+            read_eps = whole() if whole is not None else self.store.get_episodes(user_id, unread)
+            episodes.update((e.uuid, e) for e in read_eps)
             out.episodes = [(episodes[i], episode_scores[i]) for i in top_episodes if i in episodes]
             out.episode_order = {e.uuid: heads[e.uuid].seq for e, _ in out.episodes if e.uuid in heads}
 

@@ -86,9 +86,12 @@ def _stable_order(fact: Fact) -> tuple[Any, ...]:
             fact.target_name or "", fact.fact, fact.uuid)
 
 
-def _quietly(fn: Callable[..., Any], *args: Any) -> None:
-    """Run ``fn`` for its side effect (a warmed cache); a failure is the real run's to meet and report."""
+def _quietly(first: Callable[[], None] | None, fn: Callable[..., Any], *args: Any) -> None:
+    """Run ``first`` (a wait), then ``fn`` for its side effect (a warmed cache); a failure is the real
+    run's to meet and report."""
     try:
+        if first is not None:
+            first()
         fn(*args)
     except Exception as exc:  # noqa: BLE001 - only a cache stays cold
         log.debug("warming failed: %s", exc)
@@ -182,7 +185,7 @@ class Ingestor:
                 next batch's (or, after the last batch, the next user's)."""
                 nonlocal last_started
                 if len(started_batch) >= self.batch_size:
-                    self.warm(user_id, skip=len(started_batch))
+                    self.warm(user_id, skip=len(started_batch), first=between)
                 elif not last_started:
                     last_started = True
                     if under_way is not None:
@@ -226,18 +229,20 @@ class Ingestor:
                 self.index_owed(user_id)
             return done
 
-    def warm(self, user_id: str, skip: int = 0) -> None:
+    def warm(self, user_id: str, skip: int = 0, first: Callable[[], None] | None = None) -> None:
         """Queue the episode vectors of a batch of the user's pending episodes (after the first ``skip``)
         on the embedding thread, into the embed-once cache, so that they are ready when that batch
         starts. A run warms its next batch while it processes one, and the background worker the next
         user's first batch during a run's last: the embedding thread then never waits for a run's
         tail (indexing, observations, summary) or for the next batch's read. Reads only: a batch
         formed otherwise (new messages, a delete) just finds fewer texts cached. The texts are the
-        ones that batch embeds, in the same call, so the vectors are the same either way."""
+        ones that batch embeds, in the same call, so the vectors are the same either way. ``first`` runs
+        on the embedding thread before the model does (the background worker's reads-first hold: work
+        done ahead of time yields to a read in flight, as a batch does)."""
         try:
             pending = self.store.pending_episodes(user_id, limit=skip + self.batch_size)[skip:]
             if pending:
-                self._pool.submit(_quietly, contextual_vectors, self._embed, pending,
+                self._pool.submit(_quietly, first, contextual_vectors, self._embed, pending,
                                   episode_context(self.store, pending))
         except (AgentMemoryError, RuntimeError) as exc:  # a store error, or the pool shut down: nothing lost
             log.debug("could not warm the vectors of %s: %s", user_id, exc)

@@ -148,7 +148,7 @@ class Worker:
         with self._cond:
             following = self._first_ready(time.monotonic(), running)
         if following is not None:
-            self.ingestor.warm(following)
+            self.ingestor.warm(following, first=functools.partial(self._reads_first, following))
 
     def _reads_first(self, user_id: str) -> None:
         """Hold the user's batch while reads are in flight, up to ``patience`` s; a caller waiting for

@@ -243,3 +243,24 @@ def test_the_background_worker_embeds_the_next_users_messages_while_it_runs_one(
         assert len(mem.graph.facts(user_id="jane")) == 1
         bob = [c for c in recording.calls if "Bob went to Paris" in c]
         assert len(bob) == 1  # embedded once, ahead of bob's run, which found it cached
+
+
+def test_a_store_that_fails_while_vectors_are_warmed_ahead_does_not_fail_the_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    config = MemoryConfig(home=None, vector_backend="exact", ingest_mode="inline", ingest_batch_size=2)
+    with Memory.ephemeral(config=config, embedder=HashEmbedder(), extractor=TripleExtractor()) as mem:
+        mem.user.add(user_id="jane", first_name="Jane")
+        mem.thread.create(thread_id="t1", user_id="jane")
+        store = mem._core.store
+        original = store.pending_episodes
+
+        def pending(user_id: str, limit: int = 100, **kwargs: Any) -> list[Episode]:
+            if limit > 2:  # a read ahead (the run's own reads ask for one batch)
+                raise ValueError("a bug in a read ahead")
+            return original(user_id, limit=limit, **kwargs)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(store, "pending_episodes", pending)
+        mem.thread.add_messages("t1", messages=[Message(role="user", content=f"I | VISITED | City{i}")
+                                                for i in range(5)])
+        assert len(mem.graph.facts(user_id="jane")) == 5
+        assert all(e.status == EpisodeStatus.processed for e in mem.graph.episodes(user_id="jane"))

@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import ExtractionError
@@ -34,7 +34,7 @@ from ._rules import clause_drafts
 from ._spacy import FastPipeline, load_spacy_model
 from ._targets import Draft
 from .base import ExtractedEntity, ExtractedFact, Extraction, ExtractionContext
-from .dates import is_future
+from .dates import is_future, parse_date_span
 from .json import JsonExtractor
 from .markup import strip_block_markup
 from .relations import normalize_relation
@@ -301,6 +301,12 @@ third-person statements only those about the user and the people it ties to the 
         self._pipeline: FastPipeline | None = None
         self._lock = threading.Lock()
         self._json = JsonExtractor()
+
+    def load(self) -> None:
+        """Load spaCy now, and read one date phrase: dateparser compiles its time-zone patterns on its
+        first use (~0.3-0.4 CPU-s, once per process), which would otherwise fall on the first batch."""
+        self._fast_pipeline()
+        parse_date_span("last week", datetime(2000, 1, 1, tzinfo=timezone.utc))
 
     @property
     def nlp(self) -> Any:

@@ -86,6 +86,17 @@ def _stable_order(fact: Fact) -> tuple[Any, ...]:
             fact.target_name or "", fact.fact, fact.uuid)
 
 
+def _quietly(first: Callable[[], None] | None, fn: Callable[..., Any], *args: Any) -> None:
+    """Run ``first`` (a wait), then ``fn`` for its side effect (a warmed cache); a failure is the real
+    run's to meet and report."""
+    try:
+        if first is not None:
+            first()
+        fn(*args)
+    except Exception as exc:  # noqa: BLE001 - only a cache stays cold
+        log.debug("warming failed: %s", exc)
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -105,8 +116,9 @@ class _Ahead:
     """The next batch of a run: read, and its episode vectors started, once (when the current one commits)."""
 
     def __init__(self, fetch: Callable[[], list[Episode]],
-                 start: Callable[[list[Episode]], Future[np.ndarray]]) -> None:
-        self._fetch, self._start = fetch, start
+                 start: Callable[[list[Episode]], Future[np.ndarray]],
+                 then: Callable[[list[Episode]], None]) -> None:
+        self._fetch, self._start, self._then = fetch, start, then
         self.episodes: list[Episode] = []
         self.vectors: Future[np.ndarray] | None = None
         self._ready = False
@@ -116,6 +128,7 @@ class _Ahead:
             self._ready = True
             self.episodes = self._fetch()
             self.vectors = self._start(self.episodes) if self.episodes else None
+            self._then(self.episodes)
 
 
 class Ingestor:
@@ -145,11 +158,13 @@ class Ingestor:
         with self._locks_guard:
             return self._user_locks.setdefault(user_id, threading.Lock())
 
-    def process_user(self, user_id: str, between: Callable[[], None] | None = None) -> int:
+    def process_user(self, user_id: str, between: Callable[[], None] | None = None,
+                     under_way: Callable[[], None] | None = None) -> int:
         """Process every pending episode of the user; returns how many were handled.
 
         ``between`` is called before each batch after the first (the background worker lets reads
-        in flight finish there)."""
+        in flight finish there); ``under_way`` once the last batch's episode vectors are under way (the
+        background worker then warms the next user's, see ``warm``)."""
         with self.user_lock(user_id), claim_user(self.store, user_id):  # one process at a time per user
             user = self.store.get_user(user_id)
             if user is None:
@@ -163,14 +178,28 @@ class Ingestor:
                 return [e for e in self.store.pending_episodes(user_id, limit=self.batch_size)
                         if e.ingested_at <= started]
 
+            last_started = False
+
+            def look_ahead(started_batch: list[Episode]) -> None:
+                """Keep the embedding thread a batch ahead: once a batch's vectors are started, warm the
+                next batch's (or, after the last batch, the next user's)."""
+                nonlocal last_started
+                if len(started_batch) >= self.batch_size:
+                    self.warm(user_id, skip=len(started_batch), first=between)
+                elif not last_started:
+                    last_started = True
+                    if under_way is not None:
+                        under_way()
+
             pending = fetch()
             vectors = self._start_vectors(pending) if pending else None
+            look_ahead(pending)
             owed = EpisodeVectors()  # computed episode vectors, stored a few batches at a time
             try:
                 while pending:
                     # once a batch commits, the next one is read and its episode vectors start on the second
                     # thread, while this thread indexes the batch, then extracts the next
-                    ahead = _Ahead(fetch, self._start_vectors)
+                    ahead = _Ahead(fetch, self._start_vectors, look_ahead)
                     batch = self._process_isolated(user, pending, vectors, ahead.prepare)
                     ahead.prepare()
                     owed.batches += batch.vectors
@@ -199,6 +228,24 @@ class Ingestor:
                                     [f for f in facts if not f.is_current], seen)
                 self.index_owed(user_id)
             return done
+
+    def warm(self, user_id: str, skip: int = 0, first: Callable[[], None] | None = None) -> None:
+        """Queue the episode vectors of a batch of the user's pending episodes (after the first ``skip``)
+        on the embedding thread, into the embed-once cache, so that they are ready when that batch
+        starts. A run warms its next batch while it processes one, and the background worker the next
+        user's first batch during a run's last: the embedding thread then never waits for a run's
+        tail (indexing, observations, summary) or for the next batch's read. Reads only: a batch
+        formed otherwise (new messages, a delete) just finds fewer texts cached. The texts are the
+        ones that batch embeds, in the same call, so the vectors are the same either way. ``first`` runs
+        on the embedding thread before the model does (the background worker's reads-first hold: work
+        done ahead of time yields to a read in flight, as a batch does)."""
+        try:
+            pending = self.store.pending_episodes(user_id, limit=skip + self.batch_size)[skip:]
+            if pending:
+                self._pool.submit(_quietly, first, contextual_vectors, self._embed, pending,
+                                  episode_context(self.store, pending))
+        except (AgentMemoryError, RuntimeError) as exc:  # a store error, or the pool shut down: nothing lost
+            log.debug("could not warm the vectors of %s: %s", user_id, exc)
 
     def _flush(self, user_id: str, owed: EpisodeVectors) -> None:
         """Store the episode vectors owed, then everything else the user's records owe (one write a kind)."""

@@ -93,6 +93,13 @@ class Worker:
     def _hurried(self, user_id: str) -> bool:
         return bool(self._waiters.get(user_id) or self._waiters.get(None))
 
+    def _first_ready(self, now: float, running: str | None = None) -> str | None:
+        """(Holding the lock) the queued user to run next if one is ready now: someone waiting first."""
+        ready = [u for u in self._queue if u != running and u not in self._busy and (
+            self._stopping or self._hurried(u) or self._pending.get(u, 0) >= self.min_batch
+            or self._ready.get(u, 0.0) <= now)]
+        return next((u for u in ready if self._hurried(u)), ready[0]) if ready else None
+
     def _next(self) -> str | None:
         """(Holding the lock) the next user ready to run, waiting as needed; None to stop.
 
@@ -106,10 +113,8 @@ class Worker:
                 self._cond.wait()
                 continue
             now = time.monotonic()
-            ready = [u for u in self._queue if self._stopping or self._hurried(u)
-                     or self._pending.get(u, 0) >= self.min_batch or self._ready.get(u, 0.0) <= now]
-            if ready:
-                user_id = next((u for u in ready if self._hurried(u)), ready[0])
+            user_id = self._first_ready(now)
+            if user_id is not None:
                 self._queue.remove(user_id)
                 self._ready.pop(user_id, None)
                 self._pending.pop(user_id, None)
@@ -126,7 +131,8 @@ class Worker:
             try:
                 self._reads_first(user_id)
                 # and again before each further batch: a backlog's run never keeps a read waiting long
-                self.ingestor.process_user(user_id, between=functools.partial(self._reads_first, user_id))
+                self.ingestor.process_user(user_id, between=functools.partial(self._reads_first, user_id),
+                                           under_way=functools.partial(self._warm_next, user_id))
                 self._errors.pop(user_id, None)
             except Exception as exc:  # noqa: BLE001 - surfaced by wait()
                 log.exception("background ingestion failed for user %s", user_id)
@@ -135,6 +141,14 @@ class Worker:
                 with self._cond:
                     self._busy.discard(user_id)
                     self._cond.notify_all()
+
+    def _warm_next(self, running: str) -> None:
+        """Queue the episode vectors of the user who runs next (if one is ready now) behind this run's
+        own: the embedding thread computes them while this thread extracts, indexes and summarises."""
+        with self._cond:
+            following = self._first_ready(time.monotonic(), running)
+        if following is not None:
+            self.ingestor.warm(following, first=functools.partial(self._reads_first, following))
 
     def _reads_first(self, user_id: str) -> None:
         """Hold the user's batch while reads are in flight, up to ``patience`` s; a caller waiting for

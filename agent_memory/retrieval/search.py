@@ -89,6 +89,15 @@ class Retriever:
                     qvec: np.ndarray) -> dict[Kind, list[tuple[str, float]]]:
         return {k: self._dense(user_id, k, qvec, n) for k, n in pools.items()}
 
+    def _named_ids(self, user_id: str, query: str) -> list[str]:
+        return [e.uuid for e in self.query_entities(user_id, query)]
+
+    def _touching_named(self, user_id: str, named: Callable[[], list[str]], limit: int) -> list[Fact]:
+        """``store.facts_touching`` of the entities the question names, once ``named`` has them (it was
+        started first on the side threads, so this never waits for a task queued after it)."""
+        ids = named()
+        return self.store.facts_touching(user_id, ids, limit) if ids else []
+
     def _fused(self, kind: Kind, found: tuple[Callable[[], dict[Kind, list[tuple[str, float]]]],
                                               Callable[[], dict[Kind, list[tuple[str, float]]]]],
                extra: Sequence[tuple[Sequence[str], float]] = (),
@@ -318,7 +327,11 @@ class Retriever:
         out = Candidates()
         if not query.strip():
             return out
-        named = self.query_entities(user_id, query)
+        speaking = self.memo.speakers(user_id)
+        # once the speakers are known the embedding does not need the entities the question names: where
+        # reads are round trips they are read beside it (see ``_overlapped``)
+        later = self._overlapped(self._named_ids, user_id, query) if speaking else None
+        named = [] if later is not None else self.query_entities(user_id, query)
         named_ids = [e.uuid for e in named]
         # the question without the people it names, embedded in the same call (one model run): the
         # vector ranking of a named speaker's turns uses it (see ``_rank_episodes``)
@@ -328,7 +341,6 @@ class Retriever:
         # one has been heard, the Person entities it names ("Writing" may be one). Once the speakers
         # are known, a named person who never spoke (a friend the user talks about) is no guess: a
         # wrong one costs a second BM25 of the whole question on the read's path.
-        speaking = self.memo.speakers(user_id)
         heard = speaking & name_grams(query)
         people = set(heard) if speaking else people
         content = without(query, people) if people else ""
@@ -353,8 +365,11 @@ class Retriever:
             if types:
                 early.typed = self._start(self._type_hits, user_id, types, epool)
         side_text = self._start(self._text_hits, user_id, side, query)
-        touching = (self._start(self.store.facts_touching, user_id, named_ids, fpool)
-                    if "fact" in kinds and named_ids else None)
+        if later is not None:
+            touching = self._start(self._touching_named, user_id, later, fpool) if "fact" in kinds else None
+        else:
+            touching = (self._start(self.store.facts_touching, user_id, named_ids, fpool)
+                        if "fact" in kinds and named_ids else None)
         vecs = self.embedder.embed_batch(texts)
         qvec = vecs[0]
         known = (content, vecs[1]) if len(texts) == 2 else None
@@ -412,6 +427,8 @@ class Retriever:
 
         if "entity" in kinds:
             endpoints = [u for f, _ in out.facts[:10] for u in (f.source_uuid, f.target_uuid)]
+            if later is not None:
+                named_ids = later()
             scores = self._fused("entity", found, [(named_ids, 1.0), (endpoints, 0.5)], sims=sims)
             ids = sorted(scores, key=scores.__getitem__, reverse=True)[:spool]
             out.entities = [(e, scores[e.uuid]) for e in self.store.get_entities(user_id, ids)

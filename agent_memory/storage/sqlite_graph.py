@@ -301,11 +301,16 @@ class GraphTables(SQLiteBase):
     _FTS_SOURCE = {"episode": ("episodes", "seq"), "fact": ("facts", "rowid"),
                    "entity": ("entities", "rowid"), "observation": ("observations", "rowid")}
 
-    def search_text(self, user_id: str, kind: Kind, query: str, limit: int = 20) -> list[tuple[str, float]]:
-        """BM25 over one kind of record of one user: (uuid, score) best first, score > 0."""
+    def search_text(self, user_id: str, kind: Kind, query: str, limit: int = 20, *,
+                    among: Sequence[str] = ()) -> list[tuple[str, float]]:
+        """BM25 over one kind of record of one user: (uuid, score) best first, score > 0; ``among``: only
+        records with one of these words (see ``GraphStore.search_episode_text``)."""
         match = fts_query(query)
         if match is None or limit <= 0:
             return []
+        names = fts_query(" ".join(among)) if among else None
+        if names is not None:
+            match = f"({names}) AND ({match})"
         table, key = self._FTS_SOURCE[kind]
         # The user's token narrows the matches to their rows inside FTS5: worth it when they are a
         # small share of the table, twice the work when they hold most of it. Same rows and scores

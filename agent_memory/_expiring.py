@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 __all__ = ["Expiring"]
@@ -33,6 +33,22 @@ class Expiring(Generic[K, V]):
         self._expire(self._clock())
         kept = self._items.get(key)
         return None if kept is None else kept[1]
+
+    def get_many(self, keys: Iterable[K]) -> list[V | None]:
+        """``get`` of each key, reading the clock once."""
+        self._expire(self._clock())
+        items = self._items
+        return [None if (kept := items.get(key)) is None else kept[1] for key in keys]
+
+    def put_many(self, pairs: Iterable[tuple[K, V]]) -> None:
+        """``put`` of each (key, value), reading the clock once."""
+        now = self._clock()
+        for key, value in pairs:
+            self._items.pop(key, None)
+            self._items[key] = (now + self.ttl, value)
+        self._expire(now)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
 
     def put(self, key: K, value: V) -> None:
         now = self._clock()

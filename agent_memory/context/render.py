@@ -11,6 +11,7 @@ budget carries more of what was said.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -107,7 +108,10 @@ def entity_line(entity: Entity) -> str:
     return f"- {escape(entity.name)} ({escape(entity.type)}){summary}"
 
 
-def episode_body(episode: Episode, max_chars: int = 1200) -> str:
+_EPISODE_CHARS = 1200  # the most of an episode's text a block shows
+
+
+def episode_body(episode: Episode, max_chars: int = _EPISODE_CHARS) -> str:
     """``- <speaker>: <content>``, long content cut at ``max_chars``; no date (see ``day_line``)."""
     name, role, content = episode.name, episode.role.value if episode.role else None, episode.content
     return _kept(_bodies, (name, role, content, max_chars), lambda: _body(name, role, content, max_chars))
@@ -121,7 +125,12 @@ def _body(name: str | None, role: str | None, content: str, max_chars: int) -> s
 
 def day_line(ts: datetime) -> str:
     """The line that dates the episodes under it: ``2024-03-02 Sat``."""
-    return ts.strftime("%Y-%m-%d %a")
+    return _day_text(ts.date())
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_text(day: date) -> str:
+    return day.strftime("%Y-%m-%d %a")
 
 
 def episode_line(episode: Episode, max_chars: int = 1200) -> str:
@@ -235,8 +244,42 @@ def _kept(kept: Expiring[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
     return found
 
 
-def _line_tokens(text: str) -> int:
-    return _kept(_counts, text, lambda: count_tokens(text))
+class _Tokens:
+    """One render's token counts of lines: those kept from earlier renders are looked up in one go
+    (one lock, one clock read), the others counted once and kept when the render ends."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        with _kept_lock:
+            found = _counts.get_many(lines)
+        self.known = {t: n for t, n in zip(lines, found) if n is not None}
+        self.new: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        n = self.known.get(text)
+        if n is None:
+            n = self.known[text] = self.new[text] = count_tokens(text)
+        return n
+
+    def keep(self) -> None:
+        if self.new:
+            with _kept_lock:
+                _counts.put_many(self.new.items())
+
+
+def _episode_lines(episodes: Sequence[Episode], memo: dict[tuple[str, str], str]) -> None:
+    """Each candidate episode's line into ``memo``, the kept ones looked up in one go."""
+    keys = [(e.name, e.role.value if e.role else None, e.content, _EPISODE_CHARS) for e in episodes]
+    with _kept_lock:
+        found = _bodies.get_many(keys)
+    made: dict[tuple[str | None, str | None, str, int], str] = {}
+    for e, key, body in zip(episodes, keys, found):
+        if body is None:
+            body = made.get(key) or _body(*key)
+            made[key] = body
+        memo[("episodes", e.uuid)] = body
+    if made:
+        with _kept_lock:
+            _bodies.put_many(made.items())
 
 
 def forget_lines() -> None:
@@ -299,24 +342,31 @@ def render_context(template: str, parts: ContextParts, token_budget: int) -> Ren
     episode (closed facts stay: they date a change).
     """
     memo: dict[tuple[str, str], str] = {}  # each candidate's line, made once for both passes
-    first = _render(template, parts, token_budget, memo)
-    if not first.facts or len(first.episodes) == len(parts.episodes):
-        return first
-    shown = {e.uuid for e in first.episodes}
-    kept = [f for f in parts.facts if not _said(f, shown)]
-    if len(kept) == len(parts.facts):
-        return first
-    second = _render(template, replace(parts, facts=kept), token_budget, memo)
-    # more room usually adds episodes; if it ever dropped one that a left-out fact stood for, keep the first
-    return second if shown <= {e.uuid for e in second.episodes} else first
+    _episode_lines(parts.episodes, memo)
+    tokens = _Tokens(list(memo.values()))
+    try:
+        first = _render(template, parts, token_budget, memo, tokens)
+        if not first.facts or len(first.episodes) == len(parts.episodes):
+            return first
+        shown = {e.uuid for e in first.episodes}
+        kept = [f for f in parts.facts if not _said(f, shown)]
+        if len(kept) == len(parts.facts):
+            return first
+        second = _render(template, replace(parts, facts=kept), token_budget, memo, tokens)
+        # more room usually adds episodes; if it ever dropped one that a left-out fact stood for, keep the first
+        return second if shown <= {e.uuid for e in second.episodes} else first
+    finally:
+        tokens.keep()
 
 
 def _said(fact: Fact, shown: set[str]) -> bool:
     return fact.invalid_at is None and bool(fact.episodes) and set(fact.episodes) <= shown
 
 
-def _render(template: str, parts: ContextParts, token_budget: int, memo: dict[tuple[str, str], str]) -> Rendered:
-    """One pass of ``render_context``; ``memo`` keeps each candidate's line for the next pass."""
+def _render(template: str, parts: ContextParts, token_budget: int, memo: dict[tuple[str, str], str],
+            tokens: Callable[[str], int]) -> Rendered:
+    """One pass of ``render_context``; ``memo`` keeps each candidate's line for the next pass, ``tokens``
+    counts a line's tokens (kept between renders)."""
     placeholders = parse_template(template)
     static = template
     for ph in reversed(placeholders):
@@ -354,12 +404,12 @@ def _render(template: str, parts: ContextParts, token_budget: int, memo: dict[tu
             room = section_budget - used
             if len(text) > _MAX_CHARS_PER_TOKEN * room or min_tokens(text) >= room:
                 continue  # cannot fit: skip it without paying for an exact count
-            cost = _line_tokens(text) + 1
+            cost = tokens(text) + 1
             day = None
             if kind == "episodes":
                 day = item.reference_time.date()  # type: ignore[attr-defined]
                 if day not in days:
-                    cost += _line_tokens(day_line(item.reference_time)) + 1  # type: ignore[attr-defined]
+                    cost += tokens(_day_text(day)) + 1
             if used + cost > section_budget:
                 continue
             used += cost
@@ -372,8 +422,8 @@ def _render(template: str, parts: ContextParts, token_budget: int, memo: dict[tu
     while True:  # joining lines can merge tokens differently from counting them apart: check the whole
         fills = [s if isinstance(s, str) else s.fill() for s in slots]
         text = _assemble(template, placeholders, fills)
-        tokens = count_lines(text, _line_tokens)
-        if tokens <= token_budget:
+        total = count_lines(text, tokens)
+        if total <= token_budget:
             break
         fullest = [s for s in slots if isinstance(s, _Slot) and s.items]
         if not fullest:
@@ -384,5 +434,5 @@ def _render(template: str, parts: ContextParts, token_budget: int, memo: dict[tu
     for s in slots:
         if isinstance(s, _Slot):
             kept[s.kind] += s.items
-    return Rendered(text, tokens, kept["facts"], kept["entities"], kept["episodes"],
+    return Rendered(text, total, kept["facts"], kept["entities"], kept["episodes"],
                     kept["observations"], summary_used)

@@ -51,6 +51,7 @@ class _Early:
 
     bm25: Callable[[], tuple[list[tuple[str, float]], dict[str, EpisodeHead]]] | None = None
     by_rest: bool = False
+    people: tuple[str, ...] = ()  # the names taken out of the question when ``by_rest``
     typed: Callable[[], dict[str, float]] | None = None
 
 
@@ -238,9 +239,12 @@ class Retriever:
         self.memo.heard(user_id, names)
         speakers = {n for n in names if n in grams}
         content = without(query, speakers) if speakers else ""
-        if by_rest and not content_words(content):  # no one named speaks: the whole question ranks the turns
-            text, found = self.store.search_episode_text(user_id, query, pool)
-            lexical = dict(text)
+        if by_rest and not content_words(content) and known is not None:
+            # No one named speaks among the turns found (others' turns crowd theirs out, or the guess was
+            # wrong): the turns with a name that share a word with the question join the ranking, scored
+            # as the whole question's BM25 scores them, without the flood of every other turn of theirs.
+            text, found = self.store.search_episode_text(user_id, known[0], pool, among=early.people)
+            lexical = dict(sorted({**lexical, **dict(text)}.items(), key=lambda kv: (-kv[1], kv[0]))[:pool])
             got.update(found)
             fused = self._fuse(dense, lexical)
             ranked = sorted(fused, key=fused.__getitem__, reverse=True)
@@ -359,6 +363,7 @@ class Retriever:
         if ranks_episodes:
             # a named speaker's turns are ranked by the rest of the question
             early.by_rest = rescore and len(texts) == 2
+            early.people = tuple(sorted(people))
             early.bm25 = self._start(self.store.search_episode_text, user_id, content if early.by_rest else query,
                                      epool)
             types = asked_types(query) if rescore and kn.type_weight else set()

@@ -290,11 +290,14 @@ class GraphStore(Protocol):
         """For each row of ``vectors``, the ``k`` nearest (uuid, cosine similarity), best first."""
         ...
 
-    def search_episode_text(self, user_id: str, query: str,
-                            limit: int = 20) -> tuple[list[tuple[str, float]], dict[str, EpisodeHead]]:
+    def search_episode_text(self, user_id: str, query: str, limit: int = 20, *, among: Sequence[str] = (),
+                            ) -> tuple[list[tuple[str, float]], dict[str, EpisodeHead]]:
         """``search_text`` over episodes, and the heads (as ``episode_heads`` gives them) of those of the
         hits the backend reads with them: a server all of them, in the same round trip (a retriever ranks
-        the hits on their heads); an in-process store may give none. The caller reads the rest."""
+        the hits on their heads); an in-process store may give none. The caller reads the rest.
+
+        ``among``: only episodes whose text has at least one of these words (a speaker's name), ranked by
+        them and the query's words together; none (or no content word among them): every episode."""
         ...
 
     def count_vectors(self, user_id: str, kind: Kind) -> int: ...

@@ -136,11 +136,11 @@ class EmbeddedStore(SQLiteStore):
             matrix = matrix[None, :]
         return self.index.query_many(user_id, kind, matrix, k)
 
-    def search_episode_text(self, user_id: str, query: str,
-                            limit: int = 20) -> tuple[list[tuple[str, float]], dict[str, EpisodeHead]]:
+    def search_episode_text(self, user_id: str, query: str, limit: int = 20, *, among: Sequence[str] = (),
+                            ) -> tuple[list[tuple[str, float]], dict[str, EpisodeHead]]:
         """``search_text`` over episodes, without heads: in-process they would be a read of their own
         (~2 ms of CPU for 160 hits at 10k episodes), and the retriever's memo already holds most of them."""
-        return self.search_text(user_id, "episode", query, limit), {}
+        return self.search_text(user_id, "episode", query, limit, among=among), {}
 
     def count_vectors(self, user_id: str, kind: Kind) -> int:
         return self.index.count(user_id, kind)

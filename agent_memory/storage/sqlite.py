@@ -188,8 +188,8 @@ class SQLiteStore(GraphTables):
         marks = ",".join("?" * len(uuids))
         # "+user_id": look up by the unique uuid index, not by scanning the user's episodes by time
         # (SQLite's planner picks episodes_by_time otherwise: 7x slower at 10k episodes)
-        rows = {r[0]: r for r in self._all(
-            f"SELECT {_EPISODE} FROM episodes WHERE +user_id=? AND uuid IN ({marks})", (user_id, *uuids))}
+        rows = {r[0]: r for r in self._packed(
+            _EPISODE, f"FROM episodes WHERE +user_id=? AND uuid IN ({marks})", (user_id, *uuids))}
         return [self._episode(rows[u]) for u in uuids if u in rows]
 
     def episode_heads(self, user_id: str, uuids: Sequence[str]) -> dict[str, EpisodeHead]:
@@ -197,9 +197,8 @@ class SQLiteStore(GraphTables):
         if not uuids:
             return {}
         marks = ",".join("?" * len(uuids))
-        rows = self._all(
-            "SELECT uuid, thread_id, role, name, reference_time, length(content), seq FROM episodes"
-            f" WHERE +user_id=? AND uuid IN ({marks})", (user_id, *uuids))
+        rows = self._packed("uuid, thread_id, role, name, reference_time, length(content), seq",
+                            f"FROM episodes WHERE +user_id=? AND uuid IN ({marks})", (user_id, *uuids))
         found = {r[0]: r for r in rows}
         return {u: EpisodeHead(u, r[1], None if r[2] is None else member(Role, r[2]), r[3],
                                stored_ts(r[4]), r[5], r[6])
@@ -240,9 +239,10 @@ class SQLiteStore(GraphTables):
         near = ("(SELECT e.uuid FROM episodes e WHERE e.thread_id = x.thread_id"
                 " AND e.reference_time {op} x.reference_time AND e.user_id = x.user_id"
                 " ORDER BY e.reference_time {order}, e.seq {order} LIMIT 1)")
-        rows = self._all(
-            f"SELECT x.uuid, {near.format(op='<', order='DESC')}, {near.format(op='>', order='ASC')} FROM episodes x"
-            f" WHERE +x.user_id=? AND x.uuid IN ({','.join('?' * len(ids))}) AND x.thread_id IS NOT NULL",
+        rows = self._packed(
+            f"x.uuid, {near.format(op='<', order='DESC')}, {near.format(op='>', order='ASC')}",
+            f"FROM episodes x WHERE +x.user_id=? AND x.uuid IN ({','.join('?' * len(ids))})"
+            " AND x.thread_id IS NOT NULL",
             (user_id, *ids))
         pairs = {r[0]: [u for u in (r[1], r[2]) if u is not None] for r in rows}
         found = {e.uuid: e for e in self.get_episodes(user_id, [u for pair in pairs.values() for u in pair])}

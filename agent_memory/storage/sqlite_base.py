@@ -158,6 +158,17 @@ class SQLiteBase:
     def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         return self._x(sql, params).fetchone()  # type: ignore[no-any-return]
 
+    def _packed(self, columns: str, rest: str, params: Sequence[Any] = ()) -> list[list[Any]]:
+        """``SELECT <columns> <rest>`` as lists, packed into one JSON row by SQLite, in no set order.
+
+        The sqlite3 module gives up the GIL for every row it steps to and must win it back: while
+        another thread runs Python, each row then waits up to the switch interval (160 rows took 33
+        instead of 0.6 ms beside a busy thread). One row, one wait. For reads of many rows of ids,
+        names, numbers and times (no free text: SQLite's JSON stops at a NUL); a REAL column must
+        come as ``printf('%!.17g', x)`` text (JSON keeps 15 digits, the text all of them)."""
+        row = self._one(f"SELECT json_group_array(json_array({columns})) {rest}", params)
+        return json.loads(row[0]) if row is not None and row[0] else []
+
     def _count(self, sql: str, params: Sequence[Any] = ()) -> int:
         row = self._one(sql, params)
         return int(row[0]) if row else 0

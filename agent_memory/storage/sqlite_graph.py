@@ -10,6 +10,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from .._time import format_ts, parse_ts, stored_ts
 from ..models import Entity, Fact, Observation, stored
@@ -19,6 +20,9 @@ from .fact_filters import fact_filters
 from .sqlite_base import SQLiteBase, dumps, loads, ukey
 
 __all__ = ["GraphTables", "fts_query"]
+
+_FACT = ("uuid, user_id, source_uuid, target_uuid, relation, fact, valid_at, invalid_at, created_at, expired_at,"
+         " invalidated_by, attributes")  # the order of the table's columns
 
 
 def fts_query(text: str, max_terms: int = 32) -> str | None:
@@ -113,8 +117,8 @@ class GraphTables(SQLiteBase):
         """(entity_uuid, episode_uuid) of every mention of the user's entities of these types."""
         if not types:
             return []
-        return [(r[0], r[1]) for r in self._all(
-            "SELECT m.entity_uuid, m.episode_uuid FROM entities e JOIN mentions m ON m.entity_uuid = e.uuid"
+        return [(r[0], r[1]) for r in self._packed(
+            "m.entity_uuid, m.episode_uuid", "FROM entities e JOIN mentions m ON m.entity_uuid = e.uuid"
             f" WHERE e.user_id=? AND e.type IN ({_marks(types)}) AND +m.user_id=?", (user_id, *types, user_id))]
 
     def mention_stats(self, user_id: str, min_threads: int = 2, limit: int = 50,
@@ -141,29 +145,27 @@ class GraphTables(SQLiteBase):
                             sessions=[s for s in json.loads(r["sessions"]) if s]) for r in rows]
 
     # -- facts --------------------------------------------------------------------------------
-    def _facts(self, user_id: str, rows: list[sqlite3.Row]) -> list[Fact]:
+    def _facts(self, user_id: str, rows: Sequence[Sequence[Any]]) -> list[Fact]:
+        """Facts from rows of ``_FACT`` columns (by position), with their provenance and endpoint names."""
         if not rows:
             return []
-        uuids = [r["uuid"] for r in rows]
+        uuids = [r[0] for r in rows]
         prov: dict[str, list[str]] = {}
-        for r in self._all(
-            f"SELECT fe.fact_uuid, fe.episode_uuid FROM fact_episodes fe JOIN episodes e"
-            f" ON e.uuid = fe.episode_uuid WHERE fe.fact_uuid IN ({_marks(uuids)}) ORDER BY e.reference_time, e.seq",
-            uuids,
-        ):
-            prov.setdefault(r[0], []).append(r[1])
-        ent_ids = list({r["source_uuid"] for r in rows} | {r["target_uuid"] for r in rows})
-        names = {r[0]: r[1] for r in self._all(  # the names alone: no entity decoded for a label
-            f"SELECT uuid, name FROM entities WHERE +user_id=? AND uuid IN ({_marks(ent_ids)})", (user_id, *ent_ids))}
+        for fact_uuid, episode_uuid, _, _ in sorted(self._packed(
+                "fe.fact_uuid, fe.episode_uuid, e.reference_time, e.seq", "FROM fact_episodes fe JOIN episodes e"
+                f" ON e.uuid = fe.episode_uuid WHERE fe.fact_uuid IN ({_marks(uuids)})", uuids),
+                key=lambda r: (r[2], r[3])):
+            prov.setdefault(fact_uuid, []).append(episode_uuid)
+        ent_ids = list({r[2] for r in rows} | {r[3] for r in rows})
+        names = {r[0]: r[1] for r in self._packed(  # the names alone: no entity decoded for a label
+            "uuid, name", f"FROM entities WHERE +user_id=? AND uuid IN ({_marks(ent_ids)})", (user_id, *ent_ids))}
         return [
             stored(Fact, {
-                "uuid": r["uuid"], "user_id": r["user_id"], "source_uuid": r["source_uuid"],
-                "target_uuid": r["target_uuid"], "source_name": names.get(r["source_uuid"]),
-                "target_name": names.get(r["target_uuid"]), "relation": r["relation"], "fact": r["fact"],
-                "valid_at": _opt_ts(r["valid_at"]), "invalid_at": _opt_ts(r["invalid_at"]),
-                "created_at": stored_ts(r["created_at"]), "expired_at": _opt_ts(r["expired_at"]),
-                "invalidated_by": r["invalidated_by"], "episodes": prov.get(r["uuid"], []),
-                "attributes": loads(r["attributes"])})
+                "uuid": r[0], "user_id": r[1], "source_uuid": r[2], "target_uuid": r[3],
+                "source_name": names.get(r[2]), "target_name": names.get(r[3]), "relation": r[4], "fact": r[5],
+                "valid_at": _opt_ts(r[6]), "invalid_at": _opt_ts(r[7]), "created_at": stored_ts(r[8]),
+                "expired_at": _opt_ts(r[9]), "invalidated_by": r[10], "episodes": prov.get(r[0], []),
+                "attributes": loads(r[11])})
             for r in rows
         ]
 
@@ -192,7 +194,7 @@ class GraphTables(SQLiteBase):
     def get_facts(self, user_id: str, uuids: Sequence[str]) -> list[Fact]:
         if not uuids:
             return []
-        rows = self._all(f"SELECT * FROM facts WHERE +user_id=? AND uuid IN ({_marks(uuids)})", (user_id, *uuids))
+        rows = self._packed(_FACT, f"FROM facts WHERE +user_id=? AND uuid IN ({_marks(uuids)})", (user_id, *uuids))
         by_id = {f.uuid: f for f in self._facts(user_id, rows)}
         return [by_id[u] for u in uuids if u in by_id]
 
@@ -208,12 +210,12 @@ class GraphTables(SQLiteBase):
         if not entity_uuids:
             return []
         marks = _marks(entity_uuids)
-        rows = self._all(
-            f"SELECT * FROM facts WHERE user_id=? AND (source_uuid IN ({marks}) OR target_uuid IN ({marks}))"
-            " ORDER BY (invalid_at IS NULL) DESC, valid_at DESC LIMIT ?",
-            (user_id, *entity_uuids, *entity_uuids, limit),
+        rows = self._packed(
+            f"{_FACT}, n", f"FROM (SELECT *, row_number() OVER (ORDER BY (invalid_at IS NULL) DESC, valid_at DESC) AS n"
+            f" FROM facts WHERE user_id=? AND (source_uuid IN ({marks}) OR target_uuid IN ({marks}))"
+            " ORDER BY n LIMIT ?)", (user_id, *entity_uuids, *entity_uuids, limit),
         )
-        return self._facts(user_id, rows)
+        return self._facts(user_id, sorted(rows, key=lambda r: r[-1]))
 
     def list_facts(
         self, user_id: str, *, thread_id: str | None = None, relation: str | None = None,
@@ -234,9 +236,9 @@ class GraphTables(SQLiteBase):
         if not episode_uuids:
             return {}
         out: dict[str, list[str]] = {}
-        for r in self._all(
-                f"SELECT fe.episode_uuid, fe.fact_uuid FROM fact_episodes fe JOIN facts f ON f.uuid=fe.fact_uuid"
-                f" WHERE +f.user_id=? AND fe.episode_uuid IN ({_marks(episode_uuids)})", (user_id, *episode_uuids)):
+        for r in sorted(self._packed(
+                "fe.episode_uuid, fe.fact_uuid", "FROM fact_episodes fe JOIN facts f ON f.uuid=fe.fact_uuid"
+                f" WHERE +f.user_id=? AND fe.episode_uuid IN ({_marks(episode_uuids)})", (user_id, *episode_uuids))):
             out.setdefault(r[0], []).append(r[1])
         return out
 
@@ -299,23 +301,42 @@ class GraphTables(SQLiteBase):
     _FTS_SOURCE = {"episode": ("episodes", "seq"), "fact": ("facts", "rowid"),
                    "entity": ("entities", "rowid"), "observation": ("observations", "rowid")}
 
-    def search_text(self, user_id: str, kind: Kind, query: str, limit: int = 20) -> list[tuple[str, float]]:
-        """BM25 over one kind of record of one user: (uuid, score) best first, score > 0."""
+    def search_text(self, user_id: str, kind: Kind, query: str, limit: int = 20, *,
+                    among: Sequence[str] = ()) -> list[tuple[str, float]]:
+        """BM25 over one kind of record of one user: (uuid, score) best first, score > 0; ``among``: only
+        records with one of these words (see ``GraphStore.search_episode_text``)."""
         match = fts_query(query)
         if match is None or limit <= 0:
             return []
+        names = fts_query(" ".join(among)) if among else None
+        if names is not None:
+            match = f"({names}) AND ({match})"
         table, key = self._FTS_SOURCE[kind]
         # The user's token narrows the matches to their rows inside FTS5: worth it when they are a
         # small share of the table, twice the work when they hold most of it. Same rows and scores
         # either way (bm25 reads table-wide statistics; the token's column weighs 0).
-        scope = "" if self._holds_most(user_id, kind, table) else f'ukey:"{ukey(user_id)}" AND '
-        rows = self._all(
-            f"SELECT t.uuid, -bm25(fts_{kind}, 1.0, 0.0) AS score FROM fts_{kind}"
-            f" JOIN {table} t ON t.{key} = fts_{kind}.rowid"
-            f" WHERE fts_{kind} MATCH ? AND t.user_id=? ORDER BY rank LIMIT ?",
-            (f"{scope}body:({match})", user_id, limit),
+        scoped = not self._holds_most(user_id, kind, table)
+        scope = f'ukey:"{ukey(user_id)}" AND ' if scoped else ""
+        # The best matches are ranked inside FTS5 first and only they are joined to their records: a
+        # join per match cost a third of a broad query (~5,000 matches at 10k episodes). Unscoped, the
+        # other users' rows among them are dropped; too many dropped means the full join decides.
+        top = limit if scoped else 2 * limit
+        score = "printf('%!.17g', f.score), f.r"
+        rows = self._packed(
+            f"t.uuid, {score}", f"FROM (SELECT rowid AS r, -bm25(fts_{kind}, 1.0, 0.0) AS score FROM fts_{kind}"
+            f" WHERE fts_{kind} MATCH ? ORDER BY score DESC, rowid LIMIT ?) f"
+            f" LEFT JOIN {table} t ON t.{key} = f.r AND t.user_id=?",
+            (f"{scope}body:({match})", top, user_id),
         )
-        return [(r[0], float(r[1])) for r in rows]
+        if len(rows) == top and sum(r[0] is not None for r in rows) < limit:
+            rows = self._packed(
+                f"f.uuid, {score}", f"FROM (SELECT t.uuid, -bm25(fts_{kind}, 1.0, 0.0) AS score,"
+                f" fts_{kind}.rowid AS r FROM fts_{kind} JOIN {table} t ON t.{key} = fts_{kind}.rowid"
+                f" WHERE fts_{kind} MATCH ? AND t.user_id=? ORDER BY score DESC, r LIMIT ?) f",
+                (f"{scope}body:({match})", user_id, limit),
+            )
+        hits = sorted(((float(s), -r, u) for u, s, r in rows if u is not None), reverse=True)[:limit]
+        return [(u, s) for s, _, u in hits]
 
     def _holds_most(self, user_id: str, kind: str, table: str) -> bool:
         """Whether the user holds most rows of this kind, counted at most once a minute per user."""

@@ -138,3 +138,28 @@ def test_episode_text_search_carries_the_heads_of_its_hits(store: GraphStore) ->
     assert "bob-trip" not in dict(store.search_episode_text("jane", "trip to Lisbon", 5)[0])
     assert store.search_episode_text("jane", "the of", 5) == ([], {})  # no content word: nothing searched
     assert store.search_episode_text("nobody", "trip", 5) == ([], {})
+
+
+def test_episode_text_search_among_a_name(store: GraphStore) -> None:
+    """``among``: only the turns with the name (said by them, or about them) that share a word with the
+    query, ranked with the name's words counted; a name's other turns and others' turns stay out."""
+    for uid in ("jane", "bob"):
+        store.add_user(User(user_id=uid))
+    store.add_thread(Thread(thread_id="t", user_id="jane"))
+    turns = {"j1": ("Joanna", "I made a quilt for a lady at my writing club"), "j2": ("Joanna", "Take care!"),
+             "n1": ("Nate", "I made pasta for the club"), "n2": ("Nate", "Joanna loves her writing club"),
+             "n3": ("Nate", "Turtles are great")}
+    store.add_episodes([Episode(uuid=u, user_id="jane", thread_id="t", source=EpisodeSource.message, role=Role.user,
+                                name=name, content=text, reference_time=T0 + timedelta(minutes=i))
+                        for i, (u, (name, text)) in enumerate(turns.items())])
+    store.add_episodes([Episode(uuid="b1", user_id="bob", source=EpisodeSource.text,
+                                content="Joanna: I made a writing club quilt", reference_time=T0)])
+    hits, heads = store.search_episode_text("jane", "made for the writing club", 5, among=["Joanna"])
+    assert {u for u, _ in hits} == {"j1", "n2"}  # Joanna's turn on it, and Nate's about her
+    assert all(s > 0 for _, s in hits) and hits == sorted(hits, key=lambda h: -h[1])
+    assert set(heads) <= {"j1", "n2"}
+    plain, _ = store.search_episode_text("jane", "made for the writing club", 5)
+    assert {u for u, _ in plain} == {"j1", "n1", "n2"}  # without it: every turn sharing a word
+    assert store.search_episode_text("jane", "made for the writing club", 5, among=["the"]) == \
+        store.search_episode_text("jane", "made for the writing club", 5)  # no content word: no filter
+    assert store.search_episode_text("jane", "turtles", 5, among=["Joanna"]) == ([], {})

@@ -30,3 +30,36 @@ def test_a_named_person_who_never_spoke_costs_no_second_search(memory: Memory) -
     block = core.build_context("jane", "Where did Ana move?").context
     assert "Ana moved to Lisbon" in block
     assert calls == ["Where did Ana move?"]  # the whole question, once
+
+
+def test_a_speaker_crowded_out_of_the_ranking_brings_their_turn_on_it_not_their_sign_offs(real_embedder: Any) -> None:
+    """Others' questions fill the first ranking (pool 20): the named speaker's turns then come back by the
+    question's words among theirs, not by the name alone ("Take care!" matches the name, nothing else)."""
+    from agent_memory import MemoryConfig
+    from agent_memory.testing.extractors import TripleExtractor
+
+    with Memory(config=MemoryConfig(home=None, candidate_pool=5), embedder=real_embedder,
+                extractor=TripleExtractor()) as memory:
+        memory.user.add(user_id="u")
+        memory.thread.create(thread_id="t1", user_id="u")
+        memory.thread.add_messages("t1", messages=[
+            Message(role="user", name="Joanna", content=text) for text in
+            ("I knitted a scarf for Mary from my writing club.", "Take care!", "See you soon!", "Thanks a lot!")])
+        memory.thread.create(thread_id="t2", user_id="u")
+        memory.thread.add_messages("t2", messages=[
+            Message(role="user", name="Asker", content=f"What did {who} knit for the ladies at the writing club?")
+            for who in [f"person {i}" for i in range(40)]])
+        core = memory._core
+        core.build_context("u", "Joanna knitted a scarf")  # Joanna is heard speaking
+        calls: list[tuple[str, tuple[str, ...]]] = []
+        search = core.store.search_episode_text
+
+        def counted(user_id: str, query: str, limit: int = 20, *, among: Any = ()) -> Any:
+            calls.append((query, tuple(among)))
+            return search(user_id, query, limit, among=among)
+
+        core.store.search_episode_text = counted  # type: ignore[method-assign]
+        block = core.build_context("u", "What did Joanna knit for one of the ladies at her writing club?").context
+        assert "I knitted a scarf for Mary" in block
+        assert "Take care!" not in block and "See you soon!" not in block
+        assert len(calls) == 2 and calls[1][1] == ("joanna",)  # the second search is among her turns

@@ -90,10 +90,10 @@ class SearchMixin(PgConnection):
             return []
         return [(uuid, float(score)) for uuid, score in self._tuples(*found)]
 
-    def search_episode_text(self, user_id: str, query: str,
-                            limit: int = 20) -> tuple[list[tuple[str, float]], dict[str, EpisodeHead]]:
+    def search_episode_text(self, user_id: str, query: str, limit: int = 20, *, among: Sequence[str] = (),
+                            ) -> tuple[list[tuple[str, float]], dict[str, EpisodeHead]]:
         """``search_text`` over episodes, with the heads of the episodes found, in the same statement."""
-        found = self._text_sql(user_id, "episode", query, limit)
+        found = self._text_sql(user_id, "episode", query, limit, among)
         if found is None:
             return [], {}
         sql, params = found
@@ -101,12 +101,20 @@ class SearchMixin(PgConnection):
                             " e ORDER BY h.score DESC, h.uuid", (*params, user_id))
         return [(r[0], float(r[1])) for r in rows], {r[0]: head(r[0], r[2:]) for r in rows}
 
-    def _text_sql(self, user_id: str, kind: Kind, query: str, limit: int) -> tuple[str, tuple[object, ...]] | None:
-        """The full-text search's statement and parameters (None: nothing to search for)."""
+    def _text_sql(self, user_id: str, kind: Kind, query: str, limit: int,
+                  among: Sequence[str] = ()) -> tuple[str, tuple[object, ...]] | None:
+        """The full-text search's statement and parameters (None: nothing to search for); ``among``: only
+        records with one of these words, ranked by them and the query's words together."""
         table = TEXT_TABLES[_kind(kind)]
         words = tsquery(query)
         if words is None or limit <= 0:
             return None
+        names = tsquery(" ".join(among)) if among else None
+        if names is not None:  # ranked by every word, as SQLite's bm25 ranks (names) AND (words)
+            words, only = f"{names} | {words}", f"({names}) & ({words})"
+            return (f"SELECT t.uuid, ts_rank(t.tsv, q) AS score FROM {table} t, to_tsquery('english', %s) q,"
+                    " to_tsquery('english', %s) a WHERE t.user_id=%s AND t.tsv @@ a"
+                    " ORDER BY score DESC, t.uuid LIMIT %s", (words, only, user_id, limit))
         if self._few(user_id, kind, TEXT_SCAN_LIMIT):
             return (f"SELECT t.uuid, ts_rank(t.tsv, q) AS score FROM (SELECT uuid, tsv FROM {table} WHERE user_id=%s"
                     " OFFSET 0) t, to_tsquery('english', %s) q WHERE t.tsv @@ q ORDER BY score DESC, t.uuid LIMIT %s",

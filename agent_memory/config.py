@@ -62,6 +62,10 @@ class MemoryConfig(BaseModel):
     token_budget: int = Field(default=1_500, ge=50)
     entity_merge_threshold: float = Field(default=0.93, ge=0.0, le=1.0)
     candidate_pool: int = Field(default=40, ge=5, le=1000)
+    read_switch_interval: float = Field(
+        default=0.001, ge=0.0, le=0.1,
+        description="seconds: Python's thread switch interval while a read is in flight, if shorter than "
+                    "the process's (0: leave it alone); a read's threads then wait less for the GIL")
     llm_batch_messages: int = Field(default=10, ge=1, le=200, description="messages per extraction call")
     summary_questions: tuple[str, ...] = Field(
         default=(), max_length=20,

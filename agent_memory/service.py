@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from ._switching import switching
 from ._time import parse_ts, utcnow
 from .config import MemoryConfig
 from .context.render import ContextParts, forget_lines, render_context
@@ -437,7 +438,9 @@ class MemoryService:
             raise InvalidInputError(f"scope must be one of {[s.value for s in SearchScope]}, got {scope!r}") from None
         if not isinstance(limit, int) or not 0 < limit <= 1000:
             raise InvalidInputError(f"limit must be a whole number from 1 to 1000, got {limit!r}")
-        return self.retriever.search(user_id, query, scope, limit, check_filters(filters), relevance=relevance is True)
+        with switching(self.config.read_switch_interval):
+            return self.retriever.search(user_id, query, scope, limit, check_filters(filters),
+                                         relevance=relevance is True)
 
     def episodes(self, user_id: str, *, thread_id: str | None, source: str | None, status: str | None,
                  since: Any, until: Any, limit: int, offset: int) -> list[Episode]:
@@ -517,7 +520,8 @@ class MemoryService:
         ``now``: the date relative phrases of the query count from ("last week"); by default the
         latest message of the caller's window, else none (then they are not read).
         """
-        with self.readers:  # background ingestion starts its next batch after this read
+        # background ingestion starts its next batch after this read; its threads hand the GIL on sooner
+        with self.readers, switching(self.config.read_switch_interval):
             return self._build_context(user_id, query, template_id, token_budget, thread_id, exclude, now)
 
     def _build_context(self, user_id: str, query: str, template_id: str | None, token_budget: int | None,

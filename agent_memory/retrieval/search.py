@@ -241,10 +241,11 @@ class Retriever:
         content = without(query, speakers) if speakers else ""
         if by_rest and not content_words(content) and known is not None:
             # No one named speaks among the turns found (others' turns crowd theirs out, or the guess was
-            # wrong): the turns with a name that share a word with the question join the ranking, scored
-            # as the whole question's BM25 scores them, without the flood of every other turn of theirs.
+            # wrong): the turns with a name that share a word with the question join the ranking, all of
+            # them (scored with the name's words; a server's scores are not on the first search's scale),
+            # without the flood of every other turn of theirs.
             text, found = self.store.search_episode_text(user_id, known[0], pool, among=early.people)
-            lexical = dict(sorted({**lexical, **dict(text)}.items(), key=lambda kv: (-kv[1], kv[0]))[:pool])
+            lexical = {**lexical, **dict(text)}
             got.update(found)
             fused = self._fuse(dense, lexical)
             ranked = sorted(fused, key=fused.__getitem__, reverse=True)

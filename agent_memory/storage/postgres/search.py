@@ -110,11 +110,14 @@ class SearchMixin(PgConnection):
         if words is None or limit <= 0:
             return None
         names = tsquery(" ".join(among)) if among else None
-        if names is not None:  # ranked by every word, as SQLite's bm25 ranks (names) AND (words)
-            words, only = f"{names} | {words}", f"({names}) & ({words})"
-            return (f"SELECT t.uuid, ts_rank(t.tsv, q) AS score FROM {table} t, to_tsquery('english', %s) q,"
-                    " to_tsquery('english', %s) a WHERE t.user_id=%s AND t.tsv @@ a"
-                    " ORDER BY score DESC, t.uuid LIMIT %s", (words, only, user_id, limit))
+        if names is not None:
+            # the words' rank plus the names' rank, as SQLite's bm25 adds up over (names) AND (words):
+            # ts_rank of one query over both would divide by the number of terms, and a turn with the
+            # name would score no higher than one without it in the words' own search
+            return (f"SELECT t.uuid, ts_rank(t.tsv, q) + ts_rank(t.tsv, n) AS score FROM {table} t,"
+                    " to_tsquery('english', %s) q, to_tsquery('english', %s) n WHERE t.user_id=%s"
+                    " AND t.tsv @@ n AND t.tsv @@ q ORDER BY score DESC, t.uuid LIMIT %s",
+                    (words, names, user_id, limit))
         if self._few(user_id, kind, TEXT_SCAN_LIMIT):
             return (f"SELECT t.uuid, ts_rank(t.tsv, q) AS score FROM (SELECT uuid, tsv FROM {table} WHERE user_id=%s"
                     " OFFSET 0) t, to_tsquery('english', %s) q WHERE t.tsv @@ q ORDER BY score DESC, t.uuid LIMIT %s",

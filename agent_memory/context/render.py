@@ -113,8 +113,13 @@ _EPISODE_CHARS = 1200  # the most of an episode's text a block shows
 
 def episode_body(episode: Episode, max_chars: int = _EPISODE_CHARS) -> str:
     """``- <speaker>: <content>``, long content cut at ``max_chars``; no date (see ``day_line``)."""
-    name, role, content = episode.name, episode.role.value if episode.role else None, episode.content
-    return _kept(_bodies, (name, role, content, max_chars), lambda: _body(name, role, content, max_chars))
+    key = _body_key(episode, max_chars)
+    return _kept(_bodies, key, lambda: _body(*key))
+
+
+def _body_key(episode: Episode, max_chars: int) -> tuple[str | None, str | None, str, int]:
+    """What an episode's line is made of (and kept under)."""
+    return episode.name, episode.role.value if episode.role else None, episode.content, max_chars
 
 
 def _body(name: str | None, role: str | None, content: str, max_chars: int) -> str:
@@ -133,7 +138,7 @@ def _day_text(day: date) -> str:
     return day.strftime("%Y-%m-%d %a")
 
 
-def episode_line(episode: Episode, max_chars: int = 1200) -> str:
+def episode_line(episode: Episode, max_chars: int = _EPISODE_CHARS) -> str:
     """One episode on its own line with its timestamp: ``- [2024-03-02 10:00] Jane: ...``."""
     body = episode_body(episode, max_chars)
     return f"- [{episode.reference_time.strftime('%Y-%m-%d %H:%M')}] {body[2:]}"
@@ -268,7 +273,7 @@ class _Tokens:
 
 def _episode_lines(episodes: Sequence[Episode], memo: dict[tuple[str, str], str]) -> None:
     """Each candidate episode's line into ``memo``, the kept ones looked up in one go."""
-    keys = [(e.name, e.role.value if e.role else None, e.content, _EPISODE_CHARS) for e in episodes]
+    keys = [_body_key(e, _EPISODE_CHARS) for e in episodes]
     with _kept_lock:
         found = _bodies.get_many(keys)
     made: dict[tuple[str | None, str | None, str, int], str] = {}

@@ -163,9 +163,9 @@ class SQLiteBase:
 
         The sqlite3 module gives up the GIL for every row it steps to and must win it back: while
         another thread runs Python, each row then waits up to the switch interval (160 rows took 33
-        instead of 0.6 ms beside a busy thread). One row, one wait. For reads of many rows of ids,
-        names, numbers and times (no free text: SQLite's JSON stops at a NUL); a REAL column must
-        come as ``printf('%!.17g', x)`` text (JSON keeps 15 digits, the text all of them)."""
+        instead of 0.6 ms beside a busy thread). One row, one wait. Text comes back exactly (NUL and
+        control characters included: ``tests/storage/test_sqlite_packed.py``); a REAL column must come
+        as ``printf('%!.17g', x)`` text (JSON keeps 15 digits, the text all of them)."""
         row = self._one(f"SELECT json_group_array(json_array({columns})) {rest}", params)
         return json.loads(row[0]) if row is not None and row[0] else []
 

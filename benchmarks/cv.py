@@ -154,6 +154,9 @@ def score_history(cached: CachedSet, history: History, setting: dict[str, float]
     """One history's per-question scores under one setting (questions of ``categories`` only)."""
     kept = [q for q in history.questions if categories is None or q.category in categories]
     result = DatasetResult(name=history.hid)
+    # every history starts cold: what the retriever keeps between reads (the speakers heard) expires a
+    # minute after it was written, so a warm start would depend on how fast the previous settings ran
+    cached.memory._core.retriever.forget(f"u-{history.hid}")
     with applied(cached.memory, setting):
         if len(history.questions) == 1:  # LongMemEval: read without writing the question (see module doc)
             _score_single(cached, history.hid, kept, result)

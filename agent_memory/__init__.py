@@ -5,7 +5,8 @@ Offline by default: SQLite + embedded Chroma, a bundled MiniLM embedder and a sp
 
 from __future__ import annotations
 
-from .client import AsyncMemory, Memory
+from .aio import AsyncMemory
+from .client import Memory
 from .config import MemoryConfig
 from .errors import AgentMemoryError
 from .models import (

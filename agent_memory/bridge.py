@@ -19,7 +19,8 @@ import inspect
 from collections.abc import Callable, Generator
 from typing import Any, NamedTuple, TypeVar
 
-from .client import AsyncMemory, Memory
+from .aio import AsyncMemory
+from .client import Memory
 from .errors import AlreadyExistsError, InvalidInputError, ThreadNotFoundError, UserNotFoundError
 from .models import Thread
 

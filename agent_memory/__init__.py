@@ -5,8 +5,7 @@ Offline by default: SQLite + embedded Chroma, a bundled MiniLM embedder and a sp
 
 from __future__ import annotations
 
-from .aio import AsyncMemory
-from .client import Memory
+from .client import AsyncMemory, Memory
 from .config import MemoryConfig
 from .errors import AgentMemoryError
 from .models import (

@@ -12,9 +12,9 @@ import builtins
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .client import ContextAPI, GraphAPI, ThreadAPI, UserAPI, _BaseMemory
+from ._facade import MemoryBase
 from .models import (
     ContextTemplate,
     Entity,
@@ -30,6 +30,9 @@ from .models import (
     UserContext,
 )
 from .retrieval.search import SearchFilters
+
+if TYPE_CHECKING:  # imported at run time by AsyncMemory (client imports this module)
+    from .client import ContextAPI, GraphAPI, ThreadAPI, UserAPI
 
 __all__ = ["AsyncContextAPI", "AsyncGraphAPI", "AsyncMemory", "AsyncThreadAPI", "AsyncUserAPI"]
 
@@ -195,10 +198,12 @@ class AsyncContextAPI(_AsyncNamespace):
                                        token_budget=token_budget)
 
 
-class AsyncMemory(_BaseMemory):
+class AsyncMemory(MemoryBase):
     """The async twin of ``Memory``: same namespaces and names, each method awaitable."""
 
     def __init__(self, home: str | Path | None = None, **kwargs: Any) -> None:
+        from .client import ContextAPI, GraphAPI, ThreadAPI, UserAPI
+
         super().__init__(home, **kwargs)
         self.user = AsyncUserAPI(UserAPI(self._core))
         self.thread = AsyncThreadAPI(ThreadAPI(self._core))

@@ -19,8 +19,7 @@ import inspect
 from collections.abc import Callable, Generator
 from typing import Any, NamedTuple, TypeVar
 
-from .aio import AsyncMemory
-from .client import Memory
+from .client import AsyncMemory, Memory
 from .errors import AlreadyExistsError, InvalidInputError, ThreadNotFoundError, UserNotFoundError
 from .models import Thread
 

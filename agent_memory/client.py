@@ -10,9 +10,9 @@ Setup::
     ctx = memory.thread.get_user_context(thread_id="t1")
     print(ctx.context)
 
-Async: ``AsyncMemory`` (``agent_memory.aio``) has the same namespaces and method names, each a
-coroutine run in a worker thread: the logic is written once (sync, in ``service``). The namespaces
-only shape arguments: every operation is one ``MemoryService`` method.
+Async: ``AsyncMemory`` (written in ``agent_memory.aio``, exported here) has the same namespaces and
+method names, each a coroutine run in a worker thread: the logic is written once (sync, in
+``service``). The namespaces only shape arguments: every operation is one ``MemoryService`` method.
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ import builtins
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from .builder import build_service
-from .config import MemoryConfig
-from .embedding.base import Embedder
-from .extraction.base import Extractor
+from ._facade import MemoryBase
+from .aio import AsyncContextAPI, AsyncGraphAPI, AsyncMemory, AsyncThreadAPI, AsyncUserAPI
 from .models import (
     ContextTemplate,
     Entity,
@@ -43,13 +41,11 @@ from .models import (
 )
 from .retrieval.search import SearchFilters
 from .service import MemoryService
-from .storage.base import GraphStore, ReconcileReport
-from .storage.vectors import VectorIndex
-from .validation import check_args, check_home
+from .validation import check_args
 
-__all__ = ["ContextAPI", "GraphAPI", "Memory", "ThreadAPI", "UserAPI"]
+__all__ = ["AsyncContextAPI", "AsyncGraphAPI", "AsyncMemory", "AsyncThreadAPI", "AsyncUserAPI", "ContextAPI",
+           "GraphAPI", "Memory", "ThreadAPI", "UserAPI"]
 
-T = TypeVar("T", bound="_BaseMemory")
 
 
 class _Namespace:
@@ -205,52 +201,7 @@ class ContextAPI(_Namespace):
         return self._core.build_context(user_id, query, template_id=template_id, token_budget=token_budget)
 
 
-class _BaseMemory:
-    """Builds the core from a home directory or config; shared by both facades.
-
-    ``llm``: ``"auto"`` (default) stays offline unless the model path is asked for: by
-    ``MemoryConfig(llm=True)`` or an ``AGENT_MEMORY_LLM*`` variable (e.g. ``AGENT_MEMORY_LLM_MODEL``,
-    ``AGENT_MEMORY_LLM_BASE_URL``); ``OPENAI_API_KEY`` alone never turns it on. ``True`` asks for
-    the environment's model; pass an ``agent_memory.llm.OpenAILLM`` to choose, ``None``/``False``
-    to stay offline.
-    ``store``: any ``GraphStore`` (else built from the config: see ``agent_memory.builder``).
-    ``ontology``: custom entity and edge types for the model's extraction.
-    """
-
-    def __init__(self, home: str | Path | None = None, *, config: MemoryConfig | None = None,
-                 embedder: Embedder | None = None, extractor: Extractor | None = None,
-                 store: GraphStore | None = None, vector_index: VectorIndex | None = None,
-                 json_extractor: Extractor | None = None, llm: Any = "auto", ontology: Any = None) -> None:
-        if isinstance(home, str) and home.startswith(("postgresql://", "postgres://")):  # a shared database
-            update: dict[str, Any] = {"database_url": home}
-            config = (MemoryConfig.from_env(**update) if config is None else config.model_copy(update=update))
-        elif config is None:
-            config = MemoryConfig.from_env(home=check_home(home) if home is not None else None)
-        elif home is not None:
-            config = config.model_copy(update={"home": check_home(home)})
-        self._core = build_service(config, store=store, vector_index=vector_index, embedder=embedder,
-                                   extractor=extractor, json_extractor=json_extractor, llm=llm, ontology=ontology)
-        self.config = self._core.config  # as used: a model switches ingestion to the background
-
-    @property
-    def llm(self) -> Any:
-        """The model client ingestion uses (e.g. an ``OpenAILLM``), or None when offline."""
-        return self._core.llm
-
-    @property
-    def reconciled(self) -> ReconcileReport:
-        """What opening this memory repaired (vectors queued again, orphan vectors removed)."""
-        return self._core.reconcile_report
-
-    @classmethod
-    def ephemeral(cls: type[T], **kwargs: Any) -> T:
-        """An in-memory Memory (SQLite ``:memory:`` and an exact vector index): for tests and notebooks."""
-        config = kwargs.pop("config", None) or MemoryConfig(home=None, vector_backend="exact")
-        return cls(config=config.model_copy(update={"home": None, "vector_backend": "exact", "chroma_host": None}),
-                   **kwargs)
-
-
-class Memory(_BaseMemory):
+class Memory(MemoryBase):
     """Persistent per-user memory (sync). A context manager; ``close()`` releases files."""
 
     def __init__(self, home: str | Path | None = None, **kwargs: Any) -> None:

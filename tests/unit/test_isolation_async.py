@@ -38,8 +38,16 @@ async def test_async_twin_matches_sync() -> None:
 
 
 def test_async_namespaces_mirror_sync_method_names() -> None:
-    from agent_memory.aio import AsyncContextAPI, AsyncGraphAPI, AsyncThreadAPI, AsyncUserAPI
-    from agent_memory.client import ContextAPI, GraphAPI, ThreadAPI, UserAPI
+    from agent_memory.client import (
+        AsyncContextAPI,
+        AsyncGraphAPI,
+        AsyncThreadAPI,
+        AsyncUserAPI,
+        ContextAPI,
+        GraphAPI,
+        ThreadAPI,
+        UserAPI,
+    )
 
     for sync, twin in ((UserAPI, AsyncUserAPI), (ThreadAPI, AsyncThreadAPI), (GraphAPI, AsyncGraphAPI),
                        (ContextAPI, AsyncContextAPI)):

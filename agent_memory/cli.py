@@ -83,7 +83,7 @@ def demo(
 
     With --database-url (or AGENT_MEMORY_DATABASE_URL) the demo runs on that PostgreSQL memory, as a
     user of its own that it deletes at the end (the database's other users are left alone)."""
-    from .context.render import fact_when
+    from .context.lines import fact_when
     from .demo import run_demo
 
     if database_url and home is not None:

@@ -17,8 +17,7 @@ from typing import Any
 from ._switching import switching
 from ._time import parse_ts, utcnow
 from .config import MemoryConfig
-from .context.render import ContextParts, forget_lines, render_context
-from .context.templates import DEFAULT_TEMPLATE, parse_template
+from .context.render import forget_lines
 from .embedding.base import Embedder
 from .embedding.cache import cached
 from .errors import (
@@ -27,19 +26,16 @@ from .errors import (
     ConfigError,
     EpisodeNotFoundError,
     InvalidInputError,
-    LLMResponseError,
-    ProviderError,
     StorageError,
-    TemplateNotFoundError,
     ThreadNotFoundError,
     UserNotFoundError,
 )
 from .extraction.base import Extractor
 from .ingest.indexer import Indexer
 from .ingest.pipeline import Ingestor, Judge, user_entity
+from .ingest.summaries import Summaries
 from .ingest.worker import Readers, Worker
 from .models import (
-    ContextTemplate,
     Entity,
     Episode,
     EpisodeSource,
@@ -52,9 +48,9 @@ from .models import (
     SearchScope,
     Thread,
     User,
-    UserContext,
 )
 from .retrieval.search import Retriever
+from .service_context import ContextMixin
 from .storage.base import GraphStore, ReconcileReport
 from .validation import (
     check_args,
@@ -64,11 +60,8 @@ from .validation import (
     check_metadata,
     check_name,
     check_new_id,
-    check_query,
     check_role,
-    check_template,
     check_time,
-    check_token_budget,
 )
 from .validation import check_id as _check_id
 from .validation import check_json_data as _json_text
@@ -78,7 +71,7 @@ __all__ = ["MemoryService"]
 log = logging.getLogger(__name__)
 
 
-class MemoryService:
+class MemoryService(ContextMixin):
     """Validates input and runs one memory: its store, pipeline, indexer, retriever and worker."""
 
     _store_closed: bool  # set once the store is closed: no more accounting writes
@@ -94,8 +87,9 @@ class MemoryService:
         self.indexer = Indexer(store, embed_once)
         self.reconcile_report: ReconcileReport = store.reconcile(if_unclean=True)  # full after a crash
         self.indexer.drain()  # what a crash (or an upgrade) left owed
-        summarizer = self._queue_summary if llm is not None else (
-            self._summary_with_questions if config.summary_questions else None)
+        self.summaries = Summaries(store, config, llm, lambda user_id: self.ingestor.index_owed(user_id))
+        summarizer = self.summaries.queue if llm is not None else (
+            self.summaries.with_questions if config.summary_questions else None)
         # a model's resolution call reads the whole batch: smaller ones there; offline, larger ones pack better
         batch_size = config.ingest_batch_size or (64 if llm is not None or judge is not None else 128)
         self.ingestor = Ingestor(self.store, embed_once, extractor, json_extractor, batch_size=batch_size,
@@ -107,7 +101,6 @@ class MemoryService:
         self.worker = (Worker(self.ingestor, debounce=debounce, min_batch=config.llm_min_batch if self.llm else 1,
                               readers=self.readers)
                        if config.ingest_mode == "background" else None)
-        self._summary_backlog: dict[str, tuple[dict[str, Fact], list[str]]] = {}
         self._closed = self._store_closed = False
         self._lock = threading.Lock()
         if self.llm is not None:  # last: a Memory that failed to build does not claim the client
@@ -142,77 +135,6 @@ class MemoryService:
                                    ok=record.ok, error=record.error, attempt=record.attempt,
                                    episodes=record.episodes, created_at=utcnow())
 
-    def _queue_summary(self, user: User, new: list[Fact], closed: list[Fact], episodes: list[str]) -> None:
-        """Gather what runs changed; rewrite the summary once enough has (or on wait/close): fewer calls."""
-        with self._lock:
-            facts, seen = self._summary_backlog.setdefault(user.user_id, ({}, []))
-            facts.update({f.uuid: f for f in [*new, *closed]})
-            seen += episodes
-            due = len(facts) >= self.config.llm_summary_min_facts
-        if due:
-            self._flush_summary(user.user_id)
-
-    def _flush_summary(self, user_id: str | None) -> None:
-        """Run the summary call for what is gathered (for one user, or all)."""
-        with self._lock:
-            users = [user_id] if user_id else list(self._summary_backlog)
-            work = {u: self._summary_backlog.pop(u) for u in users if u in self._summary_backlog}
-        for uid, (facts, seen) in work.items():
-            user = self.store.get_user(uid)
-            if user is None or not facts:
-                continue
-            changed = list(facts.values())
-            self._summarize_with_llm(user, [f for f in changed if f.is_current],
-                                     [f for f in changed if not f.is_current], seen)
-
-    def _current_facts(self, user: User) -> list[str]:
-        """Sentences of the user's current facts (what the summary's questions are answered from)."""
-        if not user.entity_uuid:
-            return []
-        return [f.fact for f in self.store.facts_touching(user.user_id, [user.entity_uuid], limit=200)
-                if f.invalid_at is None and f.source_uuid == user.entity_uuid]
-
-    def _summary_with_questions(self, user: User, new: list[Fact], closed: list[Fact], episodes: list[str]) -> None:
-        """Offline: the rule-based summary, answering ``config.summary_questions`` from current facts."""
-        from .ingest.observe import update_summary
-
-        update_summary(self.store, user, self.config.summary_questions)
-
-    def _summarize_with_llm(self, user: User, new: list[Fact], closed: list[Fact], episodes: list[str]) -> None:
-        """One call updates the summary and the model's observations with what this run changed."""
-        from .ingest.llm_summary import summarize_with_llm
-        from .ingest.observe import update_summary
-
-        current = sorted((o for o in self.store.list_observations(user.user_id, limit=200) if o.key.startswith("llm:")),
-                         key=lambda o: o.key)  # a stable prompt: not in the order of last_seen ties
-        try:
-            update = summarize_with_llm(
-                self.llm, user_name=user.display_name, current_summary=user.summary,
-                observations=[(o.key.removeprefix("llm:"), o.text) for o in current],
-                new_facts=[f.fact for f in new],
-                closed_facts=[f"{f.fact} (until {f.invalid_at:%Y-%m-%d})" for f in closed if f.invalid_at],
-                episodes=episodes, questions=self.config.summary_questions,
-                current_facts=self._current_facts(user) if self.config.summary_questions else ())
-        except (ProviderError, LLMResponseError) as exc:
-            log.warning("summary call failed for %s, using the rule-based summary: %s", user.user_id, exc)
-            update_summary(self.store, user, self.config.summary_questions)
-            return
-        fresh = self.store.get_user(user.user_id) or user  # the user may have been updated during the call
-        self.store.update_user(fresh.model_copy(update={"summary": update.summary, "updated_at": utcnow()}))
-        now = utcnow()
-        saved = []
-        for obs in update.observations:
-            key = f"llm:{obs.key}"
-            if obs.remove:
-                self.store.delete_observation(user.user_id, key)
-                continue
-            old = next((o for o in current if o.key == key), None)
-            saved.append(self.store.save_observation(Observation(
-                user_id=user.user_id, key=key, text=obs.text, evidence=episodes[-20:],
-                first_seen=old.first_seen if old else now, last_seen=now, count=(old.count + 1) if old else 1)))
-        if saved:
-            self.ingestor.index_owed(user.user_id)
-
     def usage(self, user_id: str, episode_uuid: str | None) -> LLMUsage:
         self.user(user_id)
         check_args(episode_uuid=episode_uuid)
@@ -233,7 +155,7 @@ class MemoryService:
         self.retriever.close()
         if self.llm is not None:
             try:
-                self._flush_summary(None)
+                self.summaries.flush(None)
             except Exception:  # noqa: BLE001 - closing must not fail on a summary; facts are stored
                 log.exception("final summary call failed")
         self.ingestor.close()
@@ -403,7 +325,7 @@ class MemoryService:
             for uid in [user_id] if user_id else self.store.users_with_pending():
                 self.ingestor.process_user(uid)
         if self.llm is not None:
-            self._flush_summary(user_id)
+            self.summaries.flush(user_id)
         self.indexer.drain(user_id)  # raises if the vector index is still down: vectors stay owed
 
     def retry_failed(self, user_id: str) -> int:
@@ -469,120 +391,6 @@ class MemoryService:
         self.user(user_id)
         check_args(limit=limit)
         return self.store.list_observations(user_id, limit)
-
-    def get_template(self, template_id: str) -> ContextTemplate:
-        self.template_text(template_id)
-        found = self.store.get_template(template_id)
-        if found is None:  # deleted in between
-            raise TemplateNotFoundError(f"context template {template_id!r} does not exist", template_id=template_id)
-        return found
-
-    def list_templates(self) -> list[ContextTemplate]:
-        self.check_open()
-        return self.store.list_templates()
-
-    def delete_template(self, template_id: str) -> None:
-        self.template_text(template_id)
-        self.store.delete_template(template_id)
-
-    # -- context ------------------------------------------------------------------------------
-    def template_text(self, template_id: str | None) -> str:
-        if template_id is None:
-            return DEFAULT_TEMPLATE
-        _check_id(template_id, "template_id")
-        found = self.store.get_template(template_id)
-        if found is None:
-            raise TemplateNotFoundError(f"context template {template_id!r} does not exist; create it with "
-                                        "memory.context.create_context_template", template_id=template_id)
-        return found.template
-
-    def save_template(self, template_id: str, template: str, *, create: bool) -> ContextTemplate:
-        self.check_open()
-        check_template(template_id, template)
-        existing = self.store.get_template(template_id)
-        if create and existing is not None:
-            raise AlreadyExistsError(f"context template {template_id!r} already exists; use update_context_template",
-                                     template_id=template_id)
-        if not create and existing is None:
-            raise TemplateNotFoundError(f"context template {template_id!r} does not exist", template_id=template_id)
-        now = utcnow()
-        record = ContextTemplate(template_id=template_id, template=template,
-                                 version=existing.version + 1 if existing else 1,
-                                 created_at=existing.created_at if existing else now, updated_at=now)
-        self.store.save_template(record)
-        return record
-
-    def build_context(self, user_id: str, query: str, *, template_id: str | None = None,
-                      token_budget: int | None = None, thread_id: str | None = None,
-                      exclude: frozenset[str] = frozenset(), now: datetime | None = None) -> UserContext:
-        """Retrieve, rank and render; ``exclude`` drops episodes already in the caller's window.
-
-        ``now``: the date relative phrases of the query count from ("last week"); by default the
-        latest message of the caller's window, else none (then they are not read).
-        """
-        # background ingestion starts its next batch after this read; its threads hand the GIL on sooner
-        with self.readers, switching(self.config.read_switch_interval):
-            return self._build_context(user_id, query, template_id, token_budget, thread_id, exclude, now)
-
-    def _build_context(self, user_id: str, query: str, template_id: str | None, token_budget: int | None,
-                       thread_id: str | None, exclude: frozenset[str], now: datetime | None) -> UserContext:
-        user = self.user(user_id)
-        check_query(query, template_id)
-        template = self.template_text(template_id)
-        budget = check_token_budget(token_budget) or self.config.token_budget
-        if now is None and exclude:
-            now = max((e.reference_time for e in self.store.get_episodes(user_id, sorted(exclude))), default=None)
-        cands = self.retriever.candidates(user_id, query, now=now, kinds=template_kinds(template),
-                                          shown=template_shown(template))
-        parts = ContextParts(
-            user_summary=user.summary,
-            facts=[f for f, _ in cands.facts], entities=[e for e, _ in cands.entities],
-            episodes=[e for e, _ in cands.episodes if e.uuid not in exclude],
-            observations=[o for o, _ in cands.observations], episode_order=cands.episode_order,
-        )
-        if not query.strip():
-            parts.observations = self.store.list_observations(user_id, limit=20)
-        out = render_context(template, parts, budget)
-        return UserContext(context=out.text, query=query, user_id=user_id, thread_id=thread_id,
-                           template_id=template_id, user_summary=out.user_summary, facts=out.facts,
-                           entities=out.entities, episodes=out.episodes, observations=out.observations,
-                           token_count=out.tokens)
-
-    def thread_context(self, thread_id: str, *, template_id: str | None = None,
-                       token_budget: int | None = None) -> UserContext:
-        """The context block for a thread's next reply: its last messages are the query."""
-        thread = self.thread(thread_id)
-        query, recent, now = self.thread_query(thread_id)
-        return self.build_context(thread.user_id, query, template_id=template_id, token_budget=token_budget,
-                                  thread_id=thread_id, exclude=recent, now=now)
-
-    def thread_query(self, thread_id: str) -> tuple[str, frozenset[str], datetime | None]:
-        """The latest messages of a thread, newest first, as the query; their ids; the latest one's time
-        (what relative phrases count from: read here, not again by id)."""
-        recent = self.store.thread_messages(thread_id, last=self.config.query_messages)
-        return ("\n".join(m.content[:1000] for m in reversed(recent)), frozenset(m.uuid for m in recent),
-                max((m.reference_time for m in recent), default=None))
-
-
-_KIND_OF = {"edges": "fact", "entities": "entity", "episodes": "episode", "observations": "observation"}
-
-
-def template_kinds(template: str) -> tuple[str, ...]:
-    """The kinds of record a template shows, so a read ranks nothing it will not render (the default
-    template has no observations). Entities are ranked with the facts' endpoints and facts with the
-    best episodes, so each brings the next: the records shown are the same as ranking every kind."""
-    kinds = {_KIND_OF[ph.name] for ph in parse_template(template) if ph.name in _KIND_OF}
-    if "entity" in kinds:
-        kinds.add("fact")
-    if "fact" in kinds:
-        kinds.add("episode")
-    return tuple(k for k in ("fact", "entity", "episode", "observation") if k in kinds)
-
-
-def template_shown(template: str) -> int | None:
-    """The most entities or observations a template shows (none: a section without a limit)."""
-    limits = [ph.limit for ph in parse_template(template) if ph.name in ("entities", "observations")]
-    return max((n for n in limits if n is not None), default=0) if None not in limits else None
 
 
 def _opt_ts(value: Any, field: str) -> datetime | None:

@@ -241,10 +241,10 @@ def run_read(backend: str, episodes: int, users: int, queries: int, url: str | N
                       "server_cpu_ms_per_message": round(((server_cpu(url) - server0) if url else 0.0) * 1000
                                                          / (episodes * users), 1)}
         if backend == "postgres":  # the HNSW indexes a search would start building lazily: ready before timing
-            from agent_memory.storage.postgres.search import EXACT_LIMIT
+            from agent_memory.storage.postgres.search import exact_limit
 
             for kind in ("episode", "fact", "entity", "observation"):
-                if store.count_vectors("user-0", kind) > EXACT_LIMIT:
+                if store.count_vectors("user-0", kind) > exact_limit(kind):
                     store.build_vector_index(kind)
         stored = {"users": store.count_users(), "episodes_of_user_0": store.count_episodes("user-0")}
         lat, cpu, trips = [], [], []

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..errors import TemplateError
 
-__all__ = ["DEFAULT_TEMPLATE", "PLACEHOLDERS", "Placeholder", "parse_template"]
+__all__ = ["DEFAULT_TEMPLATE", "PLACEHOLDERS", "Placeholder", "parse_template", "template_kinds", "template_shown"]
 
 PLACEHOLDERS: dict[str, frozenset[str]] = {
     "user_summary": frozenset(),
@@ -92,3 +92,24 @@ def _parsed(template: str) -> tuple[Placeholder, ...]:
     if not found:
         raise TemplateError(f"template has no placeholder; use at least one of {sorted(PLACEHOLDERS)}")
     return found
+
+
+_KIND_OF = {"edges": "fact", "entities": "entity", "episodes": "episode", "observations": "observation"}
+
+
+def template_kinds(template: str) -> tuple[str, ...]:
+    """The kinds of record a template shows, so a read ranks nothing it will not render (the default
+    template has no observations). Entities are ranked with the facts' endpoints and facts with the
+    best episodes, so each brings the next: the records shown are the same as ranking every kind."""
+    kinds = {_KIND_OF[ph.name] for ph in parse_template(template) if ph.name in _KIND_OF}
+    if "entity" in kinds:
+        kinds.add("fact")
+    if "fact" in kinds:
+        kinds.add("episode")
+    return tuple(k for k in ("fact", "entity", "episode", "observation") if k in kinds)
+
+
+def template_shown(template: str) -> int | None:
+    """The most entities or observations a template shows (none: a section without a limit)."""
+    limits = [ph.limit for ph in parse_template(template) if ph.name in ("entities", "observations")]
+    return max((n for n in limits if n is not None), default=0) if None not in limits else None

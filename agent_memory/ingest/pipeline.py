@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid as _uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,11 +24,11 @@ from .._time import utcnow
 from ..embedding.base import Embedder
 from ..embedding.cache import cached
 from ..errors import AgentMemoryError, LLMResponseError, ProviderError, StorageError, UserNotFoundError
-from ..extraction.base import ExtractedEntity, Extraction, ExtractionContext, Extractor
-from ..extraction.relations import is_single_valued, normalize_relation, opposite_relation
-from ..models import Entity, Episode, EpisodeSource, EpisodeStatus, Fact, User
+from ..extraction.base import Extraction, ExtractionContext, Extractor
+from ..models import Episode, EpisodeSource, EpisodeStatus, Fact, User
 from ..storage.base import KINDS, GraphStore, Kind, claim_user
 from ..text import normalize_name
+from .graph_writes import Batch, Draft, GraphWriter, Judge, entity_id, user_entity
 from .indexer import (
     CONTEXT_WEIGHT,
     EpisodeVectors,
@@ -41,49 +39,13 @@ from .indexer import (
     episode_text,
 )
 from .observe import update_observations, update_summary
-from .temporal import resolve_fact
 
-__all__ = ["CONTEXT_WEIGHT", "Ingestor", "entity_id", "entity_text", "episode_context", "episode_text", "user_entity"]
+__all__ = ["CONTEXT_WEIGHT", "Ingestor", "Judge", "entity_id", "entity_text", "episode_context", "episode_text",
+           "user_entity"]
 
 log = logging.getLogger(__name__)
-Judge = Callable[..., Sequence[Any]]  # (new, existing, *, episodes) -> judgements with key/duplicate_of/contradicts
 Summarizer = Callable[[User, list[Fact], list[Fact], list[str]], None]  # (user, new, closed, episodes)
 _ENTITIES: tuple[Kind, ...] = ("entity",)
-_NS = _uuid.UUID("6f1c9e2a-4b7d-4c1e-9a55-2d8f0e3b7a10")
-
-
-def entity_id(user_id: str, name: str) -> str:
-    """Deterministic id of the entity a user's graph holds under this name."""
-    return str(_uuid.uuid5(_NS, f"entity:{user_id}:{normalize_name(name)}"))
-
-
-def user_entity(user: User) -> Entity:
-    """The entity standing for the graph's owner: "I" from the user resolves to it."""
-    aliases = [a for a in {user.first_name, user.user_id, user.email} if a and a != user.display_name]
-    return Entity(uuid=entity_id(user.user_id, f"user:{user.user_id}"), user_id=user.user_id,
-                  name=user.display_name, type="Person", aliases=sorted(aliases),
-                  summary="the user", attributes={"is_user": True})
-
-
-@dataclass
-class _Draft:
-    """A candidate fact of one episode, with its resolved endpoints."""
-
-    fact: Fact
-    ends: bool
-    endpoints: list[Entity]
-    occurrence: bool = False
-
-
-def _display_name(name: str) -> str:
-    """A name as shown: trimmed, without sentence punctuation trailing it ("Acme Corp." -> "Acme Corp")."""
-    return name.strip().rstrip(".,;:!?") or name.strip()
-
-
-def _stable_order(fact: Fact) -> tuple[Any, ...]:
-    """Newest first, then by wording: the same graph gives the same prompt whatever the row order."""
-    return (fact.valid_at is None, -(fact.valid_at.timestamp() if fact.valid_at else 0.0), fact.relation,
-            fact.target_name or "", fact.fact, fact.uuid)
 
 
 def _quietly(first: Callable[[], None] | None, fn: Callable[..., Any], *args: Any) -> None:
@@ -99,17 +61,6 @@ def _quietly(first: Callable[[], None] | None, fn: Callable[..., Any], *args: An
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
-
-
-@dataclass
-class _Batch:
-    """Records a batch changed, to embed and index at its end."""
-
-    facts: dict[str, Fact] = field(default_factory=dict)
-    entities: dict[str, Entity] = field(default_factory=dict)
-    touched: set[str] = field(default_factory=set)
-    nearest_entity: dict[str, tuple[str, float]] = field(default_factory=dict)  # unknown name -> best (id, cos)
-    vectors: list[tuple[list[str], Future[np.ndarray]]] = field(default_factory=list)  # episode ids, their vectors
 
 
 class _Ahead:
@@ -144,6 +95,7 @@ class Ingestor:
         self.judge, self.summarizer = judge, summarizer
         self.extractor, self.json_extractor = extractor, json_extractor
         self.batch_size, self.merge_threshold = batch_size, merge_threshold
+        self.writer = GraphWriter(store, merge_threshold=merge_threshold, judge=judge)
         self.vector_flush = vector_flush  # a backlog's episode vectors are stored this many at a time
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-memory-embed")
         self._user_locks: dict[str, threading.Lock] = {}
@@ -254,7 +206,7 @@ class Ingestor:
             self.index_owed(user_id)
 
     def _process_isolated(self, user: User, episodes: list[Episode], vectors: Future[np.ndarray] | None = None,
-                          committed: Callable[[], None] | None = None) -> _Batch:
+                          committed: Callable[[], None] | None = None) -> Batch:
         """A batch; if it fails as a whole (not the store), each episode alone, so that one that fails
         is marked failed with its error and the others go through: a bad episode never blocks the queue.
         ``vectors``: the batch's episode vectors, already started; ``committed`` is called once the
@@ -267,8 +219,8 @@ class Ingestor:
             if len(episodes) == 1:
                 log.exception("processing failed for episode %s", episodes[0].uuid)
                 self.store.set_episode_status(user.user_id, episodes[0].uuid, EpisodeStatus.failed, _describe(exc))
-                return _Batch()
-        merged = _Batch()
+                return Batch()
+        merged = Batch()
         for ep in episodes:
             one = self._process_isolated(user, [ep])
             merged.facts.update(one.facts)
@@ -336,13 +288,13 @@ class Ingestor:
         return self._pool.submit(contextual_vectors, self._embed, episodes, episode_context(self.store, episodes))
 
     def _process_batch(self, user: User, episodes: list[Episode], vectors: Future[np.ndarray] | None = None,
-                       committed: Callable[[], None] | None = None) -> _Batch:
+                       committed: Callable[[], None] | None = None) -> Batch:
         episode_vectors = vectors or self._start_vectors(episodes)
         extractions = self._extract(user, episodes)
-        batch = _Batch()
+        batch = Batch()
         self._embed_new_names(user, [x for x in extractions.values() if isinstance(x, Extraction)], batch)
         now = utcnow()
-        drafted: list[tuple[Episode, list[_Draft]]] = []
+        drafted: list[tuple[Episode, list[Draft]]] = []
         with self.store.atomic():  # entities and mentions: deterministic ids, so a rerun rewrites them
             for ep in episodes:
                 result = extractions.get(ep.uuid) or Extraction(episode_uuid=ep.uuid)
@@ -351,13 +303,14 @@ class Ingestor:
                     self.store.set_episode_status(ep.user_id, ep.uuid, EpisodeStatus.failed, _describe(result))
                     continue
                 with self._episode_guard(ep):
-                    drafted.append((ep, self._draft(user, ep, result, batch)))
-        judgements = self._judge(user, drafted) if self.judge else {}  # a model call: outside any transaction
+                    drafted.append((ep, self.writer.draft(user, ep, result, batch)))
+        # a model call: outside any transaction
+        judgements = self.writer.judge_batch(user, drafted) if self.judge else {}
         with self.store.atomic():
             for ep, drafts in drafted:
                 with self._episode_guard(ep):
                     for draft in drafts:
-                        self._commit(user, ep, draft, batch, now, judgements.get(draft.fact.uuid))
+                        self.writer.commit(user, ep, draft, batch, now, judgements.get(draft.fact.uuid))
                     self.store.set_episode_status(ep.user_id, ep.uuid, EpisodeStatus.processed)
         if committed is not None:
             committed()
@@ -387,7 +340,7 @@ class Ingestor:
             log.exception("processing failed for episode %s", ep.uuid)
             self.store.set_episode_status(ep.user_id, ep.uuid, EpisodeStatus.failed, _describe(exc))
 
-    def _embed_new_names(self, user: User, extractions: list[Extraction], batch: _Batch) -> None:
+    def _embed_new_names(self, user: User, extractions: list[Extraction], batch: Batch) -> None:
         """The nearest known entity of every name the graph does not know (one embedding call, one
         query), for similarity-based merging."""
         if self.merge_threshold >= 1.0 or not self.store.count_vectors(user.user_id, "entity"):
@@ -399,133 +352,6 @@ class Ingestor:
         if unknown:
             hits = self.store.search_vectors(user.user_id, "entity", self._embed(unknown), 1)
             batch.nearest_entity = {normalize_name(n): h[0] for n, h in zip(unknown, hits) if h}
-
-    def _resolve_entity(self, user: User, ent: ExtractedEntity, batch: _Batch) -> Entity:
-        names = self.store.entities_by_names(user.user_id, [ent.name, *ent.aliases])
-        candidates = [e for found in names.values() for e in found]
-        if candidates:
-            same_type = [e for e in candidates if e.type == ent.type]
-            return (same_type or candidates)[0]
-        new = Entity(uuid=entity_id(user.user_id, ent.name), user_id=user.user_id, name=_display_name(ent.name),
-                     type=ent.type, aliases=[a for a in ent.aliases if a != ent.name], summary=ent.summary,
-                     attributes=ent.attributes)
-        nearest = batch.nearest_entity.get(normalize_name(new.name))
-        if nearest is not None and nearest[1] >= self.merge_threshold:
-            match = self.store.get_entities(user.user_id, [nearest[0]])
-            if match and match[0].type == new.type:
-                merged = match[0].model_copy(update={"aliases": sorted({*match[0].aliases, new.name})})
-                self.store.save_entity(merged)
-                batch.entities[merged.uuid] = merged
-                return merged
-        if new.type == "Person" and " " in new.name:
-            new.aliases = sorted({*new.aliases, new.name.split()[0]})
-        self.store.save_entity(new)
-        batch.entities[new.uuid] = new
-        return new
-
-    def _draft(self, user: User, ep: Episode, ex: Extraction, batch: _Batch) -> list[_Draft]:
-        """Resolve the episode's entities (writing new ones and mentions) and build its candidate facts."""
-        by_name: dict[str, Entity] = {}
-        for ent in ex.entities:
-            by_name[normalize_name(ent.name)] = self._resolve_entity(user, ent, batch)
-        drafts = []
-        for i, xf in enumerate(ex.facts):
-            ends = []
-            for name, etype in ((xf.source, xf.source_type), (xf.target, xf.target_type)):
-                key = normalize_name(name)
-                if key not in by_name:
-                    by_name[key] = self._resolve_entity(user, ExtractedEntity(name=name, type=etype), batch)
-                ends.append(by_name[key])
-            fact = Fact(
-                uuid=str(_uuid.uuid5(_NS, f"fact:{ep.uuid}:{i}")), user_id=user.user_id,
-                source_uuid=ends[0].uuid, target_uuid=ends[1].uuid, source_name=ends[0].name,
-                target_name=ends[1].name, relation=normalize_relation(xf.relation, synonyms=not xf.occurrence),
-                fact=xf.fact.strip(),
-                valid_at=xf.valid_at or (None if xf.ends else ep.reference_time),
-                invalid_at=xf.invalid_at or (ep.reference_time if xf.ends else None),
-                episodes=[ep.uuid], attributes=xf.attributes,
-            )
-            drafts.append(_Draft(fact, xf.ends, ends, xf.occurrence))
-        pairs = [(e.uuid, ep.uuid) for e in {e.uuid: e for e in by_name.values()}.values()]
-        self.store.add_mentions(user.user_id, pairs)
-        batch.touched.update(e for e, _ in pairs)
-        return drafts
-
-    def _judge(self, user: User, drafted: list[tuple[Episode, list[_Draft]]]) -> dict[str, Any]:
-        """One model call for the batch: duplicates and contradictions among facts sharing an endpoint.
-
-        A candidate is compared with the user's current facts and with the facts of the batch's
-        earlier episodes (a debounced batch often holds several messages saying the same thing).
-        """
-        from .judge import CandidateFact, ExistingFact
-
-        new, existing, episodes = [], {}, []
-        earlier: list[Fact] = []  # facts drafted from the batch's earlier episodes
-        for ep, drafts in drafted:
-            for d in drafts:
-                if d.ends or d.occurrence or is_single_valued(d.fact.relation):
-                    continue  # rules settle these without a call
-                ends = {d.fact.source_uuid, d.fact.target_uuid}
-                stored = self.store.facts_touching(user.user_id, sorted(ends), limit=20)
-                near = sorted((f for f in stored if f.is_current), key=_stable_order)
-                near += [f for f in earlier if ends & {f.source_uuid, f.target_uuid}]
-                if not near:
-                    continue
-                new.append(CandidateFact(key=d.fact.uuid, source=d.fact.source_name or "", relation=d.fact.relation,
-                                         target=d.fact.target_name or "", fact=d.fact.fact, valid_at=d.fact.valid_at,
-                                         among=[f.uuid for f in near]))
-                existing.update({f.uuid: ExistingFact(uuid=f.uuid, source=f.source_name or "", relation=f.relation,
-                                                      target=f.target_name or "", fact=f.fact, valid_at=f.valid_at)
-                                 for f in near})
-                episodes.append(ep.uuid)
-            earlier += [d.fact for d in drafts if not (d.ends or d.occurrence)]
-        if not new:
-            return {}
-        try:
-            verdicts = self.judge(new, list(existing.values()), episodes=episodes)  # type: ignore[misc]
-        except (ProviderError, LLMResponseError) as exc:  # the rules still apply; nothing is dropped
-            log.warning("resolution call failed for %s; applying the temporal rules only: %s", user.user_id, exc)
-            return {}
-        out = {j.key: j for j in verdicts}
-        for j in out.values():  # a duplicate of an earlier draft that is itself a duplicate: merge into the first
-            seen = {j.key}
-            while j.duplicate_of in out and j.duplicate_of not in seen and out[j.duplicate_of].duplicate_of:
-                seen.add(j.duplicate_of)
-                j.duplicate_of = out[j.duplicate_of].duplicate_of
-        return out
-
-    def _commit(self, user: User, ep: Episode, draft: _Draft, batch: _Batch, now: Any, verdict: Any) -> None:
-        """Write one candidate fact: the model's verdict first (if any), then the temporal rules."""
-        fact = draft.fact.model_copy(update={"created_at": now})
-        if draft.occurrence:  # each time an event happens is its own fact
-            self.store.save_fact(fact)
-            batch.facts[fact.uuid] = fact
-            return
-        if verdict is not None and verdict.duplicate_of:
-            found = self.store.get_facts(user.user_id, [verdict.duplicate_of])
-            old = found[0] if found else None
-            if old is not None and old.is_current:
-                merged = old.model_copy(update={"episodes": list(dict.fromkeys([*old.episodes, ep.uuid]))})
-                self.store.save_fact(merged)
-                batch.facts[merged.uuid] = merged
-                return
-        same = self.store.facts_from(user.user_id, fact.source_uuid, fact.relation)
-        opp_rel = opposite_relation(fact.relation)
-        opposite = self.store.facts_from(user.user_id, fact.source_uuid, opp_rel) if opp_rel else []
-        res = resolve_fact(fact, same, opposite, episode_uuid=ep.uuid, now=now, ends=draft.ends)
-        changed = ([res.new] if res.new else []) + res.updated
-        if verdict is not None and res.new is not None:
-            closing = [f for f in self.store.get_facts(user.user_id, verdict.contradicts) if f.is_current]
-            changed += [f.model_copy(update={"invalid_at": fact.valid_at or now, "expired_at": now,
-                                             "invalidated_by": ep.uuid}) for f in closing]
-        for f in changed:
-            self.store.save_fact(f)
-            batch.facts[f.uuid] = f
-        for ent in draft.endpoints:
-            if res.new and not ent.summary and not ent.attributes.get("is_user"):
-                ent.summary = res.new.fact[:200]
-                self.store.save_entity(ent)
-                batch.entities[ent.uuid] = ent
 
     # -- vectors --------------------------------------------------------------------------------
     def _embed(self, texts: list[str]) -> np.ndarray:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from ..context.render import is_event
+from ..context.lines import is_event
 from ..extraction.relations import SINGLE_VALUED
 from ..models import Fact, User
 from ..storage.base import GraphStore

@@ -206,6 +206,30 @@ def test_the_hnsw_path_finds_what_the_exact_path_finds(store: PostgresStore, mon
 
 
 
+def test_entities_walk_the_graph_at_a_lower_count_than_episodes(store: PostgresStore,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kind's own exact limit: entities (searched for a handful of hits) switch to their HNSW index while
+    the same number of episodes is still scanned exactly; the walk finds what the scan finds."""
+    rng = _two_users_with_vectors(store, 60, seed=3)
+    ents = [Entity(user_id="jane", name=f"thing {i}", type="Object") for i in range(60)]
+    for e in ents:
+        store.save_entity(e)
+    vecs = rng.normal(size=(60, 16)).astype(np.float32)
+    store.write_vectors("jane", "entity", [e.uuid for e in ents], vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    queries = rng.normal(size=(3, 16)).astype(np.float32)
+    exact = store.search_vectors("jane", "entity", queries, 5)
+    assert store.build_vector_index("entity")
+    monkeypatch.setattr(pg_search, "EXACT_LIMITS", {"entity": 10})
+    store._counts.clear()
+    assert pg_search.exact_limit("entity") == 10 and pg_search.exact_limit("episode") == pg_search.EXACT_LIMIT
+    assert store._use_hnsw("jane", "entity") and not store._use_hnsw("jane", "episode")
+    approx = store.search_vectors("jane", "entity", queries, 5)
+    mine = {e.uuid for e in ents}
+    for a, b in zip(exact, approx):
+        assert len(b) == 5 and {u for u, _ in b} <= mine
+        assert len({u for u, _ in a} & {u for u, _ in b}) >= 4
+
+
 def test_an_hnsw_search_for_many_neighbours_walks_as_wide_as_it_returns(
         store: PostgresStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """k above pgvector's default ef_search (40): the walk keeps k candidates for that statement (recall

@@ -8,8 +8,7 @@ import pytest
 
 from agent_memory import Memory, Message
 from agent_memory.context.render import ContextParts, render_context
-from agent_memory.context.templates import DEFAULT_TEMPLATE
-from agent_memory.service import template_kinds, template_shown
+from agent_memory.context.templates import DEFAULT_TEMPLATE, template_kinds, template_shown
 from agent_memory.testing.extractors import TripleExtractor
 
 TEMPLATES = [

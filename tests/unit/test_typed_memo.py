@@ -70,7 +70,7 @@ def test_episode_heads_are_read_once_a_minute_and_a_delete_drops_them(memory: Me
 
 
 def test_a_delete_leaves_no_rendered_line_of_the_deleted_turns_in_memory(memory: Memory) -> None:
-    from agent_memory.context import render
+    from agent_memory.context import lines as render
 
     core = _setup(memory)
     assert "Lisbon in May" in core.build_context("jane", "When did we fly to Lisbon?").context
@@ -85,7 +85,7 @@ def _kept_lines(render: Any) -> list[str]:
 
 
 def test_a_delete_in_another_process_leaves_no_rendered_line_after_a_minute(memory: Memory, monkeypatch: Any) -> None:
-    from agent_memory.context import render
+    from agent_memory.context import lines as render
 
     core = _setup(memory)
     now = [1000.0]

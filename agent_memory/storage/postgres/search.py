@@ -5,7 +5,7 @@ index (episodes': the narrow ``episode_text``, kept in step by a trigger); a que
 content words, ranked with ``ts_rank`` (a user with few records: through their own rows, see
 ``search_text``). Vectors: one table per kind whose rows reference their record (deleting a record
 deletes its vector). A user with few vectors of a kind is searched exactly (their rows by the
-``user_id`` index, sorted by cosine distance); above ``EXACT_LIMIT``, when the user also holds a fair
+``user_id`` index, sorted by cosine distance); above ``exact_limit(kind)``, when the user also holds a fair
 share of the table, the HNSW index is used with pgvector's iterative filtered scan (a small user in a
 big table stays exact: a filtered graph walk would visit mostly other users' vectors). The HNSW index
 of a kind is built (concurrently, in the background) the first time a user needs it.
@@ -29,7 +29,7 @@ from .connection import PgConnection
 from .records import HEAD_COLS, head
 from .schema import lock_key
 
-__all__ = ["EXACT_LIMIT", "SearchMixin", "tsquery"]
+__all__ = ["EXACT_LIMIT", "EXACT_LIMITS", "SearchMixin", "exact_limit", "tsquery"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,10 @@ TEXT_TABLES: dict[str, str] = {**TABLES, "episode": "episode_text"}
 # search walks the HNSW graph instead of scanning the user's rows exactly (an exact scan cost
 # ~3 us a 384-d row here; the filtered graph walk ~10 ms at 10k rows).
 EXACT_LIMIT = 5_000
+# Entities are searched for a handful of hits (a block shows ~10: a walk of ef_search 40), and a memory
+# holds ~0.4 a message: at 4.2k entities the walk cost 0.5 ms of server time against the scan's 2.5 (the
+# same ten found 0.975 of the time), and each entity vector written then costs ~1.5 ms more to insert.
+EXACT_LIMITS: dict[str, int] = {"entity": 2_000}
 HNSW_SHARE = 0.05
 # Up to this many records of a kind, and under HNSW_SHARE of the table, a user's full-text search tests
 # their own rows (~1.7 us a row) instead of collecting every user's matches from the GIN index.
@@ -58,6 +62,11 @@ def tsquery(text: str, max_terms: int = 32) -> str | None:
 # the head of hit ``h``, by the primary key (LIMIT: looked up per hit; joined, the planner would hash all the
 # user's episodes for a few hundred hits)
 _HEAD_OF = f"SELECT {HEAD_COLS} FROM episodes e WHERE e.uuid = h.uuid AND e.user_id = %s LIMIT 1"
+
+
+def exact_limit(kind: str) -> int:
+    """The most vectors of ``kind`` one user's search scans exactly (see ``EXACT_LIMIT``)."""
+    return EXACT_LIMITS.get(kind, EXACT_LIMIT)
 
 
 def _kind(kind: str) -> str:
@@ -177,7 +186,7 @@ class SearchMixin(PgConnection):
 
     def _use_hnsw(self, user_id: str, kind: Kind) -> bool:
         mine = self._recent_count(user_id, kind)
-        if mine <= EXACT_LIMIT:
+        if mine <= exact_limit(kind):
             return False
         return bool(mine >= HNSW_SHARE * float(self._table_rows(kind))) and self._hnsw_ready(kind)
 
@@ -220,7 +229,7 @@ class SearchMixin(PgConnection):
     def build_vector_index(self, kind: Kind) -> bool:
         """Build the kind's HNSW index (cosine) without blocking writers (CREATE INDEX CONCURRENTLY);
         one process builds it, others return False at once. Indexes are built when a user first holds
-        more than EXACT_LIMIT vectors of a kind (inserting into an HNSW graph cost ~3.6 ms of server
+        more than ``exact_limit(kind)`` vectors of a kind (inserting into an HNSW graph cost ~3.6 ms of server
         CPU a 384-d vector here, against ~0.2 ms without it: small memories do not pay for it)."""
         _kind(kind)
         dim = self._dimension()

@@ -32,3 +32,17 @@ def test_a_sweep_is_every_combination_or_one_knob_at_a_time() -> None:
                                                                           {"speaker_boost": 0.7}]
     with pytest.raises(SystemExit, match="unknown knob"):
         settings_grid(["no_such_knob=1"])
+
+
+def test_a_sweep_reads_with_the_vectors_a_memory_computes(real_embedder) -> None:  # type: ignore[no-untyped-def]
+    """A question's vector is the one its read's batch gives, whatever embedded the question before."""
+    import numpy as np
+
+    from benchmarks.cv import _BatchKeyed
+
+    question, rest = "What did Melanie paint?", "What did paint?"
+    read = real_embedder.embed_batch([question, rest])  # what a memory computes for this read
+    keyed = _BatchKeyed(real_embedder)
+    keyed.embed_batch([question])  # the question embedded alone first (a baseline, another setting)
+    np.testing.assert_array_equal(keyed.embed_batch([question, rest]), read)
+    np.testing.assert_array_equal(keyed.embed_batch([question]), real_embedder.embed_batch([question]))

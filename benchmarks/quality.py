@@ -185,6 +185,10 @@ def evaluate_history(history: History, result: DatasetResult, *, embedder: Embed
         result.ingested_messages += len(by_uuid)
         result.histories += 1
         result.facts += len(memory.graph.facts(user_id=user_id, limit=100_000))
+        # reads embed as a memory's reads do (the model itself, no cache): the quantized model's vector of
+        # a text depends on its batch-mates, so a vector cached from the baselines' batches is not the one
+        # a read computes (a question with a speaker's name is embedded beside the rest of it)
+        memory._core.retriever.embedder = getattr(embedder, "inner", embedder)
         score_memory(memory, user_id, by_uuid, history, result, budgets=budgets, ks=ks)
     finally:
         memory.close()

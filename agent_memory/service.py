@@ -17,7 +17,7 @@ from typing import Any
 from ._switching import switching
 from ._time import parse_ts, utcnow
 from .config import MemoryConfig
-from .context.render import forget_lines
+from .context.lines import forget_lines
 from .embedding.base import Embedder
 from .embedding.cache import cached
 from .errors import (

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agent_memory.context.render import ContextParts, day_line, episode_body, render_context
+from agent_memory.context.lines import day_line, episode_body
+from agent_memory.context.render import ContextParts, render_context
 from agent_memory.context.tokens import count_tokens
 from agent_memory.embedding.base import Embedder
 from agent_memory.models import Episode, EpisodeSource, Role

@@ -19,42 +19,20 @@ from typing import Any
 
 from ..models import Entity, Episode, Fact, Observation
 from .lines import (
-    LINES_TTL,
     _day_text,
     _episode_lines,
     _Tokens,
     day_line,
     entity_line,
     episode_body,
-    episode_line,
-    escape,
     fact_line,
-    fact_when,
-    forget_lines,
-    is_event,
     observation_line,
     one_line,
 )
 from .templates import Placeholder, parse_template
 from .tokens import count_lines, count_tokens, min_tokens
 
-__all__ = [
-    "ContextParts",
-    "LINES_TTL",
-    "Rendered",
-    "day_line",
-    "entity_line",
-    "episode_body",
-    "episode_line",
-    "escape",
-    "fact_line",
-    "fact_when",
-    "forget_lines",
-    "is_event",
-    "observation_line",
-    "one_line",
-    "render_context",
-]
+__all__ = ["SHARES", "ContextParts", "Rendered", "render_context"]
 
 
 @dataclass

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent_memory import Memory, Message
-from agent_memory.context.render import ContextParts, escape, one_line, render_context
+from agent_memory.context.lines import escape, one_line
+from agent_memory.context.render import ContextParts, render_context
 from agent_memory.context.templates import DEFAULT_TEMPLATE
 from agent_memory.models import Fact
 from agent_memory.testing.block import check_block, markdown_sections, tag_sections

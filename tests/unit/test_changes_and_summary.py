@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from agent_memory import Memory, Message
-from agent_memory.context.render import fact_when
+from agent_memory.context.lines import fact_when
 from agent_memory.extraction import ExtractionContext, OfflineExtractor
 from agent_memory.models import Episode, EpisodeSource, Fact, Role
 from agent_memory.testing.fakes import HashEmbedder

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from agent_memory import Memory, Message
-from agent_memory.context.render import ContextParts, fact_line, render_context
+from agent_memory.context.lines import fact_line
+from agent_memory.context.render import ContextParts, render_context
 from agent_memory.models import Fact
 
 DAY = datetime(2023, 6, 1, 10, 0, tzinfo=timezone.utc)

@@ -30,9 +30,7 @@ class Expiring(Generic[K, V]):
 
     def get(self, key: K) -> V | None:
         """The value written under ``key`` less than ``ttl`` seconds ago, else None."""
-        self._expire(self._clock())
-        kept = self._items.get(key)
-        return None if kept is None else kept[1]
+        return self.get_many((key,))[0]
 
     def get_many(self, keys: Iterable[K]) -> list[V | None]:
         """``get`` of each key, reading the clock once."""
@@ -51,12 +49,7 @@ class Expiring(Generic[K, V]):
             self._items.popitem(last=False)
 
     def put(self, key: K, value: V) -> None:
-        now = self._clock()
-        self._items.pop(key, None)
-        self._items[key] = (now + self.ttl, value)
-        self._expire(now)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        self.put_many(((key, value),))
 
     def drop(self, where: Callable[[K], bool]) -> None:
         """Remove every entry whose key ``where`` accepts."""

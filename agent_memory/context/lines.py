@@ -22,10 +22,12 @@ from .tokens import count_tokens
 
 __all__ = [
     "LINES_TTL",
+    "LineTokens",
     "day_line",
+    "day_text",
     "entity_line",
     "episode_body",
-    "episode_line",
+    "episode_lines",
     "escape",
     "fact_line",
     "fact_when",
@@ -127,18 +129,13 @@ def _body(name: str | None, role: str | None, content: str, max_chars: int) -> s
 
 def day_line(ts: datetime) -> str:
     """The line that dates the episodes under it: ``2024-03-02 Sat``."""
-    return _day_text(ts.date())
+    return day_text(ts.date())
 
 
 @functools.lru_cache(maxsize=4096)
-def _day_text(day: date) -> str:
+def day_text(day: date) -> str:
+    """``day_line`` of a date (kept: a block dates many episodes with few days)."""
     return day.strftime("%Y-%m-%d %a")
-
-
-def episode_line(episode: Episode, max_chars: int = _EPISODE_CHARS) -> str:
-    """One episode on its own line with its timestamp: ``- [2024-03-02 10:00] Jane: ...``."""
-    body = episode_body(episode, max_chars)
-    return f"- [{episode.reference_time.strftime('%Y-%m-%d %H:%M')}] {body[2:]}"
 
 
 def observation_line(obs: Observation) -> str:
@@ -171,7 +168,7 @@ def _kept(kept: Expiring[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
     return found
 
 
-class _Tokens:
+class LineTokens:
     """One render's token counts of lines: those kept from earlier renders are looked up in one go
     (one lock, one clock read), the others counted once and kept when the render ends."""
 
@@ -193,7 +190,7 @@ class _Tokens:
                 _counts.put_many(self.new.items())
 
 
-def _episode_lines(episodes: Sequence[Episode], memo: dict[tuple[str, str], str]) -> None:
+def episode_lines(episodes: Sequence[Episode], memo: dict[tuple[str, str], str]) -> None:
     """Each candidate episode's line into ``memo``, the kept ones looked up in one go."""
     keys = [_body_key(e, _EPISODE_CHARS) for e in episodes]
     with _kept_lock:

@@ -19,12 +19,12 @@ from typing import Any
 
 from ..models import Entity, Episode, Fact, Observation
 from .lines import (
-    _day_text,
-    _episode_lines,
-    _Tokens,
+    LineTokens,
     day_line,
+    day_text,
     entity_line,
     episode_body,
+    episode_lines,
     fact_line,
     observation_line,
     one_line,
@@ -163,8 +163,8 @@ def render_context(template: str, parts: ContextParts, token_budget: int) -> Ren
     episode (closed facts stay: they date a change).
     """
     memo: dict[tuple[str, str], str] = {}  # each candidate's line, made once for both passes
-    _episode_lines(parts.episodes, memo)
-    tokens = _Tokens(list(memo.values()))
+    episode_lines(parts.episodes, memo)
+    tokens = LineTokens(list(memo.values()))
     try:
         first = _render(template, parts, token_budget, memo, tokens)
         if not first.facts or len(first.episodes) == len(parts.episodes):
@@ -230,7 +230,7 @@ def _render(template: str, parts: ContextParts, token_budget: int, memo: dict[tu
             if kind == "episodes":
                 day = item.reference_time.date()  # type: ignore[attr-defined]
                 if day not in days:
-                    cost += tokens(_day_text(day)) + 1
+                    cost += tokens(day_text(day)) + 1
             if used + cost > section_budget:
                 continue
             used += cost

@@ -92,9 +92,10 @@ class Ingestor:
         # each distinct text reaches the model once: names, facts, observations and the previous message
         self.store, self.embedder = store, cached(embedder)
         self.indexer = indexer or Indexer(store, self.embedder)
-        self.judge, self.summarizer = judge, summarizer
+        self.summarizer = summarizer
         self.extractor, self.json_extractor = extractor, json_extractor
-        self.batch_size, self.merge_threshold = batch_size, merge_threshold
+        self.batch_size = batch_size
+        # the judge and the merge threshold are the writer's: one copy of each
         self.writer = GraphWriter(store, merge_threshold=merge_threshold, judge=judge)
         self.vector_flush = vector_flush  # a backlog's episode vectors are stored this many at a time
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-memory-embed")
@@ -305,7 +306,7 @@ class Ingestor:
                 with self._episode_guard(ep):
                     drafted.append((ep, self.writer.draft(user, ep, result, batch)))
         # a model call: outside any transaction
-        judgements = self.writer.judge_batch(user, drafted) if self.judge else {}
+        judgements = self.writer.judge_batch(user, drafted) if self.writer.judge else {}
         with self.store.atomic():
             for ep, drafts in drafted:
                 with self._episode_guard(ep):
@@ -343,7 +344,7 @@ class Ingestor:
     def _embed_new_names(self, user: User, extractions: list[Extraction], batch: Batch) -> None:
         """The nearest known entity of every name the graph does not know (one embedding call, one
         query), for similarity-based merging."""
-        if self.merge_threshold >= 1.0 or not self.store.count_vectors(user.user_id, "entity"):
+        if self.writer.merge_threshold >= 1.0 or not self.store.count_vectors(user.user_id, "entity"):
             return
         names = {n for x in extractions for n in [*(e.name for e in x.entities),
                                                    *(f.source for f in x.facts), *(f.target for f in x.facts)]}

@@ -40,6 +40,10 @@ class Knobs:
     # A query that names a calendar date ("on 3 June, 2023", "2023-06-03", "in June 2023") is about
     # that time: the episodes of that day (or month) gain ``date_boost`` on the fused scale (~0-1.7).
     date_boost: float = 0.6
+    # A question asking for several things ("What pets does Nate have?", "What do they both like?")
+    # gathers news, which a session's first turns bring: the first two turns of each thread gain
+    # ``opener_weight`` of their score.
+    opener_weight: float = 0.3
     # For a context block (not for search), a long episode must earn its tokens: its score is scaled
     # by (length_ref / length) ** length_alpha above length_ref characters.
     length_ref: int = 400

@@ -6,7 +6,7 @@ import re
 
 from ..text import normalize_name
 
-__all__ = ["asked_types", "name_grams", "name_phrases", "ngrams", "without"]
+__all__ = ["asked_types", "asks_for_many", "name_grams", "name_phrases", "ngrams", "without"]
 
 _WORDS = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 # Words by which a question asks for a kind of thing -> the entity types that are such things.
@@ -53,3 +53,41 @@ def without(query: str, names: set[str]) -> str:
 def asked_types(query: str) -> set[str]:
     """The entity types of the things a question asks for ("which cities" -> Place, Location)."""
     return {t for w in _WORDS.findall(query.casefold()) for t in _TYPE_WORDS.get(w, ())}
+
+
+_AUX = frozenset("do does did has have had is are was were can could would will should might may".split())
+_NOT_PLURAL = frozenset("news series species this his its us yes less".split())
+_KIND_OF = frozenset("kind kinds type types sort sorts of".split())
+
+
+def _plural(word: str) -> bool:
+    w = word.casefold()
+    return len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")) and w not in _NOT_PLURAL
+
+
+def asks_for_many(query: str) -> bool:
+    """Whether a question asks for a set of things ("What pets does Nate have?", "Which cities has John
+    been to?", "What do they both like?"): its answer is gathered from several turns, not read in one."""
+    words = _WORDS.findall(query)
+    folded = [w.casefold() for w in words]
+    if "both" in folded:
+        return True
+    for i, w in enumerate(folded):
+        if w not in ("what", "which"):
+            continue
+        rest = words[i + 1:i + 6]
+        if rest and rest[0].casefold() in ("are", "were") and len(rest) > 1 and rest[1].casefold() == "the":
+            rest = rest[2:]  # "What are the skills that ..."
+        for j, word in enumerate(rest):
+            low = word.casefold()
+            if low in _AUX or word[:1].isupper() and j > 0:
+                break
+            if low in _KIND_OF:
+                continue
+            if _plural(word):
+                # "What inspires Joanna": a verb, followed by who does it, not a noun
+                nxt = rest[j + 1] if j + 1 < len(rest) else ""
+                if j == 0 and (nxt[:1].isupper() or nxt.casefold() in ("the", "a", "an", "her", "his", "their")):
+                    break
+                return True
+    return False

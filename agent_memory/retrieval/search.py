@@ -19,7 +19,7 @@ from .filters import SearchFilters, episode_ok, fact_ok
 from .fusion import fact_similarity, mention_scores, mmr_order, own_turns_around, recency_weight, rrf
 from .knobs import Knobs
 from .memo import ReadMemo
-from .question import asked_types, name_grams, name_phrases, without
+from .question import asked_types, asks_for_many, name_grams, name_phrases, without
 from .relevance import attach_relevance
 from .when import query_dates
 
@@ -315,6 +315,15 @@ class Retriever:
             for uid, h in heads.items():
                 if h.name and uid in scores and normalize_name(h.name) in speakers and uid in about:
                     scores[uid] *= 1.0 + kn.speaker_boost
+        if kn.opener_weight and asks_for_many(query):
+            # A question asking for several things ("What pets does Nate have?") gathers news, which the
+            # first turns of a session bring ("since we last talked, I adopted a puppy"): a thread's first
+            # two turns among the best ``2 * self.pool`` candidates (those a gain can bring into a block) gain.
+            best = sorted(scores, key=scores.__getitem__, reverse=True)[:2 * self.pool]
+            threads = sorted({h.thread_id for uid in best if (h := heads.get(uid)) is not None and h.thread_id})
+            openers = self.store.thread_openers(user_id, threads, 2) if threads else {}
+            for uid in {u for first in openers.values() for u in first} & set(best):
+                scores[uid] *= 1.0 + kn.opener_weight
         return scores, heads, full
 
     def candidates(self, user_id: str, query: str, *, pool: int | None = None,

@@ -199,6 +199,11 @@ class GraphStore(Protocol):
         ranks the neighbours on their heads); an in-process store may give none. The caller reads the rest."""
         ...
 
+    def thread_openers(self, user_id: str, thread_ids: Sequence[str], n: int = 2) -> dict[str, list[str]]:
+        """The uuids of each of the user's threads' first ``n`` episodes (by reference time, ties by the
+        order they were added), in that order. Threads with no episode of this user are absent."""
+        ...
+
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in conversation order (the last ``last`` if given)."""
         ...

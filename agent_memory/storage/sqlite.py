@@ -254,6 +254,20 @@ class SQLiteStore(GraphTables):
         retriever's memo already holds most of them."""
         return self.adjacent_episodes(user_id, uuids), {}
 
+    def thread_openers(self, user_id: str, thread_ids: Sequence[str], n: int = 2) -> dict[str, list[str]]:
+        ids = list(dict.fromkeys(thread_ids))
+        if not ids or n < 1:
+            return {}
+        one = ("SELECT * FROM (SELECT thread_id, uuid FROM episodes WHERE thread_id=? AND user_id=?"
+               " ORDER BY reference_time, seq LIMIT ?)")
+        out: dict[str, list[str]] = {}
+        for i in range(0, len(ids), 200):  # a compound select may join at most 500 terms
+            part = ids[i:i + 200]
+            for tid, uid in self._all(" UNION ALL ".join([one] * len(part)),
+                                      [v for t in part for v in (t, user_id, n)]):
+                out.setdefault(tid, []).append(uid)
+        return out
+
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in the order they were added (the last ``last`` if given)."""
         if last is None:

@@ -163,3 +163,15 @@ def test_episode_text_search_among_a_name(store: GraphStore) -> None:
     assert store.search_episode_text("jane", "made for the writing club", 5, among=["the"]) == \
         store.search_episode_text("jane", "made for the writing club", 5)  # no content word: no filter
     assert store.search_episode_text("jane", "turtles", 5, among=["Joanna"]) == ([], {})
+
+
+def test_thread_openers_are_each_threads_first_turns_of_that_user(store: GraphStore) -> None:
+    _episodes(store)
+    assert store.thread_openers("jane", ["t1", "t2", "t1", "tb", "none"], 2) == {
+        "t1": ["a", "b"],  # by time, the tie at minute 1 in the order added
+        "t2": ["e"],  # a thread of one turn
+    }  # Bob's thread is not Jane's to read; an unknown thread has no turns
+    assert store.thread_openers("jane", ["t1"], 3) == {"t1": ["a", "b", "c"]}
+    assert store.thread_openers("bob", ["tb", "t1"], 1) == {"tb": ["g"]}
+    assert store.thread_openers("jane", [], 2) == {}
+    assert store.thread_openers("jane", ["t1"], 0) == {}

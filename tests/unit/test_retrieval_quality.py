@@ -60,3 +60,20 @@ def test_events_are_shown_on_their_day_and_states_as_ranges() -> None:
     closed = fact("LIVES_IN", "Jane lived in Boston", closed=True)
     assert render_context("%{edges}", ContextParts(facts=[closed]), 100).text == (
         "- Jane lived in Boston (2024-03-25 - 2024-04-02)")
+
+
+def test_a_question_asking_for_several_things_favours_the_news_a_session_opens_with(memory: Memory) -> None:
+    _say(memory, "s1", [("Jane", "I adopted a puppy and a kitten last week!"), ("Bob", "Lovely, congrats")], DAY)
+    _say(memory, "s2", [("Bob", "Hello there"), ("Jane", "Hi, how are you doing?"),
+                        ("Jane", "I adopted a puppy and a kitten last week!")], DAY + timedelta(days=7))
+
+    def ratio(query: str) -> float:
+        hits = memory.graph.search(user_id="jane", query=query, scope="episodes", limit=10)
+        score = {(h.episode.thread_id, h.episode.content): h.score for h in hits if h.episode is not None}
+        text = "I adopted a puppy and a kitten last week!"
+        return score[("s1", text)] / score[("s2", text)]
+
+    # the same words, said first in one session and third in another: a question asking for a set of
+    # things ranks the opener higher; a question about one thing barely tells them apart
+    assert ratio("What pets has Jane adopted?") > 1.2 * ratio("Did Jane adopt a puppy?")
+    assert ratio("What pets has Jane adopted?") > 1.0

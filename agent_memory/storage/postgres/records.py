@@ -193,6 +193,20 @@ class RecordsMixin(PgConnection):
                                          len(ep.content), r[13])
         return out, heads
 
+    def thread_openers(self, user_id: str, thread_ids: Sequence[str], n: int = 2) -> dict[str, list[str]]:
+        ids = list(dict.fromkeys(thread_ids))
+        if not ids or n < 1:
+            return {}
+        rows = self._tuples(
+            "SELECT t.thread_id, e.uuid FROM unnest(%b::text[]) WITH ORDINALITY AS t(thread_id, i)"
+            " CROSS JOIN LATERAL (SELECT uuid, reference_time, seq FROM episodes WHERE thread_id = t.thread_id"
+            " AND user_id = %s ORDER BY reference_time, seq LIMIT %s) e ORDER BY t.i, e.reference_time, e.seq",
+            (ids, user_id, n))
+        out: dict[str, list[str]] = {}
+        for tid, uid in rows:
+            out.setdefault(tid, []).append(uid)
+        return out
+
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:
         """A thread's message episodes in the order they were added (the last ``last`` if given)."""
         if last is None:

@@ -320,7 +320,7 @@ class Retriever:
             # first turns of a session bring ("since we last talked, I adopted a puppy"): a thread's first
             # two turns among the best ``2 * self.pool`` candidates (those a gain can bring into a block) gain.
             best = sorted(scores, key=scores.__getitem__, reverse=True)[:2 * self.pool]
-            threads = sorted({h.thread_id for uid in best if (h := heads.get(uid)) is not None and h.thread_id})
+            threads = sorted({hd.thread_id for uid in best if (hd := heads.get(uid)) is not None and hd.thread_id})
             openers = self.store.thread_openers(user_id, threads, 2) if threads else {}
             for uid in {u for first in openers.values() for u in first} & set(best):
                 scores[uid] *= 1.0 + kn.opener_weight

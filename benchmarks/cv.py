@@ -83,8 +83,8 @@ class CachedSet:
         self.memory.close()
 
 
-_READS = ("get_episodes", "episode_heads", "adjacent_episodes", "adjacent_with_heads", "thread_openers", "list_episodes", "search_text",
-          "search_episode_text", "search_vectors",
+_READS = ("get_episodes", "episode_heads", "adjacent_episodes", "adjacent_with_heads", "thread_openers",
+          "list_episodes", "search_text", "search_episode_text", "search_vectors",
           "facts_touching", "facts_of_episodes", "get_facts", "entities_by_names", "get_entities",
           "get_observations", "list_entities", "list_observations", "get_user", "thread_messages")
 

@@ -56,7 +56,7 @@ def asked_types(query: str) -> set[str]:
 
 
 _AUX = frozenset("do does did has have had is are was were can could would will should might may".split())
-_NOT_PLURAL = frozenset("news series species this his its us yes less".split())
+_NOT_PLURAL = frozenset("news series species".split())  # shorter ones and -ss/-us/-is words _plural skips
 _KIND_OF = frozenset("kind kinds type types sort sorts of".split())
 
 
@@ -80,7 +80,7 @@ def asks_for_many(query: str) -> bool:
             rest = rest[2:]  # "What are the skills that ..."
         for j, word in enumerate(rest):
             low = word.casefold()
-            if low in _AUX or word[:1].isupper() and j > 0:
+            if low in _AUX or (j > 0 and word[:1].isupper()):  # a verb, or a name: the noun phrase ended
                 break
             if low in _KIND_OF:
                 continue

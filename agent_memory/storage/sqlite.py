@@ -258,14 +258,17 @@ class SQLiteStore(GraphTables):
         ids = list(dict.fromkeys(thread_ids))
         if not ids or n < 1:
             return {}
-        one = ("SELECT * FROM (SELECT thread_id, uuid FROM episodes WHERE thread_id=? AND user_id=?"
-               " ORDER BY reference_time, seq LIMIT ?)")
-        out: dict[str, list[str]] = {}
+        one = ("SELECT * FROM (SELECT thread_id, uuid, reference_time, seq FROM episodes WHERE thread_id=?"
+               " AND user_id=? ORDER BY reference_time, seq LIMIT ?)")
+        rows: list[list[Any]] = []
         for i in range(0, len(ids), 200):  # a compound select may join at most 500 terms
             part = ids[i:i + 200]
-            for tid, uid in self._all(" UNION ALL ".join([one] * len(part)),
-                                      [v for t in part for v in (t, user_id, n)]):
-                out.setdefault(tid, []).append(uid)
+            rows += self._packed(  # packed: the read path reads this beside other threads
+                "thread_id, uuid, reference_time, seq", f"FROM ({' UNION ALL '.join([one] * len(part))})",
+                [v for t in part for v in (t, user_id, n)])
+        out: dict[str, list[str]] = {}
+        for tid, uid, *_ in sorted(rows, key=lambda r: (r[2], r[3])):  # the stored times sort as text
+            out.setdefault(tid, []).append(uid)
         return out
 
     def thread_messages(self, thread_id: str, *, last: int | None = None) -> list[Episode]:

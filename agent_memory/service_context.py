@@ -102,7 +102,7 @@ class ContextMixin:
         if now is None and exclude:
             now = max((e.reference_time for e in self.store.get_episodes(user_id, sorted(exclude))), default=None)
         cands = self.retriever.candidates(user_id, query, now=now, kinds=template_kinds(template),
-                                          shown=template_shown(template))
+                                          shown=template_shown(template), exclude=exclude)
         parts = ContextParts(
             user_summary=user.summary,
             facts=[f for f, _ in cands.facts], entities=[e for e, _ in cands.entities],

@@ -44,6 +44,10 @@ class Knobs:
     # gathers news, which a session's first turns bring: the first two turns of each thread gain
     # ``opener_weight`` of their score.
     opener_weight: float = 0.3
+    # A question dated by another event ("What did I buy before getting the Air Fryer?") selects that
+    # side of it: the turn that best matches the event (BM25) dates it, and the candidates of its day
+    # and of the days on the side asked about gain ``event_boost`` on the fused scale (~0-1.7).
+    event_boost: float = 0.4
     # For a context block (not for search), a long episode must earn its tokens: its score is scaled
     # by (length_ref / length) ** length_alpha above length_ref characters.
     length_ref: int = 400

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,7 +21,7 @@ from .knobs import Knobs
 from .memo import ReadMemo
 from .question import asked_types, asks_for_many, name_grams, name_phrases, without
 from .relevance import attach_relevance
-from .when import query_dates
+from .when import event_anchor, query_dates
 
 __all__ = ["Candidates", "Knobs", "Retriever", "SearchFilters", "query_dates"]
 
@@ -201,7 +201,7 @@ class Retriever:
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True, now: datetime | None = None,
                        known: tuple[str, np.ndarray] | None = None, sims: dict[str, float] | None = None,
-                       early: _Early | None = None,
+                       early: _Early | None = None, exclude: Collection[str] = (),
                        ) -> tuple[dict[str, float], dict[str, EpisodeHead], dict[str, Episode]]:
         """Fused episode scores (vector + BM25), with neighbour, date and speaker rescoring; the heads
         of the episodes ranked, and the whole episodes read on the way (neighbours, a date's turns).
@@ -209,6 +209,7 @@ class Retriever:
         Ranking reads heads only (who, when, how long): whole episodes are read for the block alone.
         ``known``: the question without the people it names and its vector (one index call for both).
         ``early``: the searches that need no vector, started on the side thread before the embedding.
+        ``exclude``: the caller's own messages (the question), which never date an event it names.
         """
         early = early or _Early()
         kn = self.knobs
@@ -309,6 +310,22 @@ class Retriever:
             for uid, h in heads.items():
                 if any(s <= h.reference_time < e for s, e in windows):
                     scores[uid] = scores.get(uid, 0.0) + kn.date_boost
+        anchor = event_anchor(query) if kn.event_boost else None
+        if anchor is not None:
+            # "before getting the Air Fryer": the turn that best matches the event dates it, and the
+            # episodes on the side the question asks about (its day included) gain event_boost
+            side, event = anchor
+            hits, found = self.store.search_episode_text(user_id, event, len(exclude) + 1)
+            got.update(found)
+            dated = next((i for i, _ in hits if i not in exclude), None)
+            if dated is not None:
+                self._read_heads(user_id, heads, [dated], got)
+            if dated in heads:
+                day = heads[dated].reference_time.date()
+                for uid, h in heads.items():
+                    when = h.reference_time.date()
+                    if uid in scores and (when <= day if side == "before" else when >= day):
+                        scores[uid] += kn.event_boost
         if kn.speaker_boost and speakers:
             # who said it filters among turns about the question: a turn of the speaker's that shares
             # no word with the question ("Take care!") gains nothing from the name
@@ -328,13 +345,15 @@ class Retriever:
 
     def candidates(self, user_id: str, query: str, *, pool: int | None = None,
                    kinds: Sequence[str] = ("fact", "entity", "episode", "observation"),
-                   budgeted: bool = True, now: datetime | None = None, shown: int | None = None) -> Candidates:
+                   budgeted: bool = True, now: datetime | None = None, shown: int | None = None,
+                   exclude: Collection[str] = ()) -> Candidates:
         """Fused, reranked candidates of each kind asked for.
 
         ``budgeted``: the candidates fill a token budget (a context block), so episodes are ranked
         by relevance per length; ``search`` ranks by relevance alone. ``now``: the question's own
         date, against which relative phrases ("last week") are read (none: they are not). ``shown``:
         the most entities or observations the block can show (none: no limit, rank ``pool``).
+        ``exclude``: the caller's own latest messages (ranked all the same; the caller drops them).
         """
         pool = pool or self.pool
         kn = self.knobs
@@ -398,7 +417,7 @@ class Retriever:
         episodes: dict[str, Episode] = {}
         if ranks_episodes:
             episode_scores, heads, episodes = self._rank_episodes(user_id, query, qvec, epool, rescore,
-                                                                  now, known, sims, early)
+                                                                  now, known, sims, early, exclude)
             if budgeted and kn.length_alpha:
                 for uid, h in heads.items():
                     if uid in episode_scores and h.length > kn.length_ref:

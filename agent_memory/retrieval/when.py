@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["MENTION_SLACK", "query_dates"]
+__all__ = ["MENTION_SLACK", "event_anchor", "query_dates"]
 
 MENTION_SLACK = timedelta(days=7)
 _DAY = timedelta(days=1)
@@ -36,6 +36,8 @@ _AGO = re.compile(rf"\b{_N}\s+(day|week|month|year)s?\s+ago\b", re.I)
 _LAST = re.compile(rf"\b(?:last|past|previous)\s+(?:{_N}\s+)?(day|week|weekend|month|year|{_WEEKDAY})s?\b",
                    re.I)
 _YESTERDAY = re.compile(r"\byesterday\b", re.I)
+_ANY_DAY = datetime(2000, 6, 15, tzinfo=timezone.utc)
+_EVENT = re.compile(r"(?<=\w)[\s,]+(before|after|since)\s+(.+?)\s*[?.!]*$", re.I)
 _BARE_MONTH = re.compile(rf"\b(?:in|during|of)\s+(?:early\s+|late\s+|mid-?\s*)?({_MON})\b(?!\s*\d)", re.I)
 
 
@@ -137,3 +139,17 @@ def _relative(text: str, now: datetime, spans: list[tuple[int, int]]) -> list[tu
         start, stop = _month(y, mo)
         out.append((start, min(stop + MENTION_SLACK, end)))
     return out
+
+
+def event_anchor(text: str) -> tuple[str, str] | None:
+    """("before" | "after", the event) of a question that dates by another event ("What did I buy before
+    getting the Air Fryer?", "How did she feel after the accident?"); None when the phrase names a
+    calendar time ("the week before 3 June", read by ``query_dates``) or opens the question."""
+    m = _EVENT.search(text)
+    if m is None:
+        return None
+    event = m.group(2)
+    # any date serves to tell whether the clause names a time ("before last week", "after May 2023")
+    if not re.search(r"[^\W\d_]{3,}", event) or query_dates(event, _ANY_DAY):
+        return None
+    return ("before" if m.group(1).lower() == "before" else "after"), event

@@ -77,3 +77,30 @@ def test_a_question_asking_for_several_things_favours_the_news_a_session_opens_w
     # things ranks the opener higher; a question about one thing barely tells them apart
     assert ratio("What pets has Jane adopted?") > 1.2 * ratio("Did Jane adopt a puppy?")
     assert ratio("What pets has Jane adopted?") > 1.0
+
+
+def test_a_question_dated_by_another_event_selects_that_side_of_it(memory: Memory) -> None:
+    _say(memory, "s1", [("Jane", "I bought a new slow cooker for the kitchen, I love it")], DAY)
+    _say(memory, "s2", [("Jane", "I finally got the Air Fryer today!")], DAY + timedelta(days=30))
+    _say(memory, "s3", [("Jane", "I bought a new blender for the kitchen, I love it")], DAY + timedelta(days=60))
+
+    def first(query: str) -> str:
+        hits = memory.graph.search(user_id="jane", query=query, scope="episodes", limit=3)
+        bought = [h.episode.content for h in hits if h.episode is not None and "bought" in h.episode.content]
+        return bought[0]
+
+    # the two purchases read alike: which side of the Air Fryer the question asks about decides
+    assert "slow cooker" in first("What kitchen gadget did Jane buy before getting the Air Fryer?")
+    assert "blender" in first("What kitchen gadget did Jane buy after getting the Air Fryer?")
+
+
+def test_the_question_itself_never_dates_the_event_it_names(memory: Memory) -> None:
+    _say(memory, "s1", [("Jane", "I bought a new slow cooker for the kitchen, I love it")], DAY)
+    _say(memory, "s2", [("Jane", "I finally got the Air Fryer today!")], DAY + timedelta(days=30))
+    _say(memory, "s3", [("Jane", "I bought a new blender for the kitchen, I love it")], DAY + timedelta(days=60))
+    # the question, asked later in a thread of its own, matches "getting the Air Fryer" best of all
+    _say(memory, "q", [("Jane", "What kitchen gadget did I buy after getting the Air Fryer?")],
+         DAY + timedelta(days=90))
+    ctx = memory.thread.get_user_context("q", token_budget=400)
+    chosen = [e.content for e in ctx.episodes if "bought" in e.content]  # in the order they were chosen
+    assert len(chosen) == 2 and "blender" in chosen[0]

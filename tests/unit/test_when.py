@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from agent_memory.retrieval.when import query_dates
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent_memory.retrieval.when import event_anchor, query_dates
 
 NOW = datetime(2023, 5, 30, 23, 0, tzinfo=timezone.utc)
 
@@ -34,3 +37,26 @@ def test_a_year_and_a_month_reach_a_week_past_their_end() -> None:
     assert _days("How often did she go to the beach in 2023?", None) == [("2023-01-01", "2024-01-08")]
     assert _days("What did Maria donate in December 2023?", None) == [("2023-12-01", "2024-01-08")]
     assert _days("What is 2023 minus 3?", None) == []  # a number is not a year someone asks about
+
+
+def test_a_question_dated_by_another_event_names_the_event_and_its_side() -> None:
+    assert event_anchor("What gadget did I buy before getting the Air Fryer?") == ("before", "getting the Air Fryer")
+    assert event_anchor("How did Melanie feel after the accident?") == ("after", "the accident")
+    assert event_anchor("How many postcards have I added since I started collecting again?") == (
+        "after", "I started collecting again")
+    # a calendar time or a relative one is read as a time window, not as an event
+    assert event_anchor("What did John do the week before August 3, 2023?") is None
+    assert event_anchor("What did Maria do last weekend before April 10, 2023?") is None
+    assert event_anchor("What did I cook before last week?") is None
+    # "after" opening the question asks for a span, and a question with no such word has no event
+    assert event_anchor("After how many weeks did Tim reconnect with his friend?") is None
+    assert event_anchor("Where does Jane live?") is None
+
+
+@given(st.text(max_size=200))
+def test_any_text_is_read_without_raising_and_the_event_is_its_tail(text: str) -> None:
+    found = event_anchor(text)
+    if found is not None:
+        side, event = found
+        assert side in ("before", "after")
+        assert event and event in text

@@ -37,7 +37,7 @@ _LAST = re.compile(rf"\b(?:last|past|previous)\s+(?:{_N}\s+)?(day|week|weekend|m
                    re.I)
 _YESTERDAY = re.compile(r"\byesterday\b", re.I)
 _ANY_DAY = datetime(2000, 6, 15, tzinfo=timezone.utc)
-_EVENT = re.compile(r"(?<=\w)[\s,]+(before|after|since)\s+(.+?)\s*[?.!]*$", re.I)
+_EVENT = re.compile(r"(?<=\w)[ \t,]+(before|after|since)[ \t]+(.+?)[ \t]*[?.!]*$", re.I | re.M)
 _BARE_MONTH = re.compile(rf"\b(?:in|during|of)\s+(?:early\s+|late\s+|mid-?\s*)?({_MON})\b(?!\s*\d)", re.I)
 
 
@@ -144,7 +144,8 @@ def _relative(text: str, now: datetime, spans: list[tuple[int, int]]) -> list[tu
 def event_anchor(text: str) -> tuple[str, str] | None:
     """("before" | "after", the event) of a question that dates by another event ("What did I buy before
     getting the Air Fryer?", "How did she feel after the accident?"); None when the phrase names a
-    calendar time ("the week before 3 June", read by ``query_dates``) or opens the question."""
+    calendar time ("the week before 3 June", read by ``query_dates``) or opens the question. Each line is
+    read on its own, the first first (a thread's query is its latest messages, newest first)."""
     m = _EVENT.search(text)
     if m is None:
         return None

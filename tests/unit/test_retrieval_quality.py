@@ -98,8 +98,9 @@ def test_the_question_itself_never_dates_the_event_it_names(memory: Memory) -> N
     _say(memory, "s1", [("Jane", "I bought a new slow cooker for the kitchen, I love it")], DAY)
     _say(memory, "s2", [("Jane", "I finally got the Air Fryer today!")], DAY + timedelta(days=30))
     _say(memory, "s3", [("Jane", "I bought a new blender for the kitchen, I love it")], DAY + timedelta(days=60))
-    # the question, asked later in a thread of its own, matches "getting the Air Fryer" best of all
-    _say(memory, "q", [("Jane", "What kitchen gadget did I buy after getting the Air Fryer?")],
+    # the question, asked later in a thread of its own after a greeting (both are the read's query),
+    # matches "getting the Air Fryer" best of all
+    _say(memory, "q", [("Jane", "Hello again"), ("Jane", "What kitchen gadget did I buy after getting the Air Fryer?")],
          DAY + timedelta(days=90))
     ctx = memory.thread.get_user_context("q", token_budget=400)
     chosen = [e.content for e in ctx.episodes if "bought" in e.content]  # in the order they were chosen

@@ -51,6 +51,9 @@ def test_a_question_dated_by_another_event_names_the_event_and_its_side() -> Non
     # "after" opening the question asks for a span, and a question with no such word has no event
     assert event_anchor("After how many weeks did Tim reconnect with his friend?") is None
     assert event_anchor("Where does Jane live?") is None
+    # a thread's query is its latest messages, newest first, one a line: the newest that has one counts
+    assert event_anchor("What did I cook after the move?\nI moved before the summer\nHi!") == ("after", "the move")
+    assert event_anchor("Thanks!\nWhat did I cook after the move?") == ("after", "the move")
 
 
 @given(st.text(max_size=200))

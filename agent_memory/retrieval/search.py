@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -47,12 +48,16 @@ class _Early:
     """Episode searches that need no vector, started on a side thread before the query is embedded;
     each a call that waits for its result (None: not started). ``bm25``: the first ranking's BM25, of
     the question without the people it names when ``by_rest``, else of the whole question; ``typed``:
-    the turns naming things of the kind it asks for. The BM25 hits come with their heads."""
+    the turns naming things of the kind it asks for; ``dated``: for a question dated by another event,
+    the turn that dates it (``Retriever._dated_turn``), and ``side`` the side it asks about. The BM25
+    hits come with their heads."""
 
     bm25: Callable[[], tuple[list[tuple[str, float]], dict[str, EpisodeHead]]] | None = None
     by_rest: bool = False
     people: tuple[str, ...] = ()  # the names taken out of the question when ``by_rest``
     typed: Callable[[], dict[str, float]] | None = None
+    dated: Callable[[], tuple[str | None, dict[str, EpisodeHead]]] | None = None
+    side: str = "before"
 
 
 class Retriever:
@@ -201,7 +206,7 @@ class Retriever:
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True, now: datetime | None = None,
                        known: tuple[str, np.ndarray] | None = None, sims: dict[str, float] | None = None,
-                       early: _Early | None = None, exclude: Collection[str] = (),
+                       early: _Early | None = None,
                        ) -> tuple[dict[str, float], dict[str, EpisodeHead], dict[str, Episode]]:
         """Fused episode scores (vector + BM25), with neighbour, date and speaker rescoring; the heads
         of the episodes ranked, and the whole episodes read on the way (neighbours, a date's turns).
@@ -209,7 +214,6 @@ class Retriever:
         Ranking reads heads only (who, when, how long): whole episodes are read for the block alone.
         ``known``: the question without the people it names and its vector (one index call for both).
         ``early``: the searches that need no vector, started on the side thread before the embedding.
-        ``exclude``: the caller's own messages (the question), which never date an event it names.
         """
         early = early or _Early()
         kn = self.knobs
@@ -310,21 +314,18 @@ class Retriever:
             for uid, h in heads.items():
                 if any(s <= h.reference_time < e for s, e in windows):
                     scores[uid] = scores.get(uid, 0.0) + kn.date_boost
-        anchor = event_anchor(query) if kn.event_boost else None
-        if anchor is not None:
+        if early.dated is not None:
             # "before getting the Air Fryer": the turn that best matches the event dates it, and the
             # episodes on the side the question asks about (its day included) gain event_boost
-            side, event = anchor
-            hits, found = self.store.search_episode_text(user_id, event, len(exclude) + 1)
+            dated, found = early.dated()
             got.update(found)
-            dated = next((i for i, _ in hits if i not in exclude), None)
             if dated is not None:
                 self._read_heads(user_id, heads, [dated], got)
             if dated in heads:
                 day = heads[dated].reference_time.date()
                 for uid, h in heads.items():
                     when = h.reference_time.date()
-                    if uid in scores and (when <= day if side == "before" else when >= day):
+                    if uid in scores and (when <= day if early.side == "before" else when >= day):
                         scores[uid] += kn.event_boost
         if kn.speaker_boost and speakers:
             # who said it filters among turns about the question: a turn of the speaker's that shares
@@ -343,6 +344,13 @@ class Retriever:
                 scores[uid] *= 1.0 + kn.opener_weight
         return scores, heads, full
 
+    def _dated_turn(self, user_id: str, event: str,
+                    exclude: Collection[str]) -> tuple[str | None, dict[str, EpisodeHead]]:
+        """The turn that best matches the event a question is dated by (BM25), never one of the caller's
+        own messages (the question matches its own words best); the heads that came with the search."""
+        hits, found = self.store.search_episode_text(user_id, event, len(exclude) + 1)
+        return next((i for i, _ in hits if i not in exclude), None), found
+
     def candidates(self, user_id: str, query: str, *, pool: int | None = None,
                    kinds: Sequence[str] = ("fact", "entity", "episode", "observation"),
                    budgeted: bool = True, now: datetime | None = None, shown: int | None = None,
@@ -353,7 +361,8 @@ class Retriever:
         by relevance per length; ``search`` ranks by relevance alone. ``now``: the question's own
         date, against which relative phrases ("last week") are read (none: they are not). ``shown``:
         the most entities or observations the block can show (none: no limit, rank ``pool``).
-        ``exclude``: the caller's own latest messages (ranked all the same; the caller drops them).
+        ``exclude``: the caller's own latest messages (ranked all the same; the caller drops them), which
+        never date an event the question names.
         """
         pool = pool or self.pool
         kn = self.knobs
@@ -398,6 +407,11 @@ class Retriever:
             types = asked_types(query) if rescore and kn.type_weight else set()
             if types:
                 early.typed = self._start(self._type_hits, user_id, types, epool)
+            anchor = event_anchor(query) if rescore and kn.event_boost else None
+            if anchor is not None:  # read beside the embedding where reads are round trips (``_overlapped``)
+                early.side = anchor[0]
+                early.dated = (self._overlapped(self._dated_turn, user_id, anchor[1], exclude)
+                               or partial(self._dated_turn, user_id, anchor[1], exclude))
         side_text = self._start(self._text_hits, user_id, side, query)
         if later is not None:
             touching = self._start(self._touching_named, user_id, later, fpool) if "fact" in kinds else None
@@ -417,7 +431,7 @@ class Retriever:
         episodes: dict[str, Episode] = {}
         if ranks_episodes:
             episode_scores, heads, episodes = self._rank_episodes(user_id, query, qvec, epool, rescore,
-                                                                  now, known, sims, early, exclude)
+                                                                  now, known, sims, early)
             if budgeted and kn.length_alpha:
                 for uid, h in heads.items():
                     if uid in episode_scores and h.length > kn.length_ref:

@@ -45,3 +45,34 @@ def test_named_entities_read_beside_the_embedding_give_the_same_block(
         assert "Octavia Butler" in beside[0] and "Lisbon" in beside[0]
     finally:
         memory.close()
+
+
+def test_the_turn_an_event_is_dated_by_read_beside_the_embedding_gives_the_same_block(
+        postgres_url: str, tmp_path: Path, real_embedder: Any, real_extractor: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    memory = Memory(config=MemoryConfig(home=tmp_path / "home", database_url=postgres_url),
+                    embedder=real_embedder, extractor=real_extractor)
+    try:
+        told = [("2024-03-01", "I bought a new slow cooker for the kitchen, I love it"),
+                ("2024-04-01", "I finally got the Air Fryer today!"),
+                ("2024-05-01", "I bought a new blender for the kitchen, I love it")]
+        for side in ("after", "before"):  # a user each: one asker's earlier question would date the event
+            memory.user.add(user_id=side)
+            asked = (*told, ("2024-06-01", f"What kitchen gadget did I buy {side} getting the Air Fryer?"))
+            for n, (day, text) in enumerate(asked):
+                memory.thread.create(thread_id=f"{side}-{n}", user_id=side)
+                memory.thread.add_messages(f"{side}-{n}", messages=[
+                    Message(role="user", name="Jane Smith", content=text, created_at=f"{day}T09:00:00Z")])
+
+        def first_bought() -> list[str]:
+            chosen = [memory.thread.get_user_context(f"{side}-3", token_budget=400).episodes
+                      for side in ("after", "before")]
+            return [next(e.content for e in episodes if "bought" in e.content) for episodes in chosen]
+
+        beside = first_bought()
+        monkeypatch.setattr(memory._core.store, "round_trips", False)  # every read in turn, on the calling thread
+        assert first_bought() == beside
+        # the question's own thread never dates the Air Fryer: the purchase on the side it asks about comes first
+        assert "blender" in beside[0] and "slow cooker" in beside[1]
+    finally:
+        memory.close()

@@ -79,10 +79,15 @@ def test_a_question_asking_for_several_things_favours_the_news_a_session_opens_w
     assert ratio("What pets has Jane adopted?") > 1.0
 
 
-def test_a_question_dated_by_another_event_selects_that_side_of_it(memory: Memory) -> None:
+def _purchases_around_the_air_fryer(memory: Memory) -> None:
+    """Two purchases told alike, a month before and a month after the Air Fryer came."""
     _say(memory, "s1", [("Jane", "I bought a new slow cooker for the kitchen, I love it")], DAY)
     _say(memory, "s2", [("Jane", "I finally got the Air Fryer today!")], DAY + timedelta(days=30))
     _say(memory, "s3", [("Jane", "I bought a new blender for the kitchen, I love it")], DAY + timedelta(days=60))
+
+
+def test_a_question_dated_by_another_event_selects_that_side_of_it(memory: Memory) -> None:
+    _purchases_around_the_air_fryer(memory)
 
     def first(query: str) -> str:
         hits = memory.graph.search(user_id="jane", query=query, scope="episodes", limit=3)
@@ -95,9 +100,7 @@ def test_a_question_dated_by_another_event_selects_that_side_of_it(memory: Memor
 
 
 def test_the_question_itself_never_dates_the_event_it_names(memory: Memory) -> None:
-    _say(memory, "s1", [("Jane", "I bought a new slow cooker for the kitchen, I love it")], DAY)
-    _say(memory, "s2", [("Jane", "I finally got the Air Fryer today!")], DAY + timedelta(days=30))
-    _say(memory, "s3", [("Jane", "I bought a new blender for the kitchen, I love it")], DAY + timedelta(days=60))
+    _purchases_around_the_air_fryer(memory)
     # the question, asked later in a thread of its own after a greeting (both are the read's query),
     # matches "getting the Air Fryer" best of all
     _say(memory, "q", [("Jane", "Hello again"), ("Jane", "What kitchen gadget did I buy after getting the Air Fryer?")],

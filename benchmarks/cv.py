@@ -286,6 +286,17 @@ def _baselines(histories: list[History], embedder: Any, out: dict[str, Any], by_
                                     for c, v in result.scores[name].by_category().items()))
 
 
+def _embedder(args: argparse.Namespace) -> Any:
+    """The embedder a run asks for (a cache holds one embedder's vectors: give each its own --cache)."""
+    if args.embedder == "e5":
+        from agent_memory.embedding.e5 import E5Embedder
+
+        return E5Embedder()
+    from agent_memory.embedding.minilm import MiniLMEmbedder
+
+    return MiniLMEmbedder(quantized=not args.fp32)
+
+
 def main(argv: list[str] | None = None) -> int:
     paths = default_paths(ROOT)
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cv", description=__doc__,
@@ -308,14 +319,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="LongMemEval: also score BM25, dense and RRF on the same histories")
     parser.add_argument("--fp32", action="store_true",
                         help="embed with the shipped fp32 graph (caches built before the quantized default)")
+    parser.add_argument("--embedder", choices=("minilm", "e5"), default="minilm",
+                        help="the memory's embedder (e5: the optional multilingual-e5-small; its own cache dir)")
     args = parser.parse_args(argv)
     settings = settings_grid(args.sweep, args.one_at_a_time)
 
-    from agent_memory.embedding.minilm import MiniLMEmbedder
-
     from .baselines import CachingEmbedder
 
-    embedder = CachingEmbedder(MiniLMEmbedder(quantized=not args.fp32), args.cache / "embeddings.npz")
+    embedder = CachingEmbedder(_embedder(args), args.cache / "embeddings.npz")
     out: dict[str, Any] = {"settings": settings}
     cpu0 = time.process_time()
     if not args.skip_locomo:
@@ -347,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             done = json.loads(meta.read_text())
             lme = [h for h in lme if h.hid in done]
         # its own file: a LongMemEval run and a LoCoMo sweep may overlap
-        embedder = CachingEmbedder(MiniLMEmbedder(quantized=not args.fp32), args.cache / "embeddings_lme.npz")
+        embedder = CachingEmbedder(_embedder(args), args.cache / "embeddings_lme.npz")
         cached_l = CachedSet(args.cache / "longmemeval", lme, embedder)
         embedder.save()
         memoise_reads(cached_l.memory)

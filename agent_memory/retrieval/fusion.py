@@ -12,8 +12,8 @@ import numpy as np
 
 from ..models import Fact
 
-__all__ = ["fact_similarity", "jaccard_matrix", "mention_scores", "mmr_order", "own_turns_around", "recency_weight",
-           "rrf", "word_set"]
+__all__ = ["add_scaled", "fact_similarity", "jaccard_matrix", "mention_scores", "minmax_fuse", "mmr_order",
+           "own_turns_around", "recency_weight", "rerank_facts", "rrf", "word_set"]
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T", bound="_Turn")
@@ -34,6 +34,28 @@ def rrf(rankings: Sequence[Sequence[K]], *, k: int = 60, weights: Sequence[float
         for rank, key in enumerate(ranking, start=1):
             scores[key] = scores.get(key, 0.0) + w / (k + rank)
     return scores
+
+
+def minmax_fuse(scored: Sequence[tuple[Mapping[K, float], float]]) -> dict[K, float]:
+    """Each ``(scores, weight)`` min-max normalised over its own hits (all 1.0 when they tie), weighted, summed."""
+    fused: dict[K, float] = {}
+    for sc, w in scored:
+        if not sc:
+            continue
+        lo, hi = min(sc.values()), max(sc.values())
+        for i, v in sc.items():
+            fused[i] = fused.get(i, 0.0) + w * ((v - lo) / (hi - lo) if hi > lo else 1.0)
+    return fused
+
+
+def add_scaled(scores: Mapping[K, float], hits: Mapping[K, float], weight: float) -> dict[K, float]:
+    """``scores`` with each of ``hits`` added as ``weight`` times its share of the best hit."""
+    out = dict(scores)
+    if hits:
+        top = max(hits.values())
+        for i, v in hits.items():
+            out[i] = out.get(i, 0.0) + weight * v / top
+    return out
 
 
 def word_set(text: str) -> frozenset[str]:
@@ -99,6 +121,19 @@ def fact_similarity(facts: Sequence[Fact]) -> np.ndarray:
                 if facts[i].target_uuid != facts[j].target_uuid:
                     sim[i, j] = 0.0
     return sim
+
+
+def rerank_facts(facts: Sequence[Fact], scores: Mapping[str, float], now: datetime, limit: int,
+                 keep: float) -> list[tuple[Fact, float]]:
+    """The best ``limit`` facts by fused score (recent ones a little ahead), diversified by MMR; a fact
+    scoring below ``keep`` times the best gives way: it earns its place by relevance, not by a count."""
+    rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now)) for f in facts]
+    order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:limit]
+    best, rel = [facts[i] for i in order], [rel[i] for i in order]
+    by_id = dict(zip((f.uuid for f in best), rel))
+    bar = keep * max(rel, default=0.0)
+    ranked = [best[i] for i in mmr_order(rel, fact_similarity(best), lambda_=0.75)]
+    return [(f, by_id[f.uuid]) for f in ranked if by_id[f.uuid] >= bar]
 
 
 def own_turns_around(source: str, who: str | None, neighbours: Sequence[T],

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -13,51 +12,23 @@ import numpy as np
 
 from .._time import utcnow
 from ..embedding.base import Embedder
-from ..models import Entity, Episode, Fact, Observation, Role, SearchResult, SearchScope
+from ..models import Entity, Episode, Fact, Role, SearchResult, SearchScope
 from ..storage.base import EpisodeHead, GraphStore, Kind
 from ..text import content_words, normalize_name
+from .candidates import Candidates, EarlySearches
 from .filters import SearchFilters, episode_ok, fact_ok
-from .fusion import fact_similarity, mention_scores, mmr_order, own_turns_around, recency_weight, rrf
+from .fusion import add_scaled, mention_scores, minmax_fuse, rerank_facts, rrf
 from .knobs import Knobs
 from .memo import ReadMemo
 from .question import asked_types, asks_for_many, name_grams, name_phrases, without
 from .relevance import attach_relevance
+from .rescore import Rescoring
 from .when import event_anchor, query_dates
 
 __all__ = ["Candidates", "Knobs", "Retriever", "SearchFilters", "query_dates"]
 
 R = TypeVar("R")
-_FETCH_WINDOW = timedelta(days=12)  # a time window this short brings in all its episodes
-@dataclass
-class Candidates:
-    """Ranked records of every kind, best first, with their fused scores."""
-
-    facts: list[tuple[Fact, float]] = field(default_factory=list)
-    entities: list[tuple[Entity, float]] = field(default_factory=list)
-    episodes: list[tuple[Episode, float]] = field(default_factory=list)
-    observations: list[tuple[Observation, float]] = field(default_factory=list)
-    # the order candidate episodes were added (uuid -> a number that grows with it): turns that
-    # share a timestamp are shown in conversation order
-    episode_order: dict[str, int] = field(default_factory=dict)
-    # cosine of the query and the stored vector of each record the vector index returned: uuid -> cosine
-    similarity: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class _Early:
-    """Episode searches that need no vector, started on a side thread before the query is embedded;
-    each a call that waits for its result (None: not started). ``bm25``: the first ranking's BM25, of
-    the question without the people it names when ``by_rest``, else of the whole question; ``typed``:
-    the turns naming things of the kind it asks for; ``dated``: for a question dated by another event,
-    the turn that dates it (``Retriever._dated_turn``), and ``side`` the side it asks about. The BM25
-    hits come with their heads."""
-
-    bm25: Callable[[], tuple[list[tuple[str, float]], dict[str, EpisodeHead]]] | None = None
-    by_rest: bool = False
-    people: tuple[str, ...] = ()  # the names taken out of the question when ``by_rest``
-    typed: Callable[[], dict[str, float]] | None = None
-    dated: Callable[[], tuple[str | None, dict[str, EpisodeHead]]] | None = None
-    side: str = "before"
+_EVENT_HITS = 5  # the turns read for the one that dates an event (beside the caller's own)
 
 
 class Retriever:
@@ -145,15 +116,7 @@ class Retriever:
         return list(unique.values())
 
     def _fuse(self, dense: dict[str, float], lexical: dict[str, float]) -> dict[str, float]:
-        """Each list min-max normalised over its own hits, weighted and summed."""
-        fused: dict[str, float] = {}
-        for w, sc in zip((self.knobs.dense_weight, self.knobs.bm25_weight), (dense, lexical)):
-            if not sc:
-                continue
-            lo, hi = min(sc.values()), max(sc.values())
-            for i, v in sc.items():
-                fused[i] = fused.get(i, 0.0) + w * ((v - lo) / (hi - lo) if hi > lo else 1.0)
-        return fused
+        return minmax_fuse([(dense, self.knobs.dense_weight), (lexical, self.knobs.bm25_weight)])
 
     def _type_hits(self, user_id: str, types: set[str], pool: int) -> dict[str, float]:
         """The turns that mention entities of these types, through the graph (``mention_scores``).
@@ -172,18 +135,6 @@ class Retriever:
     def forget(self, user_id: str) -> None:
         """Drop what the retriever keeps of a user's records (after a delete)."""
         self.memo.forget(user_id)
-
-    def _typed(self, fused: dict[str, float], hits: dict[str, float]) -> dict[str, float]:
-        """A question asking for a kind of thing ("which cities", "what books") is answered by turns
-        that name things of that kind: the graph knows which entities are places or works, so the turns
-        naming them (``hits``, from ``_type_hits``) join the ranking with ``type_weight``."""
-        if not hits:
-            return fused
-        out = dict(fused)
-        top = max(hits.values())
-        for uid, v in hits.items():
-            out[uid] = out.get(uid, 0.0) + self.knobs.type_weight * v / top
-        return out
 
     def _read_heads(self, user_id: str, heads: dict[str, EpisodeHead], ids: Iterable[str],
                     got: dict[str, EpisodeHead] | None = None) -> None:
@@ -206,7 +157,7 @@ class Retriever:
     def _rank_episodes(self, user_id: str, query: str, qvec: np.ndarray, pool: int,
                        rescore: bool = True, now: datetime | None = None,
                        known: tuple[str, np.ndarray] | None = None, sims: dict[str, float] | None = None,
-                       early: _Early | None = None,
+                       early: EarlySearches | None = None,
                        ) -> tuple[dict[str, float], dict[str, EpisodeHead], dict[str, Episode]]:
         """Fused episode scores (vector + BM25), with neighbour, date and speaker rescoring; the heads
         of the episodes ranked, and the whole episodes read on the way (neighbours, a date's turns).
@@ -215,7 +166,7 @@ class Retriever:
         ``known``: the question without the people it names and its vector (one index call for both).
         ``early``: the searches that need no vector, started on the side thread before the embedding.
         """
-        early = early or _Early()
+        early = early or EarlySearches()
         kn = self.knobs
         got: dict[str, EpisodeHead] = {}  # heads that came with the searches and neighbour reads
         if known is not None:  # both vector rankings in one index call
@@ -280,76 +231,31 @@ class Retriever:
         types = asked_types(query) if kn.type_weight else set()
         if types:
             typed = early.typed() if early.typed is not None else self._type_hits(user_id, types, pool)
-            fused = self._typed(fused, typed)
+            # a question asking for a kind of thing ("which cities", "what books") is answered by turns
+            # naming things of that kind: the graph knows which entities are places or works
+            fused = add_scaled(fused, typed, kn.type_weight)
             self._read_heads(user_id, heads, fused, got)
-        scores = dict(fused)
-        if kn.neighbour_weight and kn.neighbour_sources:
-            sources = [uid for uid in ranked[:kn.neighbour_sources] if uid in heads]
-            adjacent, found = self.store.adjacent_with_heads(user_id, sources)  # one read for all of them
-            got.update(found)
-            for uid in sources:
-                for nb in adjacent.get(uid, []):
-                    scores[nb.uuid] = scores.get(nb.uuid, 0.0) + kn.neighbour_weight * fused[uid]
-                    full.setdefault(nb.uuid, nb)
-            if kn.own_turn_weight and speakers:
-                # A named speaker's story goes on in their own next turn, after the other's reply (two
-                # steps away in a chat): their turns on either side of a strong hit of theirs gain too.
-                own = [uid for uid in sources if heads[uid].name and normalize_name(heads[uid].name) in speakers]
-                around = [nb.uuid for uid in own for nb in adjacent.get(uid, [])]
-                beyond, found = self.store.adjacent_with_heads(user_id, around) if around else ({}, {})
-                got.update(found)
-                for uid in own:
-                    for ep in own_turns_around(uid, heads[uid].name, adjacent.get(uid, []), beyond):
-                        scores[ep.uuid] = scores.get(ep.uuid, 0.0) + kn.own_turn_weight * fused[uid]
-                        full.setdefault(ep.uuid, ep)
-        # A question about a time selects it: the episodes of the times it names (those found, and
-        # every one of a window of a few days) gain date_boost; the content orders them.
-        windows = query_dates(query, now)[:4] if kn.date_boost else []
-        for start, end in windows:
-            if end - start <= _FETCH_WINDOW:
-                for ep in self.store.list_episodes(user_id, since=start, until=end, limit=pool):
-                    full.setdefault(ep.uuid, ep)
-        self._read_heads(user_id, heads, full, got)
-        if windows:
-            for uid, h in heads.items():
-                if any(s <= h.reference_time < e for s, e in windows):
-                    scores[uid] = scores.get(uid, 0.0) + kn.date_boost
+        step = Rescoring(self.store, user_id, kn, partial(self._read_heads, user_id), dict(fused), heads, got, full)
+        step.neighbours(fused, ranked, speakers)
+        step.dates(query_dates(query, now)[:4] if kn.date_boost else [], pool)
         if early.dated is not None:
-            # "before getting the Air Fryer": the turn that best matches the event dates it, and the
-            # episodes on the side the question asks about (its day included) gain event_boost
-            dated, found = early.dated()
-            got.update(found)
-            if dated is not None:
-                self._read_heads(user_id, heads, [dated], got)
-            if dated in heads:
-                day = heads[dated].reference_time.date()
-                for uid, h in heads.items():
-                    when = h.reference_time.date()
-                    if uid in scores and (when <= day if early.side == "before" else when >= day):
-                        scores[uid] += kn.event_boost
+            step.event(early.dated(), early.side)
         if kn.speaker_boost and speakers:
-            # who said it filters among turns about the question: a turn of the speaker's that shares
-            # no word with the question ("Take care!") gains nothing from the name
-            for uid, h in heads.items():
-                if h.name and uid in scores and normalize_name(h.name) in speakers and uid in about:
-                    scores[uid] *= 1.0 + kn.speaker_boost
+            step.speaker(speakers, about)
         if kn.opener_weight and asks_for_many(query):
-            # A question asking for several things ("What pets does Nate have?") gathers news, which the
-            # first turns of a session bring ("since we last talked, I adopted a puppy"): a thread's first
-            # two turns among the best ``2 * self.pool`` candidates (those a gain can bring into a block) gain.
-            best = sorted(scores, key=scores.__getitem__, reverse=True)[:2 * self.pool]
-            threads = sorted({hd.thread_id for uid in best if (hd := heads.get(uid)) is not None and hd.thread_id})
-            openers = self.store.thread_openers(user_id, threads, 2) if threads else {}
-            for uid in {u for first in openers.values() for u in first} & set(best):
-                scores[uid] *= 1.0 + kn.opener_weight
-        return scores, heads, full
+            step.openers(2 * self.pool)
+        return step.scores, heads, full
 
     def _dated_turn(self, user_id: str, event: str,
                     exclude: Collection[str]) -> tuple[str | None, dict[str, EpisodeHead]]:
-        """The turn that best matches the event a question is dated by (BM25), never one of the caller's
-        own messages (the question matches its own words best); the heads that came with the search."""
-        hits, found = self.store.search_episode_text(user_id, event, len(exclude) + 1)
-        return next((i for i, _ in hits if i not in exclude), None), found
+        """The turn that best matches the event a question is dated by (BM25), and the heads that came
+        with the search. Not one of the caller's own messages, nor a turn that is itself dated by an event
+        (an earlier "what did I buy before getting the Air Fryer?"): those name the event in the question's
+        own words, better than the turn that told it, but later."""
+        hits, found = self.store.search_episode_text(user_id, event, len(exclude) + _EVENT_HITS)
+        ids = [i for i, _ in hits if i not in exclude]
+        told = {e.uuid: e for e in self.store.get_episodes(user_id, ids)} if ids else {}
+        return next((i for i in ids if i in told and event_anchor(told[i].content) is None), None), found
 
     def candidates(self, user_id: str, query: str, *, pool: int | None = None,
                    kinds: Sequence[str] = ("fact", "entity", "episode", "observation"),
@@ -397,7 +303,7 @@ class Retriever:
         side = {k: n for k, n in wanted if k in kinds}
         # What needs no vector starts on side threads while the model embeds the query: the BM25
         # searches, the named entities' facts, and the episode reads the ranking may ask for.
-        early = _Early()
+        early = EarlySearches()
         if ranks_episodes:
             # a named speaker's turns are ranked by the rest of the question
             early.by_rest = rescore and len(texts) == 2
@@ -458,14 +364,7 @@ class Retriever:
                 said.update(self._heads(user_id, sorted(sources - said.keys())))
                 facts = [f for f in facts if not f.episodes or any(
                     u in said and said[u].role != Role.assistant for u in f.episodes)]
-            rel = [scores[f.uuid] * (0.85 + 0.15 * recency_weight(f.valid_at, now or utcnow())) for f in facts]
-            order = sorted(range(len(facts)), key=lambda i: rel[i], reverse=True)[:fpool]
-            facts, rel = [facts[i] for i in order], [rel[i] for i in order]
-            ranked = [facts[i] for i in mmr_order(rel, fact_similarity(facts), lambda_=0.75)]
-            by_id = dict(zip((f.uuid for f in facts), rel))
-            # a fact earns its place by relevance, not by a fixed count: far below the best it gives way
-            bar = kn.fact_keep * max(rel, default=0.0)
-            out.facts = [(f, by_id[f.uuid]) for f in ranked if by_id[f.uuid] >= bar]
+            out.facts = rerank_facts(facts, scores, now or utcnow(), fpool, kn.fact_keep)
 
         if "episode" in kinds:
             read_eps = whole() if whole is not None else self.store.get_episodes(user_id, unread)

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent_memory.retrieval.fusion import jaccard_matrix, mention_scores, mmr_order, rrf, word_set
+from agent_memory.models import Fact
+from agent_memory.retrieval.fusion import (
+    add_scaled,
+    jaccard_matrix,
+    mention_scores,
+    minmax_fuse,
+    mmr_order,
+    rerank_facts,
+    rrf,
+    word_set,
+)
 
 T = TypeVar("T")
 
@@ -85,7 +96,6 @@ def test_mmr_over_a_jaccard_matrix_picks_what_mmr_picks(texts: list[str], data: 
 
 
 def test_a_question_naming_a_calendar_date_reads_that_day_or_month() -> None:
-    from datetime import datetime, timezone
 
     from agent_memory.retrieval.search import query_dates
 
@@ -110,3 +120,45 @@ def test_mention_scores_favour_turns_naming_more_and_rarer_things() -> None:
     assert list(mention_scores(mentions, 2)) == ["t4", "t5"]
     assert mention_scores(list(reversed(mentions)), 10) == scores  # the same floats whatever the read order
     assert mention_scores([], 10) == {}
+
+
+@given(st.dictionaries(st.sampled_from("abcdef"), st.floats(-50, 50)), st.dictionaries(st.sampled_from("abcdef"),
+       st.floats(0, 30)))
+def test_minmax_fusion_puts_each_list_on_one_scale(dense: dict[str, float], lexical: dict[str, float]) -> None:
+    fused = minmax_fuse([(dense, 0.7), (lexical, 1.0)])
+    assert set(fused) == set(dense) | set(lexical)
+    assert all(-1e-9 <= v <= 1.7 + 1e-9 for v in fused.values())  # a list's best adds its whole weight
+    if dense and lexical:
+        best = max(dense, key=dense.__getitem__)
+        assert fused[best] >= 0.7 - 1e-9
+
+
+def test_minmax_fusion_of_tied_hits_counts_each_fully() -> None:
+    assert minmax_fuse([({"a": 3.0, "b": 3.0}, 0.5), ({}, 1.0)]) == {"a": 0.5, "b": 0.5}
+
+
+def test_add_scaled_gives_the_best_hit_the_whole_weight() -> None:
+    scores = {"a": 1.0, "b": 0.5}
+    out = add_scaled(scores, {"b": 4.0, "c": 2.0}, 0.3)
+    assert out == {"a": 1.0, "b": 0.8, "c": 0.15}
+    assert scores == {"a": 1.0, "b": 0.5}  # the caller's scores are left as they were
+    assert add_scaled(scores, {}, 0.3) == scores
+
+
+def _fact(text: str, days_ago: int, now: datetime) -> Fact:
+    return Fact(user_id="u", source_uuid="s", target_uuid="t", relation="R", fact=text,
+                valid_at=now - timedelta(days=days_ago))
+
+
+def test_rerank_facts_keeps_the_relevant_and_drops_the_far_below() -> None:
+    now = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    strong = _fact("Jane moved to Denver", 1, now)
+    twin = _fact("Jane moved to Denver in March", 1, now)
+    other = _fact("Jane works at Acme as an engineer", 400, now)
+    weak = _fact("Jane likes tea", 1, now)
+    scores = {strong.uuid: 1.0, twin.uuid: 0.95, other.uuid: 0.9, weak.uuid: 0.2}
+    ranked = rerank_facts([weak, other, twin, strong], scores, now, limit=10, keep=0.5)
+    assert [f for f, _ in ranked][0] is strong
+    assert weak not in [f for f, _ in ranked]  # below half the best: gives way
+    assert [f for f, _ in ranked][1] is other  # the near-copy of the best waits behind a different fact
+    assert len(rerank_facts([weak, other, twin, strong], scores, now, limit=2, keep=0.0)) == 2

@@ -108,3 +108,16 @@ def test_the_question_itself_never_dates_the_event_it_names(memory: Memory) -> N
     ctx = memory.thread.get_user_context("q", token_budget=400)
     chosen = [e.content for e in ctx.episodes if "bought" in e.content]  # in the order they were chosen
     assert len(chosen) == 2 and "blender" in chosen[0]
+
+
+def test_an_earlier_question_about_the_event_does_not_date_it(memory: Memory) -> None:
+    _purchases_around_the_air_fryer(memory)
+    # asked last month, in another thread: it names the event as the question does, later than the turn that
+    # told it; the turn that told it dates the event still
+    _say(memory, "q1", [("Jane", "What kitchen gadget did I buy before getting the Air Fryer?")],
+         DAY + timedelta(days=75))
+    _say(memory, "q2", [("Jane", "What kitchen gadget did I buy after getting the Air Fryer?")],
+         DAY + timedelta(days=90))
+    ctx = memory.thread.get_user_context("q2", token_budget=400)
+    chosen = [e.content for e in ctx.episodes if "bought" in e.content]
+    assert len(chosen) == 2 and "blender" in chosen[0]

@@ -146,6 +146,40 @@ def exact_query_vectors(memory: Memory) -> None:
     retriever.embedder = _BatchKeyed(getattr(retriever.embedder, "inner", retriever.embedder))  # type: ignore[assignment]
 
 
+def exact_vectors(memory: Memory) -> None:
+    """Vector queries answered exactly (numpy over the index's stored vectors, read once per user and kind)
+    instead of by Chroma's HNSW graph, which each new process rebuilds a little differently: repeatable
+    figures, so two versions of the code can be compared run against run."""
+    import numpy as np
+
+    index = memory._core.store.index
+    kept: dict[tuple[str, str], tuple[list[str], Any]] = {}
+
+    def stored(user_id: str, kind: str) -> tuple[list[str], Any]:
+        if (user_id, kind) not in kept:
+            _, handle = index._collection(user_id, kind, False)
+            got = handle.get(include=["embeddings"]) if handle is not None else {"ids": [], "embeddings": []}
+            order = sorted(range(len(got["ids"])), key=lambda i: got["ids"][i])
+            kept[(user_id, kind)] = ([got["ids"][i] for i in order],
+                                     np.asarray([got["embeddings"][i] for i in order], dtype=np.float32))
+        return kept[(user_id, kind)]
+
+    def query_many(user_id: str, kind: Any, vectors: Any, k: int) -> list[list[tuple[str, float]]]:
+        ids, matrix = stored(user_id, kind)
+        out = []
+        for row in np.atleast_2d(np.asarray(vectors, dtype=np.float32)):
+            if not ids or k <= 0:
+                out.append([])
+                continue
+            sims = matrix @ (row / max(float(np.linalg.norm(row)), 1e-12))
+            best = np.argsort(-sims, kind="stable")[:k]
+            out.append([(ids[i], float(sims[i])) for i in best])
+        return out
+
+    index.query_many = query_many
+    index.query = lambda user_id, kind, vector, k: query_many(user_id, kind, vector, k)[0]
+
+
 @contextmanager
 def applied(memory: Memory, setting: dict[str, float]) -> Iterator[None]:
     """Retrieval and render knobs set for the duration; candidates memoised per query (budgets share them)."""
@@ -319,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="LongMemEval: also score BM25, dense and RRF on the same histories")
     parser.add_argument("--fp32", action="store_true",
                         help="embed with the shipped fp32 graph (caches built before the quantized default)")
+    parser.add_argument("--exact-vectors", action="store_true",
+                        help="exact vector search instead of Chroma's HNSW (repeatable run to run; see exact_vectors)")
     parser.add_argument("--embedder", choices=("minilm", "e5"), default="minilm",
                         help="the memory's embedder (e5: the optional multilingual-e5-small; its own cache dir)")
     args = parser.parse_args(argv)
@@ -333,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         locomo = load_locomo(args.locomo)
         cached = CachedSet(args.cache / "locomo", locomo, embedder)
         embedder.save()
+        if args.exact_vectors:
+            exact_vectors(cached.memory)
         memoise_reads(cached.memory)
         exact_query_vectors(cached.memory)
         hids = [h.hid for h in locomo]
@@ -361,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         embedder = CachingEmbedder(_embedder(args), args.cache / "embeddings_lme.npz")
         cached_l = CachedSet(args.cache / "longmemeval", lme, embedder)
         embedder.save()
+        if args.exact_vectors:
+            exact_vectors(cached_l.memory)
         memoise_reads(cached_l.memory)
         exact_query_vectors(cached_l.memory)
         out["longmemeval"] = {}

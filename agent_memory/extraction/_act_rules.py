@@ -41,6 +41,9 @@ from ._targets import (
 
 __all__ = ["ACT_RULES"]
 
+_HABIT_PREPS = frozenset(("in", "on", "at", "about", "with", "for", "around", "through"))
+_BARE_ADVERBS = frozenset(("too", "also", "really", "just", "so", "still", "always", "usually", "often", "much"))
+
 Token = Any
 
 
@@ -81,11 +84,23 @@ def _activity(c: Clause, rel: str, comp: Token, m: dict[int, Mention]) -> list[D
     lemma, obj = verb_lemma(comp), dobj(comp)
     if lemma in LIGHT_VERBS or (obj is not None and (is_junk(obj) or anaphoric(obj, strict=False))):
         return []
-    loose = any(x.dep_ in ("prep", "ccomp", "advmod") for x in comp.children)
-    if obj is None and (lemma in BARE_GERUNDS or loose):
-        return []  # "loves watching", "loves escaping into ...": too little to mean anything alone
     words, ids = [gerund(lemma)], {comp.i} | {t.i for t in comp.children if t.dep_ in ("aux", "prt")}
-    if obj is not None:
+    if obj is None:
+        # "loves watching", "loves escaping into ...", "loves knowing that ...": too little alone; a real
+        # verb's place or topic says what the habit is ("loves hiking in the mountains")
+        if lemma in BARE_GERUNDS or comp.tag_ not in ("VBG", "VB") or any(x.dep_ == "ccomp" for x in comp.children):
+            return []
+        where = next((p for p in comp.children if p.dep_ == "prep" and p.lower_ in _HABIT_PREPS
+                      and any(x.dep_ == "pobj" for x in p.children)), None)
+        if where is not None:
+            place = noun_phrase(next(x for x in where.children if x.dep_ == "pobj"))
+            if any(is_junk(t) or anaphoric(t, strict=False) for t in place if t.pos_ in ("NOUN", "PROPN", "PRON")):
+                return []
+            words += [where.lower_, " ".join(t.text for t in place)]
+            ids |= {where.i} | _ids(place)
+        elif any(x.dep_ == "prep" or (x.dep_ == "advmod" and x.lower_ not in _BARE_ADVERBS) for x in comp.children):
+            return []  # "loves going back to it", "loves hanging out": the rest does not say
+    else:
         phrase = noun_phrase(obj)
         words.append(canonical_name(phrase))
         ids |= _ids(phrase)

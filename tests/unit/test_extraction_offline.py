@@ -135,6 +135,22 @@ def test_lists_give_one_fact_each(ex: OfflineExtractor) -> None:
     assert {f.target for f in find(x, "LIKES")} == {"pottery", "hiking"}
 
 
+def test_a_habit_keeps_the_place_or_topic_that_says_what_it_is(ex: OfflineExtractor) -> None:
+    # a trait or habit (issue 15's open-domain questions): the phrase after the verb belongs to it
+    habits = {
+        "I love hiking on weekends.": "Jane Smith loves hiking on weekends.",
+        "I love learning about different cultures.": "Jane Smith loves learning about different cultures.",
+        "I love experimenting in the kitchen.": "Jane Smith loves experimenting in the kitchen.",
+        "I love traveling too.": "Jane Smith loves traveling.",
+    }
+    for text, sentence in habits.items():
+        assert [f.fact for f in find(run(ex, text), "LIKES")] == [sentence], text
+    # a light verb or a phrase that points elsewhere still says too little
+    for text in ("I love going back to it.", "I love knowing that you are safe.", "I love getting lost in books.",
+                 "I love hanging out with them."):
+        assert find(run(ex, text), "LIKES") == [], f"{text!r} -> {triples(run(ex, text))}"
+
+
 # -- endings -----------------------------------------------------------------------------------
 
 ENDINGS = [

@@ -116,6 +116,7 @@ class Retriever:
         return list(unique.values())
 
     def _fuse(self, dense: dict[str, float], lexical: dict[str, float]) -> dict[str, float]:
+        """The vector and BM25 hits on one scale (``minmax_fuse``), with the knobs' weights."""
         return minmax_fuse([(dense, self.knobs.dense_weight), (lexical, self.knobs.bm25_weight)])
 
     def _type_hits(self, user_id: str, types: set[str], pool: int) -> dict[str, float]:

@@ -157,7 +157,7 @@ def exact_vectors(memory: Memory) -> None:
 
     def stored(user_id: str, kind: str) -> tuple[list[str], Any]:
         if (user_id, kind) not in kept:
-            _, handle = index._collection(user_id, kind, False)
+            _, handle = index._collection(user_id, kind, False)  # ChromaIndex only: the stored vectors
             got = handle.get(include=["embeddings"]) if handle is not None else {"ids": [], "embeddings": []}
             order = sorted(range(len(got["ids"])), key=lambda i: got["ids"][i])
             kept[(user_id, kind)] = ([got["ids"][i] for i in order],
@@ -178,6 +178,14 @@ def exact_vectors(memory: Memory) -> None:
 
     index.query_many = query_many
     index.query = lambda user_id, kind, vector, k: query_many(user_id, kind, vector, k)[0]
+
+
+def prepare_reads(memory: Memory, *, exact: bool) -> None:
+    """A cached memory made ready for a sweep: exact vector search if asked, memoised reads, batch-kept queries."""
+    if exact:
+        exact_vectors(memory)
+    memoise_reads(memory)
+    exact_query_vectors(memory)
 
 
 @contextmanager
@@ -369,10 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         locomo = load_locomo(args.locomo)
         cached = CachedSet(args.cache / "locomo", locomo, embedder)
         embedder.save()
-        if args.exact_vectors:
-            exact_vectors(cached.memory)
-        memoise_reads(cached.memory)
-        exact_query_vectors(cached.memory)
+        prepare_reads(cached.memory, exact=args.exact_vectors)
         hids = [h.hid for h in locomo]
         table: dict[int, dict[str, Scores]] = {}
         for si, setting in enumerate(settings):
@@ -399,10 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         embedder = CachingEmbedder(_embedder(args), args.cache / "embeddings_lme.npz")
         cached_l = CachedSet(args.cache / "longmemeval", lme, embedder)
         embedder.save()
-        if args.exact_vectors:
-            exact_vectors(cached_l.memory)
-        memoise_reads(cached_l.memory)
-        exact_query_vectors(cached_l.memory)
+        prepare_reads(cached_l.memory, exact=args.exact_vectors)
         out["longmemeval"] = {}
         for setting in settings:
             pooled = Scores()

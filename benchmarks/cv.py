@@ -180,10 +180,15 @@ def exact_vectors(memory: Memory) -> None:
     index.query = lambda user_id, kind, vector, k: query_many(user_id, kind, vector, k)[0]
 
 
-def prepare_reads(memory: Memory, *, exact: bool) -> None:
-    """A cached memory made ready for a sweep: exact vector search if asked, memoised reads, batch-kept queries."""
-    if exact:
+def prepare_reads(memory: Memory, *, exact: bool, sentence_vectors: str | None = None) -> None:
+    """A cached memory made ready for a sweep: exact vector search if asked (and the sentence-vector
+    experiment of ``benchmarks.sentences``), memoised reads, batch-kept queries."""
+    if exact or sentence_vectors:
         exact_vectors(memory)
+    if sentence_vectors:
+        from .sentences import patch_index
+
+        patch_index(memory, sentence_vectors)
     memoise_reads(memory)
     exact_query_vectors(memory)
 
@@ -363,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="embed with the shipped fp32 graph (caches built before the quantized default)")
     parser.add_argument("--exact-vectors", action="store_true",
                         help="exact vector search instead of Chroma's HNSW (repeatable run to run; see exact_vectors)")
+    parser.add_argument("--sentence-vectors", choices=("max", "mix", "mean"), default=None,
+                        help="the episode vector score from its sentences too (an experiment: benchmarks.sentences)")
     parser.add_argument("--embedder", choices=("minilm", "e5"), default="minilm",
                         help="the memory's embedder (e5: the optional multilingual-e5-small; its own cache dir)")
     args = parser.parse_args(argv)
@@ -377,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         locomo = load_locomo(args.locomo)
         cached = CachedSet(args.cache / "locomo", locomo, embedder)
         embedder.save()
-        prepare_reads(cached.memory, exact=args.exact_vectors)
+        prepare_reads(cached.memory, exact=args.exact_vectors, sentence_vectors=args.sentence_vectors)
         hids = [h.hid for h in locomo]
         table: dict[int, dict[str, Scores]] = {}
         for si, setting in enumerate(settings):
@@ -404,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         embedder = CachingEmbedder(_embedder(args), args.cache / "embeddings_lme.npz")
         cached_l = CachedSet(args.cache / "longmemeval", lme, embedder)
         embedder.save()
-        prepare_reads(cached_l.memory, exact=args.exact_vectors)
+        prepare_reads(cached_l.memory, exact=args.exact_vectors, sentence_vectors=args.sentence_vectors)
         out["longmemeval"] = {}
         for setting in settings:
             pooled = Scores()

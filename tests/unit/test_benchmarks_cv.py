@@ -46,3 +46,13 @@ def test_a_sweep_reads_with_the_vectors_a_memory_computes(real_embedder) -> None
     keyed.embed_batch([question])  # the question embedded alone first (a baseline, another setting)
     np.testing.assert_array_equal(keyed.embed_batch([question, rest]), read)
     np.testing.assert_array_equal(keyed.embed_batch([question]), real_embedder.embed_batch([question]))
+
+
+def test_the_sentence_experiment_splits_only_turns_that_say_several_things() -> None:
+    from benchmarks.sentences import sentences
+
+    turn = "Took a short trip to Rome last week. The food was great there! I also started a pottery class."
+    assert sentences(turn) == ["Took a short trip to Rome last week.", "The food was great there!",
+                               "I also started a pottery class."]
+    assert sentences("I went to a support group yesterday and it was powerful.") == []
+    assert sentences("Wow! That is so cool. Thanks!") == []  # one sentence worth a vector is not several

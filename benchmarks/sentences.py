@@ -14,7 +14,7 @@ previous turn's vector, as the turn's own vector has), and an episode's vector s
   place of the turn's own vector.
 
 ``patch_index`` answers the episode vector queries of a cached memory that way (on top of
-``cv.exact_vectors``); the product is unchanged. Figures and the decision: docs/BENCHMARKS.md,
+``cached_reads.exact_vectors``); the product is unchanged. Figures and the decision: docs/BENCHMARKS.md,
 "Session 14 pass".
 """
 
@@ -108,7 +108,7 @@ def _mean_vectors(memory: Memory, user_id: str, embed_batch: Callable[[list[str]
 
 
 def patch_index(memory: Memory, mode: str) -> None:
-    """Episode vector queries of ``memory`` scored by ``mode`` (call after ``cv.exact_vectors``)."""
+    """Episode vector queries of ``memory`` scored by ``mode`` (call after ``cached_reads.exact_vectors``)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     index: Any = memory._core.store.index  # type: ignore[attr-defined]  # the embedded store's VectorIndex

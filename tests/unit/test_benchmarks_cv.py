@@ -38,7 +38,7 @@ def test_a_sweep_reads_with_the_vectors_a_memory_computes(real_embedder) -> None
     """A question's vector is the one its read's batch gives, whatever embedded the question before."""
     import numpy as np
 
-    from benchmarks.cv import _BatchKeyed
+    from benchmarks.cached_reads import _BatchKeyed
 
     question, rest = "What did Melanie paint?", "What did paint?"
     read = real_embedder.embed_batch([question, rest])  # what a memory computes for this read

@@ -155,11 +155,20 @@ def patch_index(memory: Memory, mode: str) -> None:
     index.query = lambda user_id, kind, vector, k: query_many(user_id, kind, vector, k)[0]
 
 
+def _without(text: str, names: set[str]) -> str:
+    """``text`` without the ``names`` (and their possessives)."""
+    for name in names:
+        text = re.sub(rf"\b{re.escape(name)}(?:'s)?\b", "", text)
+    return " ".join(text.split())
+
+
 def dense_recall(argv: list[str] | None = None) -> int:
     """Dense ranking alone over each LoCoMo conversation (no BM25, no rescoring): evidence recall@k by
     category for the turn's vector, ``max``, ``mix``, and one vector per turn made of its sentences' mean."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sentences", description=dense_recall.__doc__)
     parser.add_argument("--locomo", default=str(default_paths()["locomo"]))
+    parser.add_argument("--without-names", action="store_true",
+                        help="the question without the speakers' names, as the read's vector query has it")
     args = parser.parse_args(argv)
     model = MiniLMEmbedder()
     ks = (10, 20, 50, 160)
@@ -191,7 +200,9 @@ def dense_recall(argv: list[str] | None = None) -> int:
         mean = _unit(_unit(mean) + CONTEXT_WEIGHT * before)
         tids = [t.tid for t in turns]
         questions = [q for q in h.questions if q.category in ("multi-hop", "open-domain", "single-hop", "temporal")]
-        for q, qv in zip(questions, _embed(model.embed_batch, [q.text for q in questions]), strict=True):
+        speakers = {t.speaker for t in turns if t.speaker}
+        asked = [_without(q.text, speakers) if args.without_names else q.text for q in questions]
+        for q, qv in zip(questions, _embed(model.embed_batch, asked), strict=True):
             base = turn_vec @ qv
             best = base.copy()
             np.maximum.at(best, owners, sent_ctx @ qv)

@@ -152,7 +152,9 @@ def render_clause(
     sentence = re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s+", " ", sentence)).strip(" ,;:-")
     if not sentence:
         return None
-    return sentence[0].upper() + sentence[1:] + ("" if sentence.endswith((".", "!")) else ".")
+    if not (subject_kind in ("me", "you") and sentence.startswith(subject)):
+        sentence = sentence[0].upper() + sentence[1:]  # a person's name stays as written ("u-42" is an id)
+    return sentence + ("" if sentence.endswith((".", "!")) else ".")
 
 
 # Lasting states, as the sentence that states them; and the verbs that already state them.

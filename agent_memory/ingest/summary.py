@@ -42,8 +42,8 @@ def _day(value: datetime | None) -> str:
 def _phrase(fact: Fact) -> str:
     """The fact without its subject and final stop: "lives in Denver"; the whole sentence otherwise."""
     text, subject = fact.fact.strip().rstrip("."), (fact.source_name or "").strip()
-    for lead in (subject + " ", subject + ": "):
-        if subject and text.startswith(lead):
+    for lead in (subject + " ", subject + ": "):  # case-blind: "U-42 became ..." was stored for user "u-42"
+        if subject and text[:len(lead)].casefold() == lead.casefold():
             return text[len(lead):]
     return text
 
@@ -182,7 +182,7 @@ def summarize_user(store: GraphStore, user: User, questions: Sequence[str] = ())
     activity = _activity(store, user)
     if activity:
         sentences.append(activity[0].upper() + activity[1:] + ".")
-    if len(sentences) == 1 and head == user.user_id:
+    if sentences == [f"{head}."] and head == user.user_id:
         sentences = []  # nothing known but the account's id: a summary that says nothing costs tokens for nothing
     return " ".join([*sentences, *answer_questions(questions, mine)])
 

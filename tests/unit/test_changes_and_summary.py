@@ -137,3 +137,17 @@ def test_a_summary_that_would_only_repeat_the_user_id_is_left_out(memory: Memory
     memory.thread.create(thread_id="u", user_id="ana")
     memory.thread.add_messages("u", messages=[Message(role="user", content="ok thanks", created_at=DAY1)])
     assert memory.user.get("ana").summary == "Ana."
+
+
+def test_a_user_known_by_id_keeps_the_id_as_written(memory: Memory) -> None:
+    """With no name, the user's facts name them by their id, which is not a word to capitalise ("U-18bc"
+    would be another id), and the summary says the id once, not before every phrase."""
+    memory.user.add(user_id="u-18bc8abd")
+    memory.thread.create(thread_id="t", user_id="u-18bc8abd")
+    memory.thread.add_messages("t", messages=[Message(
+        role="user", content="I just became a librarian at the city library. I live in Denver now.", created_at=DAY1)])
+    facts = [f.fact for f in memory.graph.facts(user_id="u-18bc8abd")]
+    assert "u-18bc8abd lives in Denver." in facts
+    assert not any(f.startswith("U-18bc8abd") for f in facts)
+    summary = memory.user.get("u-18bc8abd").summary or ""
+    assert summary.startswith("u-18bc8abd lives in Denver") and summary.count("18bc8abd") == 1

@@ -152,8 +152,8 @@ def render_clause(
     sentence = re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s+", " ", sentence)).strip(" ,;:-")
     if not sentence:
         return None
-    if not (subject_kind in ("me", "you") and sentence.startswith(subject)):
-        sentence = sentence[0].upper() + sentence[1:]  # a person's name stays as written ("u-42" is an id)
+    if not (subject_kind == "me" and sentence.startswith(subject)):
+        sentence = sentence[0].upper() + sentence[1:]  # the user's own name stays as written ("u-42" is an id)
     return sentence + ("" if sentence.endswith((".", "!")) else ".")
 
 

@@ -55,17 +55,21 @@ def _embed(embed_batch: Callable[[list[str]], Any], texts: Sequence[str]) -> np.
     return _unit(np.concatenate(rows)) if rows else np.zeros((0, 1), np.float32)
 
 
-def _user_sentences(memory: Memory, user_id: str, embed_batch: Callable[[list[str]], Any]
-                    ) -> tuple[list[str], np.ndarray]:
-    """(episode id of each sentence vector, the vectors) for every message of the user."""
-    store = memory._core.store
+def _messages(memory: Memory, user_id: str) -> list[Episode]:
+    """Every message of the user, in conversation order within each thread."""
     episodes: list[Episode] = []
     while True:
-        got = store.list_episodes(user_id, source="message", limit=1000, offset=len(episodes))
+        got = memory._core.store.list_episodes(user_id, source="message", limit=1000, offset=len(episodes))
         episodes += got
         if len(got) < 1000:
             break
-    episodes.sort(key=lambda e: (e.thread_id or "", e.reference_time))
+    return sorted(episodes, key=lambda e: (e.thread_id or "", e.reference_time))
+
+
+def _user_sentences(memory: Memory, user_id: str, embed_batch: Callable[[list[str]], Any]
+                    ) -> tuple[list[str], np.ndarray]:
+    """(episode id of each sentence vector, the vectors) for every message of the user."""
+    episodes = _messages(memory, user_id)
     own = _embed(embed_batch, [episode_text(e) for e in episodes])
     texts, owner = [], []
     for i, ep in enumerate(episodes):
@@ -83,14 +87,7 @@ def _user_sentences(memory: Memory, user_id: str, embed_batch: Callable[[list[st
 
 def _mean_vectors(memory: Memory, user_id: str, embed_batch: Callable[[list[str]], Any]) -> dict[str, np.ndarray]:
     """Each message's vector made of its sentences' mean (its own text when it has none), plus the context."""
-    store = memory._core.store
-    episodes: list[Episode] = []
-    while True:
-        got = store.list_episodes(user_id, source="message", limit=1000, offset=len(episodes))
-        episodes += got
-        if len(got) < 1000:
-            break
-    episodes.sort(key=lambda e: (e.thread_id or "", e.reference_time))
+    episodes = _messages(memory, user_id)
     texts, owner = [], []
     for i, ep in enumerate(episodes):
         parts = sentences(ep.content) or [ep.content]
